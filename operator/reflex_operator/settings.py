@@ -1,0 +1,53 @@
+"""Operator configuration, read from ``REFLEX_*`` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the operator can be told from outside. AWS credentials and the endpoint come
+    from the standard AWS variables (``AWS_REGION``, ``AWS_ENDPOINT_URL``, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="REFLEX_", frozen=True)
+
+    # What to watch.
+    namespace: str | None = Field(None, description="Watch one namespace; unset: all namespaces.")
+
+    # Build and run.
+    default_server_version: str = "v1.4.0"
+    codebuild_project: str = "reflex-server-build"
+    build_compute_type: str = "BUILD_GENERAL1_MEDIUM"
+    ecr_repository: str = "reflex-server"
+    ecs_cluster: str = "reflex"
+    subnets: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    assign_public_ip: bool = False
+    execution_role_arn: str = "arn:aws:iam::123456789012:role/reflex-task-execution"
+    task_role_arn: str | None = None
+    secret_prefix: str = "reflexdb/"
+    container_port: int = 8080
+    build_history_limit: int = Field(10, ge=1, le=20)
+
+    # The data plane: where each instance answers. Placeholders: {service} (the ECS service name),
+    # {name}, {namespace}. In production a service-discovery name such as
+    # http://{service}.reflex.local:8080.
+    endpoint_template: str = "http://{service}.reflex.local:8080"
+    health_timeout_seconds: float = 2.0
+    health_concurrency: int = Field(32, ge=1)
+
+    # Cadence.
+    poll_interval_seconds: float = Field(10.0, gt=0)
+    status_refresh_seconds: float = Field(60.0, ge=0, description="Bounded refresh of health figures in status.")
+    aws_max_attempts: int = Field(5, ge=1)
+
+    # Observability.
+    metrics_port: int = 9090
+    probe_port: int = 8081
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
