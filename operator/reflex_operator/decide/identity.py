@@ -1,0 +1,159 @@
+"""Deterministic names, input hashes and idempotency tokens.
+
+Everything the operator creates in AWS is named or tokened from the resource's uid and a hash of
+the inputs, so an operator that restarts at any point finds what it made and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from reflex_operator.api.models import SIZE_RESOURCES, ReflexDatabaseSpec
+
+__all__ = [
+    "BuildInputs",
+    "DeployInputs",
+    "build_inputs",
+    "deploy_inputs",
+    "service_name",
+    "task_family",
+    "secret_name",
+    "build_token",
+    "service_token",
+    "price_cents_per_minute",
+    "estimate_cost_cents",
+]
+
+
+def _digest(*parts: object, length: int = 16) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build compiles: one build per distinct value."""
+
+    server_version: str
+    schemas: tuple[str, ...]
+    rebuild_token: str | None
+
+    @property
+    def hash(self) -> str:
+        return _digest("build/v1", self.server_version, list(self.schemas), self.rebuild_token)
+
+
+def build_inputs(spec: ReflexDatabaseSpec, default_server_version: str) -> BuildInputs:
+    return BuildInputs(
+        server_version=spec.server_version or default_server_version,
+        schemas=tuple(spec.source.schemas),
+        rebuild_token=spec.rebuild_token,
+    )
+
+
+@dataclass(frozen=True)
+class DeployInputs:
+    """What a task definition holds: one revision per distinct value."""
+
+    image_uri: str
+    cpu: int
+    memory_mb: int
+    sync_mode: str
+    sync_interval: int
+    log_level: str
+    safety_net: float
+    schemas: tuple[str, ...]
+    restart_token: str | None
+    secret_version: str | None
+
+    @property
+    def hash(self) -> str:
+        return _digest(
+            "deploy/v1",
+            self.image_uri,
+            self.cpu,
+            self.memory_mb,
+            self.sync_mode,
+            self.sync_interval,
+            self.log_level,
+            self.safety_net,
+            list(self.schemas),
+            self.restart_token,
+            self.secret_version,
+        )
+
+
+def deploy_inputs(spec: ReflexDatabaseSpec, image_uri: str, secret_version: str | None) -> DeployInputs:
+    resources = SIZE_RESOURCES[spec.size]
+    return DeployInputs(
+        image_uri=image_uri,
+        cpu=resources.cpu,
+        memory_mb=resources.memory_mb,
+        sync_mode=spec.sync.mode.value,
+        sync_interval=spec.sync.interval_seconds,
+        log_level=spec.log_level.value,
+        safety_net=spec.safety_net,
+        schemas=tuple(spec.source.schemas),
+        restart_token=spec.restart_token,
+        secret_version=secret_version,
+    )
+
+
+_NOT_NAME = re.compile(r"[^a-zA-Z0-9-]")
+
+
+def _aws_name(prefix: str, namespace: str, name: str, uid: str, limit: int) -> str:
+    """``prefix-namespace-name-uid8``, cut to ``limit`` characters, always ending in the uid part."""
+    suffix = uid.replace("-", "")[:8]
+    base = _NOT_NAME.sub("-", f"{prefix}-{namespace}-{name}")
+    return f"{base[: limit - len(suffix) - 1]}-{suffix}"
+
+
+def service_name(namespace: str, name: str, uid: str) -> str:
+    """The ECS service's name (≤ 255 characters, letters, digits, hyphens)."""
+    return _aws_name("rdb", namespace, name, uid, 255)
+
+
+def task_family(namespace: str, name: str, uid: str) -> str:
+    """The task definition family (≤ 255 characters)."""
+    return _aws_name("rdb", namespace, name, uid, 255)
+
+
+def secret_name(prefix: str, namespace: str, name: str, uid: str) -> str:
+    """The Secrets Manager secret holding the connection string."""
+    return f"{prefix}{namespace}/{name}-{uid.replace('-', '')[:8]}"
+
+
+def build_token(uid: str, build_hash: str) -> str:
+    """CodeBuild idempotency token for one build of one resource."""
+    return f"rdb-{_digest('build-token', uid, build_hash, length=40)}"
+
+
+def service_token(uid: str) -> str:
+    """ECS CreateService client token (≤ 36 ASCII characters)."""
+    return _digest("service-token", uid, length=32)
+
+
+# USD cents per build minute, by compute type (AWS CodeBuild on-demand Linux prices, us-east-1).
+_PRICE_CENTS_PER_MINUTE = {
+    "BUILD_GENERAL1_SMALL": 0.5,
+    "BUILD_GENERAL1_MEDIUM": 1.0,
+    "BUILD_GENERAL1_LARGE": 2.0,
+    "BUILD_GENERAL1_XLARGE": 4.0,
+    "BUILD_GENERAL1_2XLARGE": 8.0,
+}
+
+
+def price_cents_per_minute(compute_type: str | None) -> float:
+    return _PRICE_CENTS_PER_MINUTE.get(compute_type or "", _PRICE_CENTS_PER_MINUTE["BUILD_GENERAL1_MEDIUM"])
+
+
+def estimate_cost_cents(compute_type: str | None, duration_seconds: int | None) -> int | None:
+    """CodeBuild bills per started minute."""
+    if duration_seconds is None:
+        return None
+    minutes = max(1, -(-duration_seconds // 60))
+    return int(round(minutes * price_cents_per_minute(compute_type)))
