@@ -1,0 +1,1 @@
+"""Thin boto3 adapters: CodeBuild, ECS, Secrets Manager, ECR. Batching lives here."""

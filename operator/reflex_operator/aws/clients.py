@@ -1,0 +1,99 @@
+"""boto3 clients with bounded retries (``standard`` mode), called off the event loop, and counted.
+
+The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable, exactly as boto3 reads it, so
+the same code talks to AWS or to the local emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+__all__ = ["AwsClients", "CallHook", "is_throttle", "error_code", "AwsCallError"]
+
+CallHook = Callable[[str, str, str], None]  # (service, operation, outcome)
+
+_THROTTLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "AccountLimitExceededException",
+}
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+def is_throttle(exc: BaseException) -> bool:
+    return error_code(exc) in _THROTTLE_CODES
+
+
+class AwsCallError(RuntimeError):
+    """An AWS call that failed after boto3's bounded retries; the message names the operation."""
+
+    def __init__(self, service: str, operation: str, cause: BaseException) -> None:
+        self.service, self.operation, self.code = service, operation, error_code(cause)
+        self.throttled = is_throttle(cause)
+        detail = str(cause).splitlines()[0][:300]
+        super().__init__(f"{service}.{operation} failed ({self.code}): {detail}")
+
+
+class AwsClients:
+    """One boto3 client per service, shared by all resources."""
+
+    def __init__(self, region: str | None = None, max_attempts: int = 5, hook: CallHook | None = None) -> None:
+        self._config = BotoConfig(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=32,
+        )
+        self._session = boto3.session.Session(region_name=region)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._hook = hook
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(service, config=self._config)
+            return self._clients[service]
+
+    def call_sync(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self.client(service), _snake(operation))
+        try:
+            result = method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            self._count(service, operation, "throttled" if is_throttle(exc) else "error")
+            raise AwsCallError(service, operation, exc) from exc
+        self._count(service, operation, "ok")
+        return result  # type: ignore[no-any-return]
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Run one AWS call in a worker thread (boto3 blocks)."""
+        return await asyncio.to_thread(self.call_sync, service, operation, **params)
+
+    def _count(self, service: str, operation: str, outcome: str) -> None:
+        if self._hook is not None:
+            self._hook(service, operation, outcome)
+
+
+def _snake(operation: str) -> str:
+    out = []
+    for i, ch in enumerate(operation):
+        if ch.isupper() and i and not operation[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)

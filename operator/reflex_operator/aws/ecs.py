@@ -1,0 +1,223 @@
+"""ECS: task definitions per deploy-input hash, one service per resource, polled in batches of 10."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig, LogLevel, Size, SyncMode
+from reflex_operator.aws.clients import AwsCallError, AwsClients
+from reflex_operator.decide.observed import ObservedService, RolloutState, ServiceState
+from reflex_operator.decide.steps import Deploy
+
+__all__ = ["Ecs", "BATCH", "container_environment", "parse_task_definition"]
+
+BATCH = 10  # DescribeServices takes up to 10 services.
+CONTAINER = "reflex-server"
+SECRET_ENV = "REFLEX_SOURCE_URL"
+ENV_DEPLOY_HASH = "REFLEX_DEPLOY_HASH"
+
+
+def container_environment(step: Deploy) -> dict[str, str]:
+    """The server's settings. The connection string is never here: it is a container secret."""
+    i = step.inputs
+    return {
+        "REFLEX_SYNC_MODE": i.sync_mode,
+        "REFLEX_SYNC_INTERVAL_SECONDS": str(i.sync_interval),
+        "REFLEX_LOG_LEVEL": i.log_level,
+        "REFLEX_SAFETY_NET": str(i.safety_net),
+        "REFLEX_SCHEMAS": ",".join(i.schemas),
+        "REFLEX_RESOURCE": step.resource,
+        ENV_DEPLOY_HASH: step.deploy_hash,
+    }
+
+
+def parse_task_definition(td: dict[str, Any]) -> tuple[str | None, str | None, DeployedConfig | None]:
+    """(deploy hash, image, deployed config) of a task definition this operator registered."""
+    containers = td.get("containerDefinitions") or []
+    container = next((c for c in containers if c.get("name") == CONTAINER), containers[0] if containers else {})
+    env = {e["name"]: e.get("value", "") for e in container.get("environment", [])}
+    try:
+        cpu = int(td.get("cpu") or 0)
+        size = next(s for s, r in SIZE_RESOURCES.items() if r.cpu == cpu)
+        config = DeployedConfig(
+            instance_size=Size(size),
+            task_cpu=cpu,
+            task_memory_mb=int(td.get("memory") or 0),
+            sync_mode=SyncMode(env["REFLEX_SYNC_MODE"]),
+            sync_interval=int(env["REFLEX_SYNC_INTERVAL_SECONDS"]),
+            log_level=LogLevel(env["REFLEX_LOG_LEVEL"]),
+            safety_net=float(env["REFLEX_SAFETY_NET"]),
+        )
+    except (StopIteration, KeyError, ValueError):
+        config = None
+    return env.get(ENV_DEPLOY_HASH), container.get("image"), config
+
+
+class Ecs:
+    def __init__(
+        self,
+        aws: AwsClients,
+        cluster: str,
+        subnets: list[str],
+        security_groups: list[str],
+        execution_role_arn: str,
+        task_role_arn: str | None,
+        container_port: int,
+        assign_public_ip: bool = False,
+        log_group: str = "/reflexdb/instances",
+        region: str = "us-east-1",
+    ) -> None:
+        self.aws, self.cluster = aws, cluster
+        self.subnets, self.security_groups = subnets, security_groups
+        self.execution_role_arn, self.task_role_arn = execution_role_arn, task_role_arn
+        self.container_port, self.assign_public_ip = container_port, assign_public_ip
+        self.log_group, self.region = log_group, region
+        # Task definitions are immutable: describe each ARN once.
+        self._task_defs: dict[str, tuple[str | None, str | None, DeployedConfig | None]] = {}
+
+    # ----------------------------------------------------------------------------------- observe
+
+    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
+        """Every named service (None: missing), in DescribeServices calls of up to 10."""
+        found: dict[str, ObservedService | None] = {n: None for n in names}
+        for start in range(0, len(names), BATCH):
+            chunk = names[start : start + BATCH]
+            reply = await self.aws.call("ecs", "DescribeServices", cluster=self.cluster, services=chunk)
+            for svc in reply.get("services", []):
+                found[svc["serviceName"]] = await self._parse(svc)
+        return found
+
+    async def _parse(self, svc: dict[str, Any]) -> ObservedService:
+        td_arn = svc.get("taskDefinition")
+        deploy_hash = image = config = None
+        if td_arn:
+            if td_arn not in self._task_defs:
+                reply = await self.aws.call("ecs", "DescribeTaskDefinition", taskDefinition=td_arn)
+                self._task_defs[td_arn] = parse_task_definition(reply["taskDefinition"])
+            deploy_hash, image, config = self._task_defs[td_arn]
+        primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), None)
+        rollout = None
+        if primary is not None and primary.get("rolloutState"):
+            rollout = RolloutState(primary["rolloutState"])
+        return ObservedService(
+            name=svc["serviceName"],
+            arn=svc["serviceArn"],
+            state=ServiceState(svc.get("status", "ACTIVE")),
+            task_definition_arn=td_arn,
+            deploy_hash=deploy_hash,
+            desired_count=int(svc.get("desiredCount", 0)),
+            running_count=int(svc.get("runningCount", 0)),
+            rollout_state=rollout,
+            rollout_reason=primary.get("rolloutStateReason") if primary else None,
+            image_uri=image,
+            config=config,
+        )
+
+    # --------------------------------------------------------------------------------------- act
+
+    async def deploy(self, step: Deploy) -> ObservedService:
+        """Register the task definition revision for this deploy hash (unless the family's latest
+        revision already is it), then create or update the service."""
+        td_arn = await self._task_definition(step)
+        if step.create:
+            try:
+                await self.aws.call(
+                    "ecs",
+                    "CreateService",
+                    cluster=self.cluster,
+                    serviceName=step.service_name,
+                    taskDefinition=td_arn,
+                    desiredCount=step.desired_count,
+                    launchType="FARGATE",
+                    clientToken=step.client_token,
+                    networkConfiguration={
+                        "awsvpcConfiguration": {
+                            "subnets": self.subnets,
+                            "securityGroups": self.security_groups,
+                            "assignPublicIp": "ENABLED" if self.assign_public_ip else "DISABLED",
+                        }
+                    },
+                    deploymentConfiguration={
+                        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                        "maximumPercent": 200,
+                        "minimumHealthyPercent": 100,
+                    },
+                    propagateTags="SERVICE",
+                    tags=[{"key": "reflexdb.cloud/resource", "value": step.resource}],
+                )
+            except AwsCallError as exc:
+                # An active service of that name exists (created before a crash): update it.
+                if exc.code not in ("InvalidParameterException",):
+                    raise
+                await self._update(step, td_arn)
+        else:
+            await self._update(step, td_arn)
+        return (await self.describe([step.service_name]))[step.service_name]  # type: ignore[return-value]
+
+    async def _update(self, step: Deploy, td_arn: str) -> None:
+        await self.aws.call(
+            "ecs",
+            "UpdateService",
+            cluster=self.cluster,
+            service=step.service_name,
+            taskDefinition=td_arn,
+            desiredCount=step.desired_count,
+        )
+
+    async def _task_definition(self, step: Deploy) -> str:
+        try:
+            latest = (await self.aws.call("ecs", "DescribeTaskDefinition", taskDefinition=step.family))["taskDefinition"]
+        except AwsCallError as exc:
+            if exc.code not in ("ClientException", "InvalidParameterException", "ResourceNotFoundException"):
+                raise
+            latest = None
+        if latest is not None and latest.get("status", "ACTIVE") == "ACTIVE":
+            parsed = parse_task_definition(latest)
+            if parsed[0] == step.deploy_hash:
+                self._task_defs[latest["taskDefinitionArn"]] = parsed
+                return str(latest["taskDefinitionArn"])
+        i = step.inputs
+        container: dict[str, Any] = {
+            "name": CONTAINER,
+            "image": i.image_uri,
+            "essential": True,
+            "portMappings": [{"containerPort": self.container_port, "protocol": "tcp"}],
+            "environment": [{"name": k, "value": v} for k, v in container_environment(step).items()],
+            "secrets": [{"name": SECRET_ENV, "valueFrom": step.secret_arn}],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group,
+                    "awslogs-region": self.region,
+                    "awslogs-stream-prefix": step.service_name,
+                },
+            },
+        }
+        params: dict[str, Any] = {
+            "family": step.family,
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": str(i.cpu),
+            "memory": str(i.memory_mb),
+            "executionRoleArn": self.execution_role_arn,
+            "containerDefinitions": [container],
+            "tags": [{"key": "reflexdb.cloud/deploy-hash", "value": step.deploy_hash}],
+        }
+        if self.task_role_arn:
+            params["taskRoleArn"] = self.task_role_arn
+        reply = await self.aws.call("ecs", "RegisterTaskDefinition", **params)
+        td = reply["taskDefinition"]
+        self._task_defs[td["taskDefinitionArn"]] = parse_task_definition(td)
+        return str(td["taskDefinitionArn"])
+
+    async def scale(self, name: str, desired_count: int) -> ObservedService | None:
+        await self.aws.call("ecs", "UpdateService", cluster=self.cluster, service=name, desiredCount=desired_count)
+        return (await self.describe([name]))[name]
+
+    async def delete(self, name: str) -> ObservedService | None:
+        try:
+            await self.aws.call("ecs", "DeleteService", cluster=self.cluster, service=name, force=True)
+        except AwsCallError as exc:
+            if exc.code not in ("ServiceNotFoundException", "ServiceNotActiveException"):
+                raise
+        return (await self.describe([name]))[name]

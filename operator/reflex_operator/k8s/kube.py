@@ -1,0 +1,73 @@
+"""The few Kubernetes API writes and reads the operator makes beyond kopf's watches."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from reflex_operator.api.models import GROUP, PLURAL, VERSION
+
+__all__ = ["Kube", "FINALIZER"]
+
+FINALIZER = "reflexdb.cloud/cleanup"
+MERGE = "application/merge-patch+json"
+
+
+class Kube:
+    def __init__(self) -> None:
+        if os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            client = kubernetes.config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
+        else:
+            kubernetes.config.load_incluster_config()
+            client = kubernetes.client.ApiClient()
+        self.custom = kubernetes.client.CustomObjectsApi(client)
+        self.core = kubernetes.client.CoreV1Api(client)
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any:
+        return await asyncio.to_thread(
+            self.custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _content_type=MERGE,
+        )
+
+    async def set_finalizers(self, namespace: str, name: str, finalizers: list[str], resource_version: str | None) -> None:
+        """Replace the finalizer list, guarded by resourceVersion (a conflict means: look again)."""
+        body: dict[str, Any] = {"metadata": {"finalizers": finalizers}}
+        if resource_version:
+            body["metadata"]["resourceVersion"] = resource_version
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object,
+                GROUP, VERSION, namespace, PLURAL, name, body, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None:
+        """(resourceVersion, keys) of a Secret, None when missing. The values are not kept."""
+        try:
+            secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        keys = frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
+        return str(secret.metadata.resource_version), keys
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """The value of one key of a Secret; None when the Secret or the key is missing."""
+        try:
+            secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        data = secret.data or {}
+        if key not in data:
+            return None
+        return base64.b64decode(data[key]).decode()

@@ -1,0 +1,41 @@
+"""``reflex-operator run``: logging, then kopf."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import kopf
+
+from reflex_operator.settings import Settings
+
+__all__ = ["run", "setup_logging"]
+
+
+def setup_logging(settings: Settings, verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else settings.log_level)
+    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access", "kubernetes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(verbose: bool = False) -> int:
+    settings = Settings()
+    setup_logging(settings, verbose)
+    from reflex_operator.k8s import handlers  # noqa: F401 - registers the handlers
+
+    kopf.run(
+        standalone=True,
+        clusterwide=settings.namespace is None,
+        namespaces=[settings.namespace] if settings.namespace else [],
+        liveness_endpoint=f"http://0.0.0.0:{settings.probe_port}/healthz",
+    )
+    return 0

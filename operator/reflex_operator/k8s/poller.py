@@ -1,0 +1,116 @@
+"""The one operator-wide poller: every interval it asks CodeBuild about all unfinished builds
+(BatchGetBuilds, 100 a call), ECS about all services (DescribeServices, 10 a call) and every
+running instance about its health (concurrently, bounded), and wakes only the resources whose
+observations changed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+
+from reflex_operator.api.models import BuildState, HealthStatus, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.decide import classify_health, identity
+from reflex_operator.decide.observed import HealthSample
+from reflex_operator.k8s.runtime import Key, Runtime
+
+__all__ = ["poll_once", "run_poller"]
+
+log = logging.getLogger("reflex_operator.poller")
+
+# Phases with no ECS service to ask about (unless status still shows one).
+_NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
+
+
+async def poll_once(rt: Runtime) -> set[Key]:
+    """One round; returns the keys it woke."""
+    woken: set[Key] = set()
+    now = datetime.now(timezone.utc)
+    parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
+    for key, entry in list(rt.resources.items()):
+        try:
+            spec = ReflexDatabaseSpec.model_validate(entry.spec)
+            status = ReflexDatabaseStatus.model_validate(entry.status)
+        except ValueError:
+            continue
+        parsed[key] = (spec, status, identity.service_name(key[0], key[1], entry.uid))
+
+    # Builds: only unfinished ones are asked about.
+    owners: dict[str, Key] = {}
+    for key, (_, status, _) in parsed.items():
+        for b in status.builds:
+            if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS):
+                owners[b.codebuild_id] = key
+    if owners:
+        for cid, build in (await rt.codebuild.get(sorted(owners))).items():
+            if rt.builds.get(cid) != build:
+                rt.builds[cid] = build
+                woken.add(owners[cid])
+
+    # Services.
+    names: dict[str, Key] = {}
+    for key, (_, status, name) in parsed.items():
+        if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
+            names[name] = key
+    if names:
+        for name, service in (await rt.ecs.describe(sorted(names))).items():
+            if rt.services.get(name) != service or name not in rt.services:
+                rt.services[name] = service
+                woken.add(names[name])
+
+    # Health of every running instance.
+    probes = []
+    for key, (spec, status, name) in parsed.items():
+        service = rt.services.get(name)
+        if service is None or not service.exists or service.running_count == 0 or spec.paused:
+            rt.health.pop(key, None)
+            continue
+        endpoint = rt.config.endpoint_template.format(service=name, name=key[1], namespace=key[0])
+        probes.append(_probe(rt, key, spec, status, endpoint, now))
+    for key in await asyncio.gather(*probes):
+        if key is not None:
+            woken.add(key)
+
+    for key in woken:
+        rt.queue.add(key)
+    return woken
+
+
+async def _probe(
+    rt: Runtime, key: Key, spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, endpoint: str, now: datetime
+) -> Key | None:
+    sample = await rt.dataplane.health(endpoint, now)
+    rt.health[key] = sample
+    rows = sum(sample.row_counts.values()) if sample.row_counts else None
+    health = classify_health(sample, spec)
+    rt.metrics.observe_health(key[0], key[1], health, sample.snapshot_age_ms, sample.swap_count, rows)
+    rt.metrics.health_checks.labels("ok" if sample.reachable else "unreachable").inc()
+    return key if _worth_a_pass(rt, spec, status, sample, health, now) else None
+
+
+def _worth_a_pass(
+    rt: Runtime, spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, sample: HealthSample, health: HealthStatus, now: datetime
+) -> bool:
+    """Wake a resource on a health sample only when its status would change: another health
+    class, replication not as desired, a reload waiting, or the bounded refresh being due."""
+    instance = status.instance
+    if instance is None or instance.health_status != health:
+        return True
+    if sample.replication is not None and (sample.replication.value == "paused") != spec.sync.paused:
+        return True
+    if spec.reload_token and (status.applied_tokens is None or status.applied_tokens.reload != spec.reload_token):
+        return True
+    last = instance.last_health_check
+    return last is None or (now - last).total_seconds() >= rt.settings.status_refresh_seconds
+
+
+async def run_poller(rt: Runtime) -> None:
+    interval = rt.settings.poll_interval_seconds
+    while True:
+        started = time.monotonic()
+        try:
+            await poll_once(rt)
+        except Exception as exc:  # noqa: BLE001 - the poller must survive AWS outages
+            log.warning("poll failed: %s", exc)
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))

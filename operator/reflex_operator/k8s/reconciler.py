@@ -1,0 +1,237 @@
+"""One reconcile pass for one resource: parse → observe → decide → act → write status.
+
+The judgement is all in ``reflex_operator.decide``; this module only gathers its inputs from
+the operator-wide caches (filled by the poller in batches) and carries out its steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import kopf
+
+from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.decide import Decision, Desired, Observation, SecretState, decide, transition_events
+from reflex_operator.decide import identity
+from reflex_operator.decide import steps as s
+from reflex_operator.decide.observed import ObservedBuild, ObservedService
+from reflex_operator.k8s.kube import FINALIZER
+from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
+
+__all__ = ["reconcile", "ReconcileError"]
+
+log = logging.getLogger("reflex_operator.reconcile")
+
+# After this many failed passes in a row, the error is shown as Stalled/AWSError in status.
+SURFACE_AFTER = 3
+
+
+class ReconcileError(RuntimeError):
+    pass
+
+
+@dataclass
+class _Acted:
+    """What carrying out the steps revealed, merged into the second decision's observation."""
+
+    builds: list[ObservedBuild] = field(default_factory=list)
+    secret_arn: str | None = None
+    service: ObservedService | None = None
+    service_changed: bool = False
+    released: bool = False
+    events: list[s.Event] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _desired(entry: Entry) -> Desired:
+    meta = entry.body["metadata"]
+    return Desired(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        generation=int(meta.get("generation", 1)),
+        spec=ReflexDatabaseSpec.model_validate(entry.spec),
+        status=ReflexDatabaseStatus.model_validate(entry.status),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+async def reconcile(rt: Runtime, key: Key) -> None:
+    """One pass. Raises on failure; the worker retries with backoff."""
+    entry = rt.resources.get(key)
+    if entry is None:
+        return
+    meta = entry.body["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    deleting = bool(meta.get("deletionTimestamp"))
+    if deleting and FINALIZER not in finalizers:
+        return  # nothing owed
+    if not deleting and FINALIZER not in finalizers:
+        await rt.kube.set_finalizers(key[0], key[1], [*finalizers, FINALIZER], meta.get("resourceVersion"))
+        return  # the watch brings the updated object back
+
+    desired = _desired(entry)
+    observed = await _observe(rt, desired)
+    first = decide(desired, observed, rt.config, _now())
+    acted = await _act(rt, desired, first.steps)
+    if acted.released:
+        await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
+        rt.metrics.forget(*key)
+        _post(entry, acted.events)
+        return
+    # Decide again on what acting revealed; only the status of this second decision is written
+    # (its steps are the next pass's, after the world has moved).
+    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, _now())
+    await _write(rt, entry, desired.status, second)
+    _post(entry, acted.events + transition_events(desired.status, second.status))
+    if entry.failures:
+        entry.failures, entry.last_error = 0, None
+
+
+async def surface_error(rt: Runtime, key: Key, error: str) -> None:
+    """A failure that persists is shown as a condition (Stalled, reason AWSError) and an event."""
+    entry = rt.resources.get(key)
+    if entry is None:
+        return
+    desired = _desired(entry)
+    observed = await _observe(rt, desired, fetch=False)
+    decision = decide(desired, replace(observed, aws_error=error), rt.config, _now())
+    if entry.last_error != error:
+        _post(entry, [s.Event("AWSError", error, warning=True)])
+        entry.last_error = error
+    await _write(rt, entry, desired.status, decision)
+
+
+# ------------------------------------------------------------------------------------ observe
+
+
+async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
+    status = desired.status
+    svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
+    if fetch and svc_name not in rt.services:
+        rt.services.update(await rt.ecs.describe([svc_name]))
+    running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
+    missing = [i for i in running if i not in rt.builds]
+    if fetch and missing:
+        rt.builds.update(await rt.codebuild.get(missing))
+    return Observation(
+        secret=await _secret_state(rt, desired, fetch),
+        builds=tuple(rt.builds[i] for i in running if i in rt.builds),
+        service=rt.services.get(svc_name),
+        health=rt.health.get((desired.namespace, desired.name)),
+        aws_secret_arn=status.secret_arn,
+    )
+
+
+def _secret_key(desired: Desired) -> Key:
+    return (desired.namespace, desired.spec.source.secret_ref.name)
+
+
+async def _secret_state(rt: Runtime, desired: Desired, fetch: bool = True) -> SecretState:
+    key = _secret_key(desired)
+    if key not in rt.secret_index and fetch:
+        # Not seen on the watch yet (the operator just started): ask once.
+        meta = await rt.kube.secret_meta(*key)
+        rt.secret_index[key] = SecretMeta(*meta) if meta else None
+    known = rt.secret_index.get(key)
+    if known is None:
+        return SecretState(exists=False)
+    return SecretState(
+        exists=True,
+        has_key=desired.spec.source.secret_ref.key in known.keys,
+        resource_version=known.resource_version,
+    )
+
+
+def _merge(observed: Observation, acted: _Acted) -> Observation:
+    builds = {b.codebuild_id: b for b in observed.builds}
+    builds.update({b.codebuild_id: b for b in acted.builds})
+    return replace(
+        observed,
+        builds=tuple(builds.values()),
+        service=acted.service if acted.service_changed else observed.service,
+        aws_secret_arn=acted.secret_arn or observed.aws_secret_arn,
+    )
+
+
+# ---------------------------------------------------------------------------------------- act
+
+
+async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Acted:
+    acted = _Acted()
+    resource = f"{desired.namespace}/{desired.name}"
+    for step in steps:
+        match step:
+            case s.Event():
+                acted.events.append(step)
+            case s.PutSecret():
+                value = await rt.kube.secret_value(desired.namespace, step.k8s_secret, step.k8s_key)
+                if value is None:
+                    raise ReconcileError(f"Secret {step.k8s_secret!r} or its key {step.k8s_key!r} disappeared")
+                acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource)
+            case s.DeleteSecret():
+                await rt.secrets.delete(step.secret_name)
+            case s.StartBuild():
+                build = await rt.codebuild.start(step)
+                rt.builds[build.codebuild_id] = build
+                acted.builds.append(build)
+                log.info("%s: build %s started for inputs %s", resource, build.codebuild_id, step.inputs.hash)
+            case s.StopBuild():
+                await rt.codebuild.stop(step.codebuild_id)
+                log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
+            case s.Deploy():
+                acted.service = await rt.ecs.deploy(step)
+                acted.service_changed = True
+                rt.services[step.service_name] = acted.service
+                log.info("%s: deployed %s (%s)", resource, step.service_name, step.deploy_hash)
+            case s.ScaleService():
+                acted.service = await rt.ecs.scale(step.service_name, step.desired_count)
+                acted.service_changed = True
+                rt.services[step.service_name] = acted.service
+            case s.DeleteService():
+                acted.service = await rt.ecs.delete(step.service_name)
+                acted.service_changed = True
+                rt.services[step.service_name] = acted.service
+                rt.health.pop((desired.namespace, desired.name), None)
+            case s.Reload():
+                await rt.dataplane.reload(step.endpoint_url)
+            case s.PauseReplication():
+                await rt.dataplane.pause_replication(step.endpoint_url)
+                rt.health.pop((desired.namespace, desired.name), None)
+            case s.ResumeReplication():
+                await rt.dataplane.resume_replication(step.endpoint_url)
+                rt.health.pop((desired.namespace, desired.name), None)
+            case s.ReleaseFinalizer():
+                acted.released = True
+            case _:
+                raise ReconcileError(f"unknown step {step!r}")
+    return acted
+
+
+# ------------------------------------------------------------------------------------- output
+
+
+async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decision: Decision) -> None:
+    """One status patch, and only when something changed."""
+    after = decision.status.wire()
+    if after == before.wire():
+        return
+    meta = entry.body["metadata"]
+    written = await rt.kube.patch_status(meta["namespace"], meta["name"], after)
+    rt.metrics.status_writes.inc()
+    rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
+    # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
+    # delivers the change does not repeat what this one did.
+    entry.body = written if isinstance(written, dict) and "metadata" in written else {**entry.body, "status": after}
+
+
+def _post(entry: Entry, events: list[s.Event]) -> None:
+    body: dict[str, Any] = entry.body
+    for event in events:
+        kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)

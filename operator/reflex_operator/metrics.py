@@ -1,0 +1,78 @@
+"""Prometheus metrics: per-resource health figures (live, between status refreshes) and
+operator-wide reconcile and AWS call figures. No label or value ever carries a secret."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from reflex_operator.api.models import HealthStatus, ReflexDatabaseStatus
+
+__all__ = ["Metrics"]
+
+_HEALTH_VALUE = {HealthStatus.OK: 1, HealthStatus.DEGRADED: 0.5, HealthStatus.CAP_EXCEEDED: 0.5, HealthStatus.UNREACHABLE: 0}
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        labels = ["namespace", "name"]
+        self.health = Gauge("reflexdb_health", "1 ok, 0.5 degraded, 0 unreachable", labels, registry=r)
+        self.health_status = Gauge("reflexdb_health_status", "1 for the current health status", [*labels, "status"], registry=r)
+        self.snapshot_age = Gauge("reflexdb_snapshot_age_seconds", "Age of the served snapshot", labels, registry=r)
+        self.swaps = Gauge("reflexdb_swap_count", "Snapshot swaps since the server started", labels, registry=r)
+        self.rows = Gauge("reflexdb_rows", "Rows in the served snapshot, all tables", labels, registry=r)
+        self.build_duration = Gauge("reflexdb_build_duration_seconds", "Duration of the latest finished build", labels, registry=r)
+        self.build_cost = Gauge("reflexdb_build_cost_cents", "Estimated cost of the latest finished build", labels, registry=r)
+        self.phase = Gauge("reflexdb_phase", "1 for the current phase", [*labels, "phase"], registry=r)
+        self.reconcile = Histogram(
+            "reflex_operator_reconcile_duration_seconds",
+            "Time of one reconcile pass",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.reconcile_errors = Counter("reflex_operator_reconcile_errors_total", "Failed reconcile passes", registry=r)
+        self.aws_calls = Counter("reflex_operator_aws_calls_total", "AWS calls", ["service", "operation", "outcome"], registry=r)
+        self.throttles = Counter("reflex_operator_aws_throttles_total", "AWS calls answered with throttling", ["service", "operation"], registry=r)
+        self.status_writes = Counter("reflex_operator_status_writes_total", "Status patches written", registry=r)
+        self.health_checks = Counter("reflex_operator_health_checks_total", "Health endpoint checks", ["outcome"], registry=r)
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, registry=self.registry)
+
+    def aws_call(self, service: str, operation: str, outcome: str) -> None:
+        self.aws_calls.labels(service, operation, outcome).inc()
+        if outcome == "throttled":
+            self.throttles.labels(service, operation).inc()
+
+    def observe_health(self, namespace: str, name: str, status: HealthStatus, age_ms: int | None, swaps: int | None, rows: int | None) -> None:
+        self.health.labels(namespace, name).set(_HEALTH_VALUE[status])
+        for s in HealthStatus:
+            self.health_status.labels(namespace, name, s.value).set(1 if s is status else 0)
+        if age_ms is not None:
+            self.snapshot_age.labels(namespace, name).set(age_ms / 1000)
+        if swaps is not None:
+            self.swaps.labels(namespace, name).set(swaps)
+        if rows is not None:
+            self.rows.labels(namespace, name).set(rows)
+
+    def observe_status(self, namespace: str, name: str, status: ReflexDatabaseStatus) -> None:
+        for phase in ("Pending", "Building", "Deploying", "Running", "Paused", "Terminating", "Terminated", "Failed", "Deleting"):
+            self.phase.labels(namespace, name, phase).set(1 if status.phase and status.phase.value == phase else 0)
+        build = next((b for b in status.builds if b.build_duration_seconds is not None), None)
+        if build is not None:
+            self.build_duration.labels(namespace, name).set(build.build_duration_seconds or 0)
+            self.build_cost.labels(namespace, name).set(build.cost_estimate_cents or 0)
+
+    def forget(self, namespace: str, name: str) -> None:
+        for gauge in (self.health, self.snapshot_age, self.swaps, self.rows, self.build_duration, self.build_cost):
+            try:
+                gauge.remove(namespace, name)
+            except KeyError:
+                pass
+        for gauge, values in ((self.health_status, [s.value for s in HealthStatus]), (self.phase, ["Pending", "Building", "Deploying", "Running", "Paused", "Terminating", "Terminated", "Failed", "Deleting"])):
+            for v in values:
+                try:
+                    gauge.remove(namespace, name, v)
+                except KeyError:
+                    pass
