@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+from datetime import datetime, timezone
 from typing import Any
 
 import kubernetes
@@ -47,6 +48,32 @@ class Kube:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    async def post_event(self, body: dict[str, Any], warning: bool, reason: str, message: str) -> None:
+        """A core/v1 Event on the resource (what ``kubectl describe`` and ``get events`` show)."""
+        meta = body["metadata"]
+        now = datetime.now(timezone.utc)
+        event = kubernetes.client.CoreV1Event(
+            metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            involved_object=kubernetes.client.V1ObjectReference(
+                api_version=body.get("apiVersion", f"{GROUP}/{VERSION}"),
+                kind=body.get("kind", "ReflexDatabase"),
+                name=meta["name"],
+                namespace=meta["namespace"],
+                uid=meta["uid"],
+                resource_version=meta.get("resourceVersion"),
+            ),
+            type="Warning" if warning else "Normal",
+            reason=reason,
+            message=message[:1024],
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=kubernetes.client.V1EventSource(component="reflex-operator"),
+            reporting_component="reflexdb.cloud/reflex-operator",
+            reporting_instance=os.environ.get("HOSTNAME", "reflex-operator"),
+        )
+        await asyncio.to_thread(self.core.create_namespaced_event, meta["namespace"], event)
 
     async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None:
         """(resourceVersion, keys) of a Secret, None when missing. The values are not kept."""

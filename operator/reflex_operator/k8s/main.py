@@ -23,7 +23,7 @@ def setup_logging(settings: Settings, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else settings.log_level)
-    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access", "kubernetes"):
+    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access", "kubernetes", "kopf.objects", "kopf.activities"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -6,12 +6,12 @@ the operator-wide caches (filled by the poller in batches) and carries out its s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-import kopf
 
 from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.decide import Decision, Desired, Observation, SecretState, decide, transition_events
@@ -83,13 +83,13 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
         rt.metrics.forget(*key)
-        _post(entry, acted.events)
+        _post(rt, entry, acted.events)
         return
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
     second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, _now())
     await _write(rt, entry, desired.status, second)
-    _post(entry, acted.events + transition_events(desired.status, second.status))
+    _post(rt, entry, acted.events + transition_events(desired.status, second.status))
     if entry.failures:
         entry.failures, entry.last_error = 0, None
 
@@ -103,7 +103,7 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
     observed = await _observe(rt, desired, fetch=False)
     decision = decide(desired, replace(observed, aws_error=error), rt.config, _now())
     if entry.last_error != error:
-        _post(entry, [s.Event("AWSError", error, warning=True)])
+        _post(rt, entry, [s.Event("AWSError", error, warning=True)])
         entry.last_error = error
     await _write(rt, entry, desired.status, decision)
 
@@ -231,7 +231,19 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     entry.body = written if isinstance(written, dict) and "metadata" in written else {**entry.body, "status": after}
 
 
-def _post(entry: Entry, events: list[s.Event]) -> None:
+def _post(rt: Runtime, entry: Entry, events: list[s.Event]) -> None:
+    """Post events without holding up the pass; a lost event is logged, never retried forever."""
     body: dict[str, Any] = entry.body
     for event in events:
-        kopf.event(body, type="Warning" if event.warning else "Normal", reason=event.reason, message=event.message)
+        task = asyncio.create_task(rt.kube.post_event(body, event.warning, event.reason, event.message))
+        _pending_events.add(task)
+        task.add_done_callback(_event_done)
+
+
+_pending_events: set[asyncio.Task[None]] = set()
+
+
+def _event_done(task: asyncio.Task[None]) -> None:
+    _pending_events.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not post an event: %s", task.exception())

@@ -1,0 +1,35 @@
+"""Small helpers shared by the e2e tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SECRET_URL = "postgres://reflex:s3cr3t-Pa55w0rd-e2e@db.internal:5432/orders"
+
+
+def manifest(name: str, secret: str = "src", spec: dict[str, Any] | None = None, with_secret: bool = True) -> str:
+    """A Secret and a ReflexDatabase, as JSON lines kubectl reads."""
+    docs: list[dict[str, Any]] = []
+    if with_secret:
+        docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret}, "stringData": {"url": SECRET_URL}})
+    body = {"source": {"secretRef": {"name": secret}}}
+    body.update(spec or {})
+    docs.append({"apiVersion": "reflexdb.cloud/v1alpha1", "kind": "ReflexDatabase", "metadata": {"name": name}, "spec": body})
+    return "\n".join(json.dumps(d) for d in docs)
+
+
+def apply(kube: Any, namespace: str, text: str) -> None:
+    kube.kubectl("apply", "-n", namespace, "-f", "-", input=text)
+
+
+def patch(kube: Any, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    kube.kubectl("patch", "rdb", name, "-n", namespace, "--type=merge", "-p", json.dumps({"spec": spec}))
+
+
+def status(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("status", {})
+
+
+def action(obj: dict[str, Any], name: str) -> dict[str, Any]:
+    return status(obj)["allowedActions"][name]
