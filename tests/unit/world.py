@@ -50,6 +50,7 @@ class World:
     create_service_calls: int = 0
     released: bool = False
     tick_no: int = 0
+    events: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ observe
     def observe(
@@ -141,6 +142,8 @@ class World:
                         b["finished"] = self.now
                 case s.Deploy():
                     spec_cfg = step.inputs
+                    if self.service is not None and self.service["state"] is ServiceState.DRAINING:
+                        raise AssertionError("ECS refuses to create a service whose name is still draining")
                     if self.service is None or self.service["state"] is not ServiceState.ACTIVE:
                         self.create_service_calls += 1
                         self.service = {"name": step.service_name, "family": step.family, "revision": 0, "state": ServiceState.ACTIVE}
@@ -159,8 +162,8 @@ class World:
                     self.service["desired"] = step.desired_count
                     self.service["ticks"] = 0
                 case s.DeleteService():
-                    if self.service is not None:
-                        self.service["state"] = ServiceState.INACTIVE
+                    if self.service is not None and self.service["state"] is ServiceState.ACTIVE:
+                        self.service["state"] = ServiceState.DRAINING  # INACTIVE on the next tick
                 case s.Reload():
                     self.reloads += 1
                 case s.PauseReplication():
@@ -170,7 +173,7 @@ class World:
                 case s.ReleaseFinalizer():
                     self.released = True
                 case s.Event():
-                    pass
+                    self.events.append(step)
         return tuple(started)
 
     @staticmethod
@@ -203,6 +206,8 @@ class World:
                 b["finished"] = self.now
             else:
                 b["outcome"] = BuildOutcome.IN_PROGRESS
+        if self.service is not None and self.service["state"] is ServiceState.DRAINING:
+            self.service["state"] = ServiceState.INACTIVE
         if self.service is not None and self.service["state"] is ServiceState.ACTIVE:
             d = self.service
             d["ticks"] = d.get("ticks", 0) + 1

@@ -133,12 +133,16 @@ def _reload(phase: Phase, facts: Facts) -> ActionAvailability:
 
 
 def _pause_replication(phase: Phase, facts: Facts) -> ActionAvailability:
+    if phase is Phase.DELETING:
+        return _no("the database is being deleted")
     if facts.replication_paused:
         return _no("replication is already paused")
     return _instance_action(phase, facts, "pausing replication") or _now()
 
 
 def _resume_replication(phase: Phase, facts: Facts) -> ActionAvailability:
+    if phase is Phase.DELETING:
+        return _no("the database is being deleted")
     if not facts.replication_paused:
         return _no("replication is not paused")
     return _instance_action(phase, facts, "resuming replication") or _now()

@@ -29,7 +29,8 @@ def transition_events(before: ReflexDatabaseStatus, after: ReflexDatabaseStatus)
 
     if before.phase != after.phase:
         if after.phase is Phase.RUNNING:
-            reason = reasons.RESUMED if before.phase is Phase.PAUSED else reasons.DEPLOYED
+            resuming = next((c.reason == reasons.RESUMING for c in before.conditions if c.type == "Reconciling"), False)
+            reason = reasons.RESUMED if before.phase is Phase.PAUSED or resuming else reasons.DEPLOYED
             events.append(Event(reason, f"instance running build {after.active_build_id}"))
         elif after.phase is Phase.PAUSED:
             events.append(Event(reasons.PAUSED, "instance paused: desired count 0"))

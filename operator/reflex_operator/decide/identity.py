@@ -132,9 +132,15 @@ def build_token(uid: str, build_hash: str) -> str:
     return f"rdb-{_digest('build-token', uid, build_hash, length=40)}"
 
 
-def service_token(uid: str) -> str:
-    """ECS CreateService client token (≤ 36 ASCII characters)."""
-    return _digest("service-token", uid, length=32)
+def service_token(uid: str, epoch: int | None = None) -> str:
+    """ECS CreateService client token (≤ 36 ASCII characters).
+
+    ``epoch`` (the resource generation the service is created for) makes the token of a service
+    created again after a termination differ from the first one, which ECS would otherwise answer
+    with the old, deleted service; retries within one generation keep the same token."""
+    if epoch is None:
+        return _digest("service-token", uid, length=32)
+    return _digest("service-token", uid, epoch, length=32)
 
 
 # USD cents per build minute, by compute type (AWS CodeBuild on-demand Linux prices, us-east-1).

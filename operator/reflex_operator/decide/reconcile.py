@@ -40,6 +40,7 @@ from reflex_operator.decide.observed import (
     ObservedBuild,
     ObservedService,
     RolloutState,
+    ServiceState,
 )
 from reflex_operator.decide.steps import (
     DeleteSecret,
@@ -224,6 +225,8 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     spec, previous = desired.spec, desired.status
     uid, ns, name = desired.uid, desired.namespace, desired.name
     service = observed.service if observed.service is not None and observed.service.exists else None
+    # A deleted service drains (its tasks stop) before it is gone; its name cannot be reused until then.
+    draining = observed.service is not None and observed.service.state is ServiceState.DRAINING
     svc_name = identity.service_name(ns, name, uid)
     secret_name = identity.secret_name(config.secret_prefix, ns, name, uid)
     tokens = (previous.applied_tokens or AppliedTokens()).model_copy()
@@ -304,6 +307,10 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         if service is not None:
             p.steps.append(DeleteService(service.name))
             p.working(reasons.TERMINATING, f"deleting ECS service {service.name}")
+        elif draining:
+            p.working(reasons.TERMINATING, f"ECS service {observed.service.name} is draining")
+    elif image is not None and service is None and draining:
+        p.working(reasons.DEPLOYING, f"waiting for the old ECS service {observed.service.name} to finish draining")
     elif image is not None and secret_arn is not None and tokens.secret_version is not None:
         deploy = identity.deploy_inputs(spec, image, tokens.secret_version)
         deploy_hash = deploy.hash
@@ -312,7 +319,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
                 Deploy(
                     service_name=svc_name,
                     family=identity.task_family(ns, name, uid),
-                    client_token=identity.service_token(uid),
+                    client_token=identity.service_token(uid, desired.generation),
                     inputs=deploy,
                     deploy_hash=deploy_hash,
                     secret_arn=secret_arn,
@@ -332,10 +339,16 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         elif service.desired_count != want_count:
             p.steps.append(ScaleService(service.name, want_count))
             p.working(reasons.PAUSING if spec.paused else reasons.RESUMING, f"setting desired count to {want_count}")
-        elif service.rollout_state is RolloutState.IN_PROGRESS or service.running_count != want_count:
+        elif service.rollout_state is RolloutState.IN_PROGRESS:
             p.working(
                 reasons.DEPLOYING,
                 f"deployment in progress: {service.running_count}/{want_count} tasks running",
+            )
+        elif service.running_count != want_count:
+            # Scaling only (pause, resume, a replaced task): no new deployment.
+            p.working(
+                reasons.PAUSING if want_count == 0 else reasons.RESUMING,
+                f"{'stopping' if want_count == 0 else 'starting'} tasks: {service.running_count}/{want_count} running",
             )
     elif image is not None and p.stalled is None:
         p.working(reasons.DEPLOYING, "waiting for the connection secret to be stored")
@@ -368,7 +381,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
 
     # 5. Phase.
     if spec.terminated:
-        phase = Phase.TERMINATING if service is not None else Phase.TERMINATED
+        phase = Phase.TERMINATING if service is not None or draining else Phase.TERMINATED
     elif p.stalled is not None and p.stalled[0] in (reasons.BUILD_FAILED, reasons.BUILD_NOT_DEPLOYABLE) or rollout_failed:
         phase = Phase.FAILED
     elif p.stalled is not None and service is None:
@@ -385,8 +398,12 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     # Pending changes that wait for something else.
     target = desired_config(spec)
     deployed = service.config if service is not None else None
-    pending = deployed != target or (service is not None and deploy_hash is not None and service.deploy_hash != deploy_hash)
-    pending = pending or (image is None and not spec.terminated)
+    if spec.terminated:
+        # Nothing is meant to run: pending only if the next provisioning will differ from the last.
+        pending = previous.deployed_config is not None and previous.deployed_config != target
+    else:
+        pending = deployed != target or (service is not None and deploy_hash is not None and service.deploy_hash != deploy_hash)
+        pending = pending or image is None
     if phase is Phase.BUILDING and deployed is not None and deployed != target:
         p.queued.append("deploy: the new configuration waits for the running build to finish")
 
@@ -430,6 +447,7 @@ def _instance(p: _Pass, service: ObservedService | None) -> InstanceStatus:
     due = (
         previous.last_health_check is None
         or previous.health_status != health
+        or (sample.reachable and previous.replication != sample.replication)
         or (p.now - previous.last_health_check).total_seconds() >= p.config.status_refresh_seconds
     )
     if not due:
