@@ -71,7 +71,7 @@ class AwsClients:
                 self._clients[service] = self._session.client(service, config=self._config)
             return self._clients[service]
 
-    def call_sync(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+    def call_sync(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         method = getattr(self.client(service), _snake(operation))
         try:
             result = method(**params)
@@ -81,7 +81,7 @@ class AwsClients:
         self._count(service, operation, "ok")
         return result  # type: ignore[no-any-return]
 
-    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+    async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Run one AWS call in a worker thread (boto3 blocks)."""
         return await asyncio.to_thread(self.call_sync, service, operation, **params)
 
