@@ -1,0 +1,246 @@
+"""CodeBuild extensions of moto (5.2.5), each reproducing one documented AWS behaviour.
+
+- A build moves ``QUEUED`` -> ``IN_PROGRESS`` (phases PROVISIONING ... FINALIZING) -> ``SUCCEEDED``
+  over time measured from StartBuild (moto: already SUCCEEDED on the first BatchGetBuilds).
+- ``environmentVariablesOverride`` and ``computeTypeOverride`` are kept on the build and returned
+  by BatchGetBuilds (moto drops them).
+- ``idempotencyToken``: the same token within 5 minutes returns the same build; different
+  parameters with it are an error (moto ignores the token).
+- StopBuild stops a running build (``STOPPED``) and leaves a finished one as it is.
+- An injected ``build_fail`` fault makes the build end ``FAILED`` with a failed BUILD phase whose
+  context carries a message (moto: never fails).
+- BatchGetBuilds answers in the order asked, lists unknown ids under ``buildsNotFound`` and
+  refuses more than 100 ids.
+- A build carries ``logs`` (groupName, streamName, deepLink), ``startTime``/``endTime``,
+  ``buildComplete`` and ``environment.computeType`` as AWS returns them.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.codebuild import models as cb_models
+from moto.codebuild import responses as cb_responses
+from moto.codebuild.exceptions import InvalidInputException
+from moto.core.responses import ActionResult
+
+from .emu_state import STATE, Fault
+
+__all__ = ["install", "BUILD_PHASES"]
+
+BUILD_PHASES = [
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+]
+DEFAULT_FAIL_MESSAGE = "Error while executing command: make reflex-server. Reason: exit status 2"
+
+
+@dataclass
+class _Timeline:
+    start: float
+    queued: float
+    progress: float
+    fail_message: str | None = None
+    stopped_at: float | None = None
+
+    @property
+    def end(self) -> float:
+        return self.start + self.queued + self.progress
+
+
+@dataclass
+class _Token:
+    build_id: str
+    at: float
+    params: dict[str, Any]
+
+
+def _ext(backend: Any) -> Any:
+    """Per-backend extension state; moto's reset wipes the backend's __dict__ and with it this."""
+    if not hasattr(backend, "_emu_builds"):
+        backend._emu_builds = {}
+        backend._emu_tokens = {}
+    return backend
+
+
+def _ts(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=timezone.utc)
+
+
+def _phase(kind: str, start: float, end: float | None = None, status: str | None = None) -> dict[str, Any]:
+    phase: dict[str, Any] = {"phaseType": kind, "startTime": _ts(start)}
+    if end is not None:
+        phase["endTime"] = _ts(end)
+        phase["durationInSeconds"] = int(round(end - start))
+    if status is not None:
+        phase["phaseStatus"] = status
+    return phase
+
+
+def render(build: dict[str, Any], tl: _Timeline, now: float) -> dict[str, Any]:
+    """Set the build's status fields from its timeline as seen at ``now``."""
+    horizon = now if tl.stopped_at is None else min(now, tl.stopped_at)
+    stopped = tl.stopped_at is not None and tl.stopped_at <= now
+    phases = [_phase("SUBMITTED", tl.start, tl.start, "SUCCEEDED")]
+    segments = [("QUEUED", tl.start, tl.start + tl.queued)]
+    step = tl.progress / len(BUILD_PHASES)
+    base = tl.start + tl.queued
+    segments += [(name, base + i * step, base + (i + 1) * step) for i, name in enumerate(BUILD_PHASES)]
+    current = "COMPLETED"
+    for name, start, end in segments:
+        if horizon < start:
+            break
+        if horizon < end:  # running now, or stopped in this phase
+            if stopped:
+                phases.append(_phase(name, start, horizon, "STOPPED"))
+            else:
+                phases.append(_phase(name, start))
+                current = name
+            break
+        status = "SUCCEEDED"
+        phase = _phase(name, start, end, status)
+        if name == "BUILD" and tl.fail_message:
+            phase["phaseStatus"] = "FAILED"
+            phase["contexts"] = [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": tl.fail_message}]
+        phases.append(phase)
+    finished_at = tl.stopped_at if stopped else (tl.end if now >= tl.end else None)
+    if finished_at is not None:
+        phases.append(_phase("COMPLETED", finished_at))
+        build["buildStatus"] = "STOPPED" if stopped else ("FAILED" if tl.fail_message else "SUCCEEDED")
+        build["buildComplete"] = True
+        build["endTime"] = _ts(finished_at)
+        current = "COMPLETED"
+    else:
+        build["buildStatus"] = "IN_PROGRESS"
+        build["buildComplete"] = False
+        build.pop("endTime", None)
+    build["currentPhase"] = current
+    build["phases"] = phases
+    return build
+
+
+def _all_builds(backend: Any) -> dict[str, dict[str, Any]]:
+    return {b["id"]: b for history in backend.build_metadata_history.values() for b in history}
+
+
+def _env_matches(fault: Fault, env: dict[str, str], project: str) -> bool:
+    match = fault.match
+    if "project" in match and match["project"] != project:
+        return False
+    return all(env.get(k) == v for k, v in (match.get("env") or {}).items())
+
+
+# --- patched response handlers ------------------------------------------------------------------
+
+_orig_start_build = cb_responses.CodeBuildResponse.start_build
+
+
+def _start_build(self: Any) -> ActionResult:
+    backend = _ext(self.codebuild_backend)
+    now = time.time()
+    token = self._get_param("idempotencyToken")
+    params = {k: v for k, v in self._get_params().items() if k != "idempotencyToken"}
+    if token:
+        entry = backend._emu_tokens.get(token)
+        if entry and now - entry.at < STATE.config["idempotency_window_seconds"]:
+            if entry.params != params:
+                raise InvalidInputException(
+                    f"Idempotency token {token} was used with different parameters"
+                )
+            build = _all_builds(backend)[entry.build_id]
+            return ActionResult({"build": render(build, backend._emu_builds[entry.build_id], now)})
+
+    _orig_start_build(self)  # validates, creates the build in moto's history
+    project_name = self._get_param("projectName")
+    build = backend.build_metadata[project_name].build_metadata
+    project = backend.codebuild_projects[project_name].project_metadata
+
+    environment = copy.deepcopy(project.get("environment") or {})
+    variables = {v["name"]: v for v in environment.get("environmentVariables") or []}
+    for var in self._get_param("environmentVariablesOverride") or []:
+        variables[var["name"]] = {"type": "PLAINTEXT", **var}
+    environment["environmentVariables"] = list(variables.values())
+    if self._get_param("computeTypeOverride"):
+        environment["computeType"] = self._get_param("computeTypeOverride")
+    if self._get_param("imageOverride"):
+        environment["image"] = self._get_param("imageOverride")
+    build["environment"] = environment
+    build["source"] = copy.deepcopy(project.get("source") or build["source"])
+    build["sourceVersion"] = self._get_param("sourceVersion") or project.get("sourceVersion") or ""
+    build["buildNumber"] = len(backend.build_history[project_name])
+    build["startTime"] = _ts(now)
+
+    build_uuid = build["id"].split(":", 1)[1]
+    group = f"/aws/codebuild/{project_name}"
+    region, account = self.region, self.current_account
+    build["logs"] = {
+        "groupName": group,
+        "streamName": build_uuid,
+        "deepLink": (
+            f"https://console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#logsV2:log-groups/log-group/{group.replace('/', '$252F')}/log-events/{build_uuid}"
+        ),
+        "cloudWatchLogsArn": f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{build_uuid}",
+        "cloudWatchLogs": {"status": "ENABLED"},
+        "s3Logs": {"status": "DISABLED", "encryptionDisabled": False},
+    }
+
+    env_values = {v["name"]: v.get("value", "") for v in environment["environmentVariables"]}
+    fault = STATE.take_fault(("build_fail",), lambda f: _env_matches(f, env_values, project_name))
+    tl = _Timeline(
+        start=now,
+        queued=STATE.config["codebuild_queued_seconds"],
+        progress=STATE.config["codebuild_in_progress_seconds"],
+        fail_message=(fault.message or DEFAULT_FAIL_MESSAGE) if fault else None,
+    )
+    backend._emu_builds[build["id"]] = tl
+    if token:
+        backend._emu_tokens[token] = _Token(build["id"], now, params)
+    return ActionResult({"build": render(build, tl, now)})
+
+
+def _batch_get_builds(self: Any) -> ActionResult:
+    ids = self._get_param("ids") or []
+    if len(ids) > 100:
+        raise InvalidInputException("1 validation error detected: Value at 'ids' failed to satisfy constraint: Member must have length less than or equal to 100")
+    for build_id in ids:
+        if ":" not in build_id:
+            raise InvalidInputException("Invalid build ID provided")
+    backend = _ext(self.codebuild_backend)
+    builds = _all_builds(backend)
+    now = time.time()
+    found, missing = [], []
+    for build_id in ids:
+        if build_id in builds and build_id in backend._emu_builds:
+            found.append(render(builds[build_id], backend._emu_builds[build_id], now))
+        else:
+            missing.append(build_id)
+    return ActionResult({"builds": found, "buildsNotFound": missing})
+
+
+def _stop_build(self: Any, build_id: str) -> dict[str, Any] | None:
+    backend = _ext(self)
+    build = _all_builds(backend).get(build_id)
+    tl = backend._emu_builds.get(build_id)
+    if build is None or tl is None:
+        return None
+    now = time.time()
+    if tl.stopped_at is None and now < tl.end:
+        tl.stopped_at = now
+    return render(build, tl, now)
+
+
+def install() -> None:
+    cb_responses.CodeBuildResponse.start_build = _start_build  # type: ignore[method-assign]
+    cb_responses.CodeBuildResponse.batch_get_builds = _batch_get_builds  # type: ignore[method-assign]
+    cb_models.CodeBuildBackend.stop_build = _stop_build  # type: ignore[method-assign]

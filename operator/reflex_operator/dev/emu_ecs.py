@@ -1,0 +1,252 @@
+"""ECS extensions of moto (5.2.5), each reproducing one documented AWS behaviour.
+
+- A service's ``runningCount`` follows its ``desiredCount`` after a delay, scale to 0 included
+  (moto: one global MOTO_ECS_SERVICE_RUNNING for every service).
+- CreateService, and each UpdateService that changes the task definition or forces a new
+  deployment, starts a new PRIMARY deployment whose ``rolloutState`` goes IN_PROGRESS ->
+  COMPLETED after a delay; the previous deployment stays ACTIVE until then (moto: deployments
+  never progress, an UpdateService only renames the deployment).
+- An injected ``deployment_fail`` fault makes the deployment end FAILED, like the deployment
+  circuit breaker: ``rolloutStateReason`` "ECS deployment circuit breaker: tasks failed to
+  start.", no running tasks, ``failedTasks`` counted.
+- CreateService honours ``clientToken``: the same token and parameters return the existing
+  service; an ACTIVE service of that name otherwise is InvalidParameterException "Creation of
+  service was not idempotent." (moto: overwrites the service).
+- UpdateService of an INACTIVE service is ServiceNotActiveException; the service's
+  ``taskDefinition`` is the full ARN even when a family:revision was given.
+- DeleteService leaves the service INACTIVE with desired and running count 0.
+- ``awsvpcConfiguration`` without ``securityGroups`` is accepted (moto: HTTP 500, KeyError).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
+from moto.ecs.exceptions import ECSException, InvalidParameterException
+from moto.moto_api._internal import mock_random
+
+from .emu_state import STATE
+
+__all__ = ["install", "CIRCUIT_BREAKER_REASON"]
+
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+class ServiceNotActiveException(ECSException):
+    code = "ServiceNotActiveException"
+
+    def __init__(self) -> None:
+        super().__init__("Service was not ACTIVE.")
+
+
+@dataclass
+class _Deployment:
+    id: str
+    task_definition: str | None
+    desired: int
+    created: float
+    rollout_at: float  # rollout ends (COMPLETED or FAILED)
+    ready_at: float  # running count reaches `desired`
+    running_before: int = 0  # running count until ready_at
+    failed_reason: str | None = None
+    status: str = "PRIMARY"
+    frozen_state: tuple[str, str] | None = None  # rollout state kept once superseded
+    updated: float = 0.0
+
+    def running(self, now: float) -> int:
+        if self.failed_reason and now >= self.rollout_at:
+            return 0
+        return self.desired if now >= self.ready_at else self.running_before
+
+    def rollout(self, now: float) -> tuple[str, str]:
+        if self.frozen_state:
+            return self.frozen_state
+        if now < self.rollout_at:
+            return "IN_PROGRESS", f"ECS deployment {self.id} in progress."
+        if self.failed_reason:
+            return "FAILED", self.failed_reason
+        return "COMPLETED", f"ECS deployment {self.id} completed."
+
+
+@dataclass
+class _ServiceExt:
+    deployments: list[_Deployment] = field(default_factory=list)  # oldest first, PRIMARY last
+    client_token: str | None = None
+    create_params: dict[str, Any] | None = None
+
+
+def _ts(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=timezone.utc)
+
+
+def _new_deployment(service: Any, now: float) -> None:
+    ext: _ServiceExt = service._emu
+    for old in ext.deployments:  # superseded: keep what runs now, stop progressing
+        running = old.running(now)
+        old.frozen_state = old.rollout(now)
+        old.running_before, old.desired, old.ready_at = running, running, now
+        old.status, old.updated = "ACTIVE", now
+    fault = STATE.take_fault(
+        ("deployment_fail",),
+        lambda f: f.match.get("service") in (None, service.name)
+        and f.match.get("cluster") in (None, service.cluster_name),
+    )
+    deploy = STATE.config["ecs_deploy_seconds"]
+    ext.deployments.append(
+        _Deployment(
+            id=f"ecs-svc/{mock_random.randint(10**18, 10**19 - 1)}",
+            task_definition=service.task_definition,
+            desired=service.desired_count,
+            created=now,
+            rollout_at=now + deploy,
+            ready_at=now + deploy,
+            failed_reason=(fault.message or CIRCUIT_BREAKER_REASON) if fault else None,
+            updated=now,
+        )
+    )
+
+
+def _scale(service: Any, desired: int, now: float) -> None:
+    scale = STATE.config["ecs_scale_seconds"]
+    for dep in service._emu.deployments:
+        dep.running_before = dep.running(now)
+        if dep.status == "PRIMARY":
+            dep.desired = desired
+            dep.ready_at = max(dep.rollout_at, now + scale)
+        else:
+            dep.desired = min(dep.desired, desired)
+            dep.ready_at = now + scale
+        dep.updated = now
+
+
+def refresh(service: Any, now: float | None = None) -> Any:
+    """Write counts and deployments as they are at ``now`` onto moto's service object."""
+    ext: _ServiceExt | None = getattr(service, "_emu", None)
+    if ext is None or not ext.deployments:
+        return service
+    now = time.time() if now is None else now
+    primary = ext.deployments[-1]
+    state, _ = primary.rollout(now)
+    if state == "COMPLETED":  # old tasks drained: only the primary deployment is left
+        ext.deployments = [primary]
+    inactive = service.status != "ACTIVE"
+    rendered = []
+    for dep in reversed(ext.deployments):
+        running = 0 if inactive else dep.running(now)
+        desired = 0 if inactive else dep.desired
+        state, reason = dep.rollout(now)
+        failed = dep.failed_reason is not None and now >= dep.rollout_at
+        rendered.append(
+            {
+                "id": dep.id,
+                "status": dep.status,
+                "taskDefinition": dep.task_definition,
+                "desiredCount": desired,
+                "pendingCount": 0 if failed else max(0, desired - running),
+                "runningCount": running,
+                "failedTasks": max(1, desired) if failed else 0,
+                "createdAt": _ts(dep.created),
+                "updatedAt": _ts(max(dep.updated, dep.rollout_at if now >= dep.rollout_at else 0)),
+                "launchType": service.launch_type,
+                "platformVersion": service.platform_version,
+                "platformFamily": "EC2" if service.launch_type == "EC2" else "FARGATE",
+                "networkConfiguration": service.network_configuration or None,
+                "rolloutState": state,
+                "rolloutStateReason": reason,
+            }
+        )
+    service.deployments = rendered
+    service.running_count = sum(d["runningCount"] for d in rendered)
+    service.pending_count = sum(d["pendingCount"] for d in rendered)
+    return service
+
+
+# --- patched backend methods --------------------------------------------------------------------
+
+Backend = ecs_models.EC2ContainerServiceBackend
+_orig_create_service = Backend.create_service
+_orig_update_service = Backend.update_service
+_orig_delete_service = Backend.delete_service
+_orig_describe_services = Backend.describe_services
+_orig_validate_network = ecs_models.Service._validate_network
+_orig_create_service_response = ecs_responses.EC2ContainerServiceResponse.create_service
+
+
+def _create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+    service = _orig_create_service(self, *args, **kwargs)
+    service._emu = _ServiceExt()
+    _new_deployment(service, time.time())
+    return refresh(service)
+
+
+def _update_service(self: Any, props: dict[str, Any]) -> Any:
+    service = self._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
+    if service.status != "ACTIVE":
+        raise ServiceNotActiveException()
+    now = time.time()
+    old_td, old_desired = service.task_definition, service.desired_count
+    force = bool(props.get("force_new_deployment"))
+    td_str = props.get("task_definition")
+    service = _orig_update_service(self, dict(props))
+    if td_str:
+        service.task_definition = self.describe_task_definition(td_str).arn
+    if not hasattr(service, "_emu"):
+        return service
+    if service.desired_count != old_desired:
+        _scale(service, service.desired_count, now)
+    if service.task_definition != old_td or force:
+        _new_deployment(service, now)
+    return refresh(service, now)
+
+
+def _delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+    service = _orig_delete_service(self, cluster_name, service_name, force)
+    service.desired_count = 0
+    return refresh(service)
+
+
+def _describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
+    services, failures = _orig_describe_services(self, cluster_str, names)
+    now = time.time()
+    for service in services:
+        refresh(service, now)
+    return services, failures
+
+
+def _validate_network(self: Any, nc: dict[str, Any]) -> dict[str, Any]:
+    conf = dict(nc.get("awsvpcConfiguration") or {})
+    conf.setdefault("securityGroups", [])
+    _orig_validate_network(self, {**nc, "awsvpcConfiguration": conf})
+    return nc
+
+
+def _create_service_response(self: Any) -> ActionResult:
+    backend = self.ecs_backend
+    token = self._get_param("clientToken")
+    params = {k: v for k, v in self._get_params().items() if k != "clientToken"}
+    cluster = backend._get_cluster(self._get_param("cluster", "default"))
+    existing = backend.services.get(f"{cluster.name}:{self._get_param('serviceName')}")
+    if existing is not None and existing.status == "ACTIVE":
+        ext = getattr(existing, "_emu", None)
+        if token and ext is not None and ext.client_token == token and ext.create_params == params:
+            return ActionResult({"service": refresh(existing)})
+        raise InvalidParameterException("Creation of service was not idempotent.")
+    result = _orig_create_service_response(self)
+    created = backend.services[f"{cluster.name}:{self._get_param('serviceName')}"]
+    created._emu.client_token, created._emu.create_params = token, params
+    return result
+
+
+def install() -> None:
+    Backend.create_service = _create_service  # type: ignore[method-assign]
+    Backend.update_service = _update_service  # type: ignore[method-assign]
+    Backend.delete_service = _delete_service  # type: ignore[method-assign]
+    Backend.describe_services = _describe_services  # type: ignore[method-assign]
+    ecs_models.Service._validate_network = _validate_network  # type: ignore[method-assign]
+    ecs_responses.EC2ContainerServiceResponse.create_service = _create_service_response  # type: ignore[method-assign]

@@ -1,0 +1,451 @@
+"""The reflex-server simulator: one HTTP server that plays every ``reflex-server`` instance whose ECS
+service runs in the AWS emulator (SPEC §3, "The data plane").
+
+    python -m reflex_operator.dev.simulator --host 127.0.0.1 --port 7000 \\
+        --aws-endpoint http://127.0.0.1:5000 --region us-east-1 --cluster reflex
+
+Every ``--poll-interval`` seconds it lists and describes the cluster's services; an ACTIVE service
+with desiredCount > 0 and at least one running task is an instance, served under ``/i/{service}``:
+
+- ``GET  /i/{svc}/healthz`` -> ``{"status", "snapshotAgeMs", "swapCount", "rowCounts",
+  "replication", "uptimeSeconds", "lastSwapTime"}``
+- ``POST /i/{svc}/admin/reload``, ``POST /i/{svc}/admin/replication/pause`` and ``/resume``
+
+An unknown service answers 404, a known one without running tasks (scaled to 0, deleted, still
+starting) 503. The instance's settings come from its task definition's first container:
+environment ``REFLEX_SYNC_MODE``, ``REFLEX_SYNC_INTERVAL_SECONDS``, ``REFLEX_LOG_LEVEL``,
+``REFLEX_SAFETY_NET``, ``REFLEX_SCHEMAS`` (comma list); the connection string only as a
+``secrets`` entry named ``REFLEX_SOURCE_URL`` (its ARN is recorded, never its value, never logged).
+A new task definition or a new deployment restarts the instance (uptime and swap count from 0,
+replication running).
+
+Control API for tests (JSON): ``GET /_sim/instances``; ``GET /_sim/instances/{svc}``;
+``POST /_sim/instances/{svc}`` with ``{"mode": "ok"|"degraded"|"unreachable"|"hang"}``;
+``POST /_sim/refresh`` (poll the emulator now); ``POST /_sim/reset``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["Instance", "Settings", "Simulator", "row_count", "tables_for", "main"]
+
+log = logging.getLogger("reflex_operator.dev.simulator")
+
+MODES = ("ok", "degraded", "unreachable", "hang")
+HANG_SECONDS = 30.0  # "hang": no answer for this long, then the connection is closed
+STREAM_SWAP_FRACTION = 0.25  # stream mode swaps every interval/4 (never less often than the interval)
+TABLES = ("accounts", "orders", "events")
+
+
+def row_count(table: str) -> int:
+    """Deterministic row count of a table (schema-qualified name)."""
+    digest = hashlib.sha256(table.encode()).digest()
+    return 1000 + int.from_bytes(digest[:4], "big") % 99000
+
+
+def tables_for(schemas: list[str]) -> dict[str, int]:
+    return {f"{s}.{t}": row_count(f"{s}.{t}") for s in schemas for t in TABLES}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Settings:
+    sync_mode: str = "poll"
+    sync_interval_seconds: float = 60.0
+    log_level: str = "info"
+    safety_net: float = 0.25
+    schemas: tuple[str, ...] = ("public",)
+    source_secret_arn: str | None = None  # valueFrom of the REFLEX_SOURCE_URL secret
+    source_url_in_environment: bool = False  # a contract violation the tests can check
+
+    @classmethod
+    def from_task_definition(cls, task_definition: dict[str, Any]) -> Settings:
+        containers = task_definition.get("containerDefinitions") or [{}]
+        container = containers[0]
+        env = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
+        secrets = {s["name"]: s.get("valueFrom") for s in container.get("secrets") or []}
+
+        def number(key: str, default: float) -> float:
+            try:
+                return float(env[key])
+            except (KeyError, ValueError):
+                return default
+
+        schemas = tuple(s.strip() for s in env.get("REFLEX_SCHEMAS", "public").split(",") if s.strip())
+        return cls(
+            sync_mode=env.get("REFLEX_SYNC_MODE", "poll"),
+            sync_interval_seconds=max(number("REFLEX_SYNC_INTERVAL_SECONDS", 60.0), 0.01),
+            log_level=env.get("REFLEX_LOG_LEVEL", "info"),
+            safety_net=number("REFLEX_SAFETY_NET", 0.25),
+            schemas=schemas or ("public",),
+            source_secret_arn=secrets.get("REFLEX_SOURCE_URL"),
+            source_url_in_environment="REFLEX_SOURCE_URL" in env,
+        )
+
+    @property
+    def swap_period(self) -> float:
+        if self.sync_mode == "stream":
+            return self.sync_interval_seconds * STREAM_SWAP_FRACTION
+        return self.sync_interval_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "syncMode": self.sync_mode,
+            "syncIntervalSeconds": self.sync_interval_seconds,
+            "logLevel": self.log_level,
+            "safetyNet": self.safety_net,
+            "schemas": list(self.schemas),
+            "sourceSecretArn": self.source_secret_arn,
+            "sourceUrlInEnvironment": self.source_url_in_environment,
+        }
+
+
+@dataclass
+class Instance:
+    """One reflex-server (all tasks of one ECS service seen as one server)."""
+
+    service: str
+    settings: Settings
+    task_definition_arn: str
+    deployment_id: str | None
+    started_at: float = field(default_factory=time.time)
+    serving: bool = True
+    swaps: int = 0
+    last_swap: float = 0.0
+    next_swap: float = 0.0
+    replication_paused: bool = False
+    reloads: int = 0
+    pauses: int = 0
+    resumes: int = 0
+    restarts: int = 0
+    ever_served: bool = False
+
+    def __post_init__(self) -> None:
+        self.start(self.started_at)
+
+    def start(self, now: float) -> None:
+        """A (re)start: the server loads its first snapshot and replication runs."""
+        self.started_at = now
+        self.swaps = 1
+        self.last_swap = now
+        self.next_swap = now + self.settings.swap_period
+        self.replication_paused = False
+
+    def advance(self, now: float) -> None:
+        if self.replication_paused:
+            return
+        period = self.settings.swap_period
+        if now >= self.next_swap:
+            missed = int((now - self.next_swap) // period) + 1
+            self.swaps += missed
+            self.last_swap = self.next_swap + (missed - 1) * period
+            self.next_swap = self.last_swap + period
+
+    def reload(self, now: float) -> None:
+        self.advance(now)
+        self.reloads += 1
+        self.swaps += 1
+        self.last_swap = now
+        self.next_swap = now + self.settings.swap_period
+
+    def pause(self, now: float) -> None:
+        self.advance(now)
+        self.pauses += 1
+        self.replication_paused = True
+
+    def resume(self, now: float) -> None:
+        self.advance(now)
+        self.resumes += 1
+        if self.replication_paused:
+            self.replication_paused = False
+            self.next_swap = now  # catch up at once
+            self.advance(now)
+
+    def health(self, now: float, mode: str = "ok") -> dict[str, Any]:
+        self.advance(now)
+        age = max(0.0, now - self.last_swap)
+        stale = age > 3 * self.settings.sync_interval_seconds
+        return {
+            "status": "degraded" if stale or mode == "degraded" else "ok",
+            "snapshotAgeMs": int(age * 1000),
+            "swapCount": self.swaps,
+            "rowCounts": tables_for(list(self.settings.schemas)),
+            "replication": "paused" if self.replication_paused else "running",
+            "uptimeSeconds": int(now - self.started_at),
+            "lastSwapTime": _iso(self.last_swap),
+        }
+
+    def describe(self, now: float, mode: str) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "serving": self.serving,
+            "mode": mode,
+            "reloads": self.reloads,
+            "pauses": self.pauses,
+            "resumes": self.resumes,
+            "swaps": self.swaps,
+            "restarts": self.restarts,
+            "taskDefinitionArn": self.task_definition_arn,
+            "deploymentId": self.deployment_id,
+            "settings": self.settings.to_dict(),
+            "health": self.health(now, mode),
+        }
+
+
+class Simulator:
+    def __init__(self, aws_endpoint: str, region: str, cluster: str, poll_interval: float = 0.5) -> None:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        )
+        self.ecs = session.client(
+            "ecs", endpoint_url=aws_endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3})
+        )
+        self.cluster = cluster
+        self.poll_interval = poll_interval
+        self.instances: dict[str, Instance] = {}
+        self.modes: dict[str, str] = {}
+        self._task_definitions: dict[str, Settings] = {}
+        self._poll_lock = asyncio.Lock()
+        self.stopping = asyncio.Event()
+        self.polls = 0
+
+    # --- following the emulator ------------------------------------------------------------------
+
+    def _fetch(self) -> list[dict[str, Any]]:
+        """Blocking: the cluster's services, described."""
+        arns: list[str] = []
+        for page in self.ecs.get_paginator("list_services").paginate(cluster=self.cluster):
+            arns += page["serviceArns"]
+        services: list[dict[str, Any]] = []
+        for i in range(0, len(arns), 10):
+            services += self.ecs.describe_services(cluster=self.cluster, services=arns[i : i + 10])["services"]
+        used = {svc.get("taskDefinition") for svc in services}
+        for arn in list(self._task_definitions):
+            if arn not in used:  # forget: after an emulator reset the same ARN may mean another revision
+                del self._task_definitions[arn]
+        for svc in services:
+            arn = svc.get("taskDefinition")
+            if arn and arn not in self._task_definitions:
+                td = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                self._task_definitions[arn] = Settings.from_task_definition(td)
+        return services
+
+    async def poll(self) -> None:
+        async with self._poll_lock:
+            try:
+                services = await asyncio.to_thread(self._fetch)
+            except Exception as exc:  # noqa: BLE001 - the emulator may be resetting or down
+                if "ClusterNotFoundException" in str(exc):
+                    services = []  # right after an emulator reset: no cluster, no services
+                else:
+                    log.warning("could not list services: %s", exc)
+                    return
+            self._apply(services, time.time())
+            self.polls += 1
+
+    def _apply(self, services: list[dict[str, Any]], now: float) -> None:
+        seen = set()
+        for svc in services:
+            name = svc["serviceName"]
+            seen.add(name)
+            primary = next((d for d in svc.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
+            running = (
+                svc.get("status") == "ACTIVE"
+                and svc.get("desiredCount", 0) > 0
+                and svc.get("runningCount", 0) > 0
+            )
+            td_arn = svc.get("taskDefinition") or ""
+            settings = self._task_definitions.get(td_arn, Settings())
+            deployment_id = primary["id"] if primary else None
+            inst = self.instances.get(name)
+            if inst is None:
+                inst = self.instances[name] = Instance(name, settings, td_arn, deployment_id, started_at=now)
+                inst.serving = inst.ever_served = running
+                log.info("instance %s appeared (serving=%s, settings=%s)", name, running, _loggable(settings))
+                continue
+            restarted = False
+            if running and not inst.serving:
+                restarted = True  # tasks started again after a scale to 0
+            if td_arn != inst.task_definition_arn or deployment_id != inst.deployment_id:
+                restarted = True
+            inst.settings, inst.task_definition_arn, inst.deployment_id = settings, td_arn, deployment_id
+            if inst.serving and not running:
+                log.info("instance %s stopped", name)
+            inst.serving = running
+            if restarted and running:
+                inst.start(now)
+                inst.restarts += 1 if inst.ever_served else 0
+                inst.ever_served = True
+                log.info("instance %s restarted (settings=%s)", name, _loggable(settings))
+        for name in list(self.instances):
+            if name not in seen:
+                log.info("instance %s gone", name)
+                del self.instances[name]
+
+    async def run_poller(self) -> None:
+        while True:
+            await self.poll()
+            await asyncio.sleep(self.poll_interval)
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def _instance(self, request: web.Request) -> Instance:
+        name = request.match_info["svc"]
+        inst = self.instances.get(name)
+        if inst is None:
+            raise web.HTTPNotFound(text='{"error": "no such instance"}', content_type="application/json")
+        if not inst.serving:
+            raise web.HTTPServiceUnavailable(
+                text='{"error": "instance has no running tasks"}', content_type="application/json"
+            )
+        return inst
+
+    async def _misbehave(self, request: web.Request, inst: Instance) -> web.StreamResponse | None:
+        """The "unreachable" and "hang" modes: drop the connection (after a bounded wait). The
+        returned response is never written (the transport is closed): aiohttp lets that pass."""
+        mode = self.modes.get(inst.service, "ok")
+        if mode not in ("unreachable", "hang"):
+            return None
+        if mode == "hang":
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), HANG_SECONDS)
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=503)
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        inst = self._instance(request)
+        if (dropped := await self._misbehave(request, inst)) is not None:
+            return dropped
+        return web.json_response(inst.health(time.time(), self.modes.get(inst.service, "ok")))
+
+    async def admin(self, request: web.Request) -> web.StreamResponse:
+        inst = self._instance(request)
+        if (dropped := await self._misbehave(request, inst)) is not None:
+            return dropped
+        action, now = request.match_info["action"], time.time()
+        if action == "reload":
+            inst.reload(now)
+        elif action == "replication/pause":
+            inst.pause(now)
+        elif action == "replication/resume":
+            inst.resume(now)
+        else:
+            raise web.HTTPNotFound()
+        log.info("instance %s: %s", inst.service, action)
+        return web.json_response({"ok": True, **inst.health(now, self.modes.get(inst.service, "ok"))})
+
+    async def list_instances(self, request: web.Request) -> web.Response:
+        now = time.time()
+        return web.json_response(
+            {name: inst.describe(now, self.modes.get(name, "ok")) for name, inst in self.instances.items()}
+        )
+
+    async def get_instance(self, request: web.Request) -> web.Response:
+        name = request.match_info["svc"]
+        inst = self.instances.get(name)
+        if inst is None:
+            return web.json_response(
+                {"service": name, "error": "no such instance", "mode": self.modes.get(name, "ok")}, status=404
+            )
+        return web.json_response(inst.describe(time.time(), self.modes.get(name, "ok")))
+
+    async def set_mode(self, request: web.Request) -> web.Response:
+        name = request.match_info["svc"]
+        body = await request.json()
+        mode = body.get("mode")
+        if mode not in MODES:
+            return web.json_response({"error": f"mode must be one of {MODES}"}, status=400)
+        self.modes[name] = mode
+        return web.json_response({"service": name, "mode": mode})
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        await self.poll()
+        return await self.list_instances(request)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        async with self._poll_lock:
+            self.instances.clear()
+            self.modes.clear()
+            self._task_definitions.clear()
+        await self.poll()
+        return web.json_response({"reset": True})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/i/{svc}/healthz", self.healthz),
+                web.post("/i/{svc}/admin/{action:.+}", self.admin),
+                web.get("/_sim/instances", self.list_instances),
+                web.get("/_sim/instances/{svc}", self.get_instance),
+                web.post("/_sim/instances/{svc}", self.set_mode),
+                web.post("/_sim/refresh", self.refresh),
+                web.post("/_sim/reset", self.reset),
+                web.get("/_sim/health", lambda r: web.json_response({"ok": True, "polls": self.polls})),
+            ]
+        )
+        return app
+
+
+def _loggable(settings: Settings) -> dict[str, Any]:
+    """Settings for the log: the secret's ARN is left out as well as (of course) any value."""
+    data = settings.to_dict()
+    data.pop("sourceSecretArn", None)
+    return data
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    sim = Simulator(args.aws_endpoint, args.region, args.cluster, args.poll_interval)
+    runner = web.AppRunner(sim.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    poller = asyncio.create_task(sim.run_poller())
+    print(f"simulator ready on http://{args.host}:{args.port}", flush=True)
+    await stop.wait()
+    sim.stopping.set()
+    poller.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poller
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m reflex_operator.dev.simulator", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7000)
+    parser.add_argument("--aws-endpoint", required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--cluster", default="reflex")
+    parser.add_argument("--poll-interval", type=float, default=0.5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()
