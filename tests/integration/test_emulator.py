@@ -144,6 +144,13 @@ def test_batch_get_builds_keeps_order_and_reports_missing(aws: Any) -> None:
         aws.codebuild.batch_get_builds(ids=[f"{PROJECT}:{i}" for i in range(101)])
 
 
+def test_build_lists_are_newest_first(aws: Any) -> None:
+    ids = [start(aws, f"ns/{i}")["id"] for i in range(3)]
+    assert aws.codebuild.list_builds_for_project(projectName=PROJECT)["ids"] == ids[::-1]
+    assert aws.codebuild.list_builds()["ids"] == ids[::-1]
+    assert aws.codebuild.list_builds_for_project(projectName=PROJECT, sortOrder="ASCENDING")["ids"] == ids
+
+
 # --- ECS -----------------------------------------------------------------------------------------
 
 
@@ -281,6 +288,8 @@ def test_delete_service_leaves_it_inactive_with_nothing_running(aws: Any) -> Non
     with pytest.raises(ClientError) as err:
         aws.ecs.update_service(cluster=CLUSTER, service="svc-a", desiredCount=1)
     assert err.value.response["Error"]["Code"] == "ServiceNotActiveException"
+    assert aws.ecs.list_services(cluster=CLUSTER)["serviceArns"] == []
+    assert describe(aws)["status"] == "INACTIVE"
     gone = aws.ecs.describe_services(cluster=CLUSTER, services=["nope"])
     assert gone["failures"][0]["reason"] == "MISSING"
 

@@ -11,6 +11,8 @@
   context carries a message (moto: never fails).
 - BatchGetBuilds answers in the order asked, lists unknown ids under ``buildsNotFound`` and
   refuses more than 100 ids.
+- ListBuilds and ListBuildsForProject list the newest build first unless ``sortOrder`` is
+  ASCENDING (moto: oldest first, ``sortOrder`` ignored).
 - A build carries ``logs`` (groupName, streamName, deepLink), ``startTime``/``endTime``,
   ``buildComplete`` and ``environment.computeType`` as AWS returns them.
 """
@@ -240,7 +242,23 @@ def _stop_build(self: Any, build_id: str) -> dict[str, Any] | None:
     return render(build, tl, now)
 
 
+_orig_list_builds = cb_responses.CodeBuildResponse.list_builds
+_orig_list_builds_for_project = cb_responses.CodeBuildResponse.list_builds_for_project
+
+
+def _newest_first(original: Any) -> Any:
+    def handler(self: Any) -> ActionResult:
+        result = original(self)
+        if self._get_param("sortOrder") != "ASCENDING":
+            result = ActionResult({"ids": list(reversed(result.result["ids"]))})
+        return result
+
+    return handler
+
+
 def install() -> None:
+    cb_responses.CodeBuildResponse.list_builds = _newest_first(_orig_list_builds)  # type: ignore[method-assign]
+    cb_responses.CodeBuildResponse.list_builds_for_project = _newest_first(_orig_list_builds_for_project)  # type: ignore[method-assign]
     cb_responses.CodeBuildResponse.start_build = _start_build  # type: ignore[method-assign]
     cb_responses.CodeBuildResponse.batch_get_builds = _batch_get_builds  # type: ignore[method-assign]
     cb_models.CodeBuildBackend.stop_build = _stop_build  # type: ignore[method-assign]

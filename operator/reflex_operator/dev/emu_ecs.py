@@ -14,7 +14,8 @@
   service was not idempotent." (moto: overwrites the service).
 - UpdateService of an INACTIVE service is ServiceNotActiveException; the service's
   ``taskDefinition`` is the full ARN even when a family:revision was given.
-- DeleteService leaves the service INACTIVE with desired and running count 0.
+- DeleteService leaves the service INACTIVE with desired and running count 0; ListServices no
+  longer lists it (DescribeServices still does).
 - ``awsvpcConfiguration`` without ``securityGroups`` is accepted (moto: HTTP 500, KeyError).
 """
 
@@ -174,6 +175,7 @@ _orig_create_service = Backend.create_service
 _orig_update_service = Backend.update_service
 _orig_delete_service = Backend.delete_service
 _orig_describe_services = Backend.describe_services
+_orig_list_services = Backend.list_services
 _orig_validate_network = ecs_models.Service._validate_network
 _orig_create_service_response = ecs_responses.EC2ContainerServiceResponse.create_service
 
@@ -219,6 +221,12 @@ def _describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
     return services, failures
 
 
+def _list_services(self: Any, cluster_str: str, *args: Any, **kwargs: Any) -> list[str]:
+    arns = _orig_list_services(self, cluster_str, *args, **kwargs)
+    inactive = {s.arn for s in self.services.values() if s.status != "ACTIVE"}
+    return [arn for arn in arns if arn not in inactive]
+
+
 def _validate_network(self: Any, nc: dict[str, Any]) -> dict[str, Any]:
     conf = dict(nc.get("awsvpcConfiguration") or {})
     conf.setdefault("securityGroups", [])
@@ -248,5 +256,6 @@ def install() -> None:
     Backend.update_service = _update_service  # type: ignore[method-assign]
     Backend.delete_service = _delete_service  # type: ignore[method-assign]
     Backend.describe_services = _describe_services  # type: ignore[method-assign]
+    Backend.list_services = _list_services  # type: ignore[method-assign]
     ecs_models.Service._validate_network = _validate_network  # type: ignore[method-assign]
     ecs_responses.EC2ContainerServiceResponse.create_service = _create_service_response  # type: ignore[method-assign]
