@@ -7,6 +7,7 @@ the same code talks to AWS or to the local emulator.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 __all__ = ["AwsClients", "CallHook", "is_throttle", "error_code", "AwsCallError"]
 
-CallHook = Callable[[str, str, str], None]  # (service, operation, outcome)
+CallHook = Callable[[str, str, str], None]  # (service, operation, outcome) of each attempt
 
 _THROTTLE_CODES = {
     "Throttling",
@@ -68,18 +69,34 @@ class AwsClients:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self._session.client(service, config=self._config)
+                client = self._session.client(service, config=self._config)
+                # Every attempt is counted, retried ones included, so throttling that boto3's
+                # retries absorb still shows in the metrics.
+                client.meta.events.register("needs-retry.*", functools.partial(self._attempt, service))
+                self._clients[service] = client
             return self._clients[service]
+
+    def _attempt(self, service: str, response: Any = None, operation: Any = None, **_: Any) -> None:
+        if operation is None:
+            return
+        outcome = "ok"
+        if response is None:
+            outcome = "error"  # no answer at all (connection error)
+        else:
+            http, parsed = response
+            code = str((parsed or {}).get("Error", {}).get("Code", ""))
+            if code in _THROTTLE_CODES:
+                outcome = "throttled"
+            elif code or getattr(http, "status_code", 200) >= 400:
+                outcome = "error"
+        self._count(service, operation.name, outcome)
 
     def call_sync(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         method = getattr(self.client(service), _snake(operation))
         try:
-            result = method(**params)
+            return method(**params)  # type: ignore[no-any-return]
         except (ClientError, BotoCoreError) as exc:
-            self._count(service, operation, "throttled" if is_throttle(exc) else "error")
             raise AwsCallError(service, operation, exc) from exc
-        self._count(service, operation, "ok")
-        return result  # type: ignore[no-any-return]
 
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Run one AWS call in a worker thread (boto3 blocks)."""

@@ -238,7 +238,7 @@ def up(*, operator: bool = True) -> int:
 
         # 5. CRDs and the operator's namespace, ServiceAccount and RBAC.
         root = repo_root()
-        crds = sorted((root / "crds").glob("*.yaml"))
+        crds = sorted((root / "crds").glob("reflexdb.cloud_*.yaml"))
         if not crds:
             _say("warning: no CRDs in crds/ (run `reflex-operator crds`)")
         apply_manifests(cp.admin_kubeconfig, [*crds, *(root / "manifests" / m for m in OPERATOR_MANIFESTS)],
