@@ -20,7 +20,7 @@ DEFAULT_CONFIG: dict[str, float] = {
     "idempotency_window_seconds": 300.0,  # CodeBuild idempotencyToken validity (AWS: 5 minutes)
 }
 
-FAULT_KINDS = ("throttle", "error5xx", "error", "build_fail", "deployment_fail")
+FAULT_KINDS = ("throttle", "error5xx", "error", "build_fail", "deployment_fail", "delay_response")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Fault:
     status: int | None = None  # error5xx / error: HTTP status
     code: str | None = None  # error: error code
     message: str | None = None
+    seconds: float | None = None  # delay_response: how long the answer is held back
     id: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +77,8 @@ class EmulatorState:
             raise ValueError("count must be >= 1")
         if kind in ("throttle", "error5xx", "error") and not spec.get("service"):
             raise ValueError(f"a {kind} fault needs a service (ecs, codebuild, ...)")
+        if kind == "delay_response" and (not spec.get("service") or float(spec.get("seconds", 0)) <= 0):
+            raise ValueError("a delay_response fault needs a service and seconds > 0")
         if kind == "error" and not spec.get("code"):
             raise ValueError("an error fault needs a code (e.g. AccessDeniedException)")
         with self.lock:
@@ -88,6 +91,7 @@ class EmulatorState:
                 status=spec.get("status"),
                 code=spec.get("code"),
                 message=spec.get("message"),
+                seconds=float(spec["seconds"]) if spec.get("seconds") is not None else None,
                 id=self._next_fault_id,
             )
             self._next_fault_id += 1

@@ -17,7 +17,10 @@ Control API (JSON):
   ``{"kind": "error5xx", "service": "codebuild", "status": 500|503, "count": 1}``,
   ``{"kind": "error", "service": "ecs", "status": 400, "code": "AccessDeniedException", "message": "..."}``,
   ``{"kind": "build_fail", "match": {"env": {"REFLEX_RESOURCE": "ns/name"}, "project": "..."}, "count": 1, "message": "..."}``,
-  ``{"kind": "deployment_fail", "match": {"service": "<ecs service name>", "cluster": "reflex"}, "count": 1}``.
+  ``{"kind": "deployment_fail", "match": {"service": "<ecs service name>", "cluster": "reflex"}, "count": 1}``,
+  ``{"kind": "delay_response", "service": "codebuild", "operation": "StartBuild", "seconds": 20}``: the
+  call takes effect at once but its answer is held back (a caller that dies meanwhile never
+  learns of it: how tests crash the operator between an AWS call and its status write).
   ``match``/``operation`` are optional; without them a fault applies to the next matching event.
 - ``GET  /_emulator/calls`` -> ``{"ecs.DescribeServices": 3, ...}`` AWS requests since the last
   reset (throttled and failed ones included); ``POST /_emulator/calls/reset``.
@@ -34,6 +37,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
@@ -146,14 +150,21 @@ class EmulatorApp:
         )
         if fault is not None:
             return _error_response(start_response, fault, service, json_protocol)
+        delay = self.state.take_fault(
+            ("delay_response",),
+            lambda f: f.service == service and f.operation in (None, operation),
+        )
         with self.moto_lock:
             result = self.moto_app(environ, start_response)
             try:
-                return [b"".join(result)]
+                body = [b"".join(result)]
             finally:
                 close = getattr(result, "close", None)
                 if close:
                     close()
+        if delay is not None and delay.seconds:
+            time.sleep(delay.seconds)  # outside the lock: the emulator keeps serving others
+        return body
 
     # control API
 

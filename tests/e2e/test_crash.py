@@ -1,0 +1,46 @@
+"""Crash safety: the operator is SIGKILLed after an AWS call took effect but before it wrote the
+result into status. A restarted operator must find what it made and create nothing twice.
+
+The emulator's ``delay_response`` fault makes the window deterministic: the call is carried out
+at once but its answer is held back, and the test kills the operator while it waits for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from reflex_operator.dev._proc import wait_until
+from tests.e2e.helpers import apply, manifest, status
+
+pytestmark = pytest.mark.e2e
+
+
+def _called(aws, key: str) -> bool:
+    return aws.emulator.calls().get(key, 0) >= 1
+
+
+@pytest.mark.parametrize(
+    "service,operation",
+    [("codebuild", "StartBuild"), ("ecs", "CreateService")],
+)
+def test_kill_after_call_before_status_write(service, operation, operator, kube, aws, simulator, namespace):
+    aws.emulator.fault("delay_response", service=service, operation=operation, seconds=60)
+    apply(kube, namespace, manifest("orders"))
+    wait_until(lambda: _called(aws, f"{service}.{operation}"), 60, what=f"{operation} to be called")
+    operator.kill()
+
+    obj = operator.rdb("orders")
+    if operation == "StartBuild":
+        # The build exists in CodeBuild, but status never heard of it.
+        assert not status(obj).get("builds")
+        assert len(aws.codebuild.list_builds()["ids"]) == 1
+    else:
+        assert (status(obj).get("instance") or {}).get("ecsServiceArn") is None
+        assert len(aws.ecs.list_services(cluster="reflex")["serviceArns"]) == 1
+
+    operator.start()
+    obj = operator.wait_ready("orders", timeout=90)
+    assert len(aws.codebuild.list_builds()["ids"]) == 1, "a second build was started"
+    assert len(aws.ecs.list_services(cluster="reflex")["serviceArns"]) == 1, "a second service was created"
+    calls = aws.emulator.calls()
+    assert calls.get("codebuild.StartBuild") == 1 and calls.get("ecs.CreateService") == 1
+    assert len(status(obj)["builds"]) == 1
