@@ -412,3 +412,26 @@ def test_timings_apply_to_new_builds(aws: Any) -> None:
     build = start(aws)
     assert get_build(aws, build["id"])["buildStatus"] == "SUCCEEDED"
     assert time.monotonic() - t0 < 5
+
+
+def test_calls_are_counted_per_client_app_id(aws: Any) -> None:
+    tagged = aws.emulator.client("ecs", user_agent_appid="reflex-operator")
+    tagged.list_clusters()
+    tagged.list_clusters()
+    aws.ecs.list_clusters()  # another client: counted in the total only
+    assert aws.emulator.control("GET", "calls/by/reflex-operator") == {"ecs.ListClusters": 2}
+    assert aws.emulator.calls()["ecs.ListClusters"] == 3
+
+
+def test_delay_response_holds_the_answer_but_the_call_takes_effect(aws: Any) -> None:
+    """How the crash tests find the window between an AWS call and the caller hearing of it."""
+    import threading
+
+    aws.emulator.fault("delay_response", service="codebuild", operation="StartBuild", seconds=3)
+    project = aws.settings["REFLEX_CODEBUILD_PROJECT"]
+    done = threading.Event()
+    threading.Thread(target=lambda: (aws.codebuild.start_build(projectName=project), done.set()), daemon=True).start()
+    # The build exists while its caller is still waiting for the answer.
+    wait_until(lambda: aws.codebuild.list_builds_for_project(projectName=project)["ids"], 10, what="the build")
+    assert not done.is_set()
+    wait_until(done.is_set, 20, what="the held answer")

@@ -60,6 +60,7 @@ class AwsClients:
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=32,
+            user_agent_appid="reflex-operator",
         )
         self._session = boto3.session.Session(region_name=region)
         self._clients: dict[str, Any] = {}

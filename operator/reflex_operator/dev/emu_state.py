@@ -48,6 +48,7 @@ class EmulatorState:
         self.config: dict[str, float] = dict(DEFAULT_CONFIG)
         self.faults: list[Fault] = []
         self.calls: Counter[str] = Counter()
+        self.calls_by_client: dict[str, Counter[str]] = {}
         self._next_fault_id = 1
 
     def reset(self) -> None:
@@ -55,6 +56,7 @@ class EmulatorState:
             self.config = dict(DEFAULT_CONFIG)
             self.faults = []
             self.calls = Counter()
+            self.calls_by_client = {}
 
     def update_config(self, values: dict[str, Any]) -> dict[str, float]:
         with self.lock:
@@ -109,9 +111,13 @@ class EmulatorState:
                     return fault
             return None
 
-    def count_call(self, key: str) -> None:
+    def count_call(self, key: str, client: str | None = None) -> None:
+        """Count one AWS request; ``client`` is the caller's app id from its User-Agent
+        (boto3's ``user_agent_appid``), so a test can count one program's calls alone."""
         with self.lock:
             self.calls[key] += 1
+            if client:
+                self.calls_by_client.setdefault(client, Counter())[key] += 1
 
 
 STATE = EmulatorState()

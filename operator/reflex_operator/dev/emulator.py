@@ -24,6 +24,8 @@ Control API (JSON):
   ``match``/``operation`` are optional; without them a fault applies to the next matching event.
 - ``GET  /_emulator/calls`` -> ``{"ecs.DescribeServices": 3, ...}`` AWS requests since the last
   reset (throttled and failed ones included); ``POST /_emulator/calls/reset``.
+- ``GET  /_emulator/calls/by/<app id>`` -> the same, for requests whose User-Agent carries
+  ``app/<app id>`` (boto3's ``user_agent_appid``; the operator's is ``reflex-operator``).
 - ``POST /_emulator/reset``: moto's backends, faults, call counters and config.
 """
 
@@ -34,6 +36,7 @@ import functools
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -125,6 +128,10 @@ def _error_response(start_response: Any, fault: Any, service: str, json_protocol
     return [body]
 
 
+# boto3's Config(user_agent_appid=...) puts "app/<id>" in the User-Agent.
+_APP_ID = re.compile(r"\bapp/([A-Za-z0-9._-]+)")
+
+
 class EmulatorApp:
     """Counts and fault-injects AWS calls, serves ``/_emulator/*``, passes the rest to moto.
     Calls into moto are serialised: the threaded server may run requests concurrently and the
@@ -143,7 +150,8 @@ class EmulatorApp:
             return self._control(environ, start_response, path)
         service = _aws_service(environ)
         operation, json_protocol = _aws_operation(environ)
-        self.state.count_call(f"{service}.{operation}")
+        app_id = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        self.state.count_call(f"{service}.{operation}", app_id.group(1) if app_id else None)
         fault = self.state.take_fault(
             ("throttle", "error5xx", "error"),
             lambda f: f.service == service and f.operation in (None, operation),
@@ -206,7 +214,11 @@ class EmulatorApp:
         if path == "/_emulator/calls/reset" and method == "POST":
             with state.lock:
                 state.calls.clear()
+                state.calls_by_client.clear()
             return 200, {}
+        if path.startswith("/_emulator/calls/by/"):
+            with state.lock:
+                return 200, dict(state.calls_by_client.get(path.rsplit("/", 1)[-1], {}))
         if path == "/_emulator/reset" and method == "POST":
             from moto.moto_api._internal.models import moto_api_backend
 
