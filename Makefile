@@ -16,15 +16,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
+# Regenerate both lock files (the runtime one, for the image, pinned to the same versions).
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml -c requirements.lock --python-version 3.11 --generate-hashes -o requirements-runtime.lock
 
 # Builds kube-apiserver, etcd and kubectl from the upstream Go modules (cached outside the tree).
 controlplane: venv
 	$(BIN)/reflex-operator dev controlplane
 
+# The CRD and docs/api.md, generated from the pydantic models.
 crds: venv
-	$(BIN)/reflex-operator crds
+	$(BIN)/python -m reflex_operator.api.crd
 
 lint: venv
 	$(BIN)/lint-imports

@@ -165,3 +165,16 @@ def test_metrics_agree_with_status(operator, kube, aws, simulator, namespace):
     assert f'reflexdb_phase{{name="orders",namespace="{namespace}",phase="Running"}} 1.0' in text
     assert "reflex_operator_reconcile_duration_seconds_count" in text
     assert re.search(r'reflex_operator_aws_calls_total\{operation="DescribeServices",outcome="ok",service="ecs"\} [1-9]', text)
+
+
+def test_json_logs_without_the_connection_string(operator, kube, aws, simulator, namespace):
+    operator.stop()
+    operator.start(REFLEX_LOG_FORMAT="json")
+    apply(kube, namespace, manifest("orders"))
+    operator.wait_ready("orders")
+    lines = [line for line in operator.log().split("----- start 2 -----", 1)[1].splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {"asctime", "level", "name", "message"} <= set(records[0])
+    assert any("build" in r["message"] and r["name"].startswith("reflex_operator") for r in records)
+    password = re.search(r":([^:@/]+)@", SECRET_URL).group(1)
+    assert all(password not in line for line in lines)
