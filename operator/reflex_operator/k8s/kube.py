@@ -75,26 +75,26 @@ class Kube:
         )
         await asyncio.to_thread(self.core.create_namespaced_event, meta["namespace"], event)
 
-    async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None:
-        """(resourceVersion, keys) of a Secret, None when missing. The values are not kept."""
+    async def _secret(self, namespace: str, name: str) -> Any:
         try:
-            secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+            return await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
+
+    async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None:
+        """(resourceVersion, keys) of a Secret, None when missing. The values are not kept."""
+        secret = await self._secret(namespace, name)
+        if secret is None:
+            return None
         keys = frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
         return str(secret.metadata.resource_version), keys
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         """The value of one key of a Secret; None when the Secret or the key is missing."""
-        try:
-            secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        data = secret.data or {}
+        secret = await self._secret(namespace, name)
+        data = (secret.data or {}) if secret is not None else {}
         if key not in data:
             return None
         return base64.b64decode(data[key]).decode()
