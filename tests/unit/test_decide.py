@@ -207,7 +207,7 @@ def test_pause_then_resume():
     assert of(dec, s.ScaleService) == [s.ScaleService(w.service["name"], 0)]
     d, _ = settle(w, d)
     assert d.status.phase is Phase.PAUSED and w.service["desired"] == 0
-    assert cond(d, ConditionType.READY).status == "False" and cond(d, ConditionType.READY).reason == reasons.PAUSED
+    assert cond(d, ConditionType.READY).status == "True" and cond(d, ConditionType.READY).reason == reasons.PAUSED
     assert cond(d, ConditionType.RECONCILING).status == "False" and cond(d, ConditionType.STALLED).status == "False"
     assert d.status.allowed_actions.get(Action.RESUME).allowed
     assert d.status.allowed_actions.get(Action.DELETE).allowed

@@ -148,7 +148,9 @@ def test_converges_then_is_idempotent(spec, build_ticks, deploy_ticks):
         raise AssertionError(f"no convergence to {target}: {d.status.phase} {d.status.message}")
     ready = next(c for c in d.status.conditions if c.type == "Ready")
     stalled = next(c for c in d.status.conditions if c.type == "Stalled")
-    assert (ready.status == "True") is (target is Phase.RUNNING)
+    # Ready: the desired state is reached (serving, or paused/terminated as asked), no blocker.
+    steady = target in (Phase.RUNNING, Phase.PAUSED, Phase.TERMINATED)
+    assert (ready.status == "True") is (steady and not spec["buildId"])
     # A pin to a build that does not exist stays a blocker, terminated or not.
     assert (stalled.status == "True") is bool(spec["buildId"])
     assert w.start_build_calls <= 1 and w.create_service_calls <= 1

@@ -538,7 +538,10 @@ def _finish(
     health = instance.health_status
 
     # Conditions, each with a reason a user can act on.
-    ready = phase is Phase.RUNNING and health is not HealthStatus.UNREACHABLE and p.stalled is None
+    # Ready means "the desired state is reached", as kstatus reads it: a serving instance, or the
+    # steady state the user asked for (paused, terminated). Argo CD tells those apart by phase.
+    steady = phase is Phase.RUNNING and health is not HealthStatus.UNREACHABLE
+    ready = (steady or phase in (Phase.PAUSED, Phase.TERMINATED)) and p.stalled is None
     ready_reason, ready_msg = {
         Phase.RUNNING: (reasons.RUNNING, "the instance is serving"),
         Phase.PAUSED: (reasons.PAUSED, "the instance is paused (spec.paused)"),

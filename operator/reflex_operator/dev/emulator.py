@@ -130,6 +130,9 @@ def _error_response(start_response: Any, fault: Any, service: str, json_protocol
 
 # boto3's Config(user_agent_appid=...) puts "app/<id>" in the User-Agent.
 _APP_ID = re.compile(r"\bapp/([A-Za-z0-9._-]+)")
+# The reflex-server simulator's polling (the data plane, not a client under test) is neither
+# counted nor fault-injected.
+_INFRASTRUCTURE_APP_ID = "reflex-simulator"
 
 
 class EmulatorApp:
@@ -150,8 +153,11 @@ class EmulatorApp:
             return self._control(environ, start_response, path)
         service = _aws_service(environ)
         operation, json_protocol = _aws_operation(environ)
-        app_id = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
-        self.state.count_call(f"{service}.{operation}", app_id.group(1) if app_id else None)
+        match = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        app_id = match.group(1) if match else None
+        if app_id == _INFRASTRUCTURE_APP_ID:
+            return self._moto(environ, start_response)
+        self.state.count_call(f"{service}.{operation}", app_id)
         fault = self.state.take_fault(
             ("throttle", "error5xx", "error"),
             lambda f: f.service == service and f.operation in (None, operation),
@@ -162,17 +168,20 @@ class EmulatorApp:
             ("delay_response",),
             lambda f: f.service == service and f.operation in (None, operation),
         )
+        body = self._moto(environ, start_response)
+        if delay is not None and delay.seconds:
+            time.sleep(delay.seconds)  # outside the lock: the emulator keeps serving others
+        return body
+
+    def _moto(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         with self.moto_lock:
             result = self.moto_app(environ, start_response)
             try:
-                body = [b"".join(result)]
+                return [b"".join(result)]
             finally:
                 close = getattr(result, "close", None)
                 if close:
                     close()
-        if delay is not None and delay.seconds:
-            time.sleep(delay.seconds)  # outside the lock: the emulator keeps serving others
-        return body
 
     # control API
 

@@ -207,6 +207,11 @@ class Instance:
         }
 
 
+# The emulator neither counts nor fault-injects the simulator's own requests: it stands in for the
+# data plane, not for a client under test.
+SIMULATOR_APP_ID = "reflex-simulator"
+
+
 class Simulator:
     def __init__(self, aws_endpoint: str, region: str, cluster: str, poll_interval: float = 0.5) -> None:
         import boto3
@@ -216,7 +221,7 @@ class Simulator:
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
         )
         self.ecs = session.client(
-            "ecs", endpoint_url=aws_endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3})
+            "ecs", endpoint_url=aws_endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_appid=SIMULATOR_APP_ID)
         )
         self.cluster = cluster
         self.poll_interval = poll_interval
