@@ -256,6 +256,8 @@ def up(*, operator: bool = True) -> int:
             **settings,
             "REFLEX_ECS_CLUSTER": settings.get("REFLEX_ECS_CLUSTER", ECS_CLUSTER),
             "REFLEX_ENDPOINT_TEMPLATE": f"{sim_url}/i/{{service}}",
+            # A snappier loop than production's default (10 s) for the demo; override as usual.
+            "REFLEX_POLL_INTERVAL_SECONDS": os.environ.get("REFLEX_POLL_INTERVAL_SECONDS", "2"),
             "REFLEX_METRICS_PORT": str(free_port(HOST)),
             "REFLEX_PROBE_PORT": str(free_port(HOST)),
         }
