@@ -135,6 +135,15 @@ def main() -> int:
         print(f"  status writes per resource per hour: {results['status_writes_per_resource_per_hour']} "
               f"(refresh every {args.refresh} s)")
         print(f"  health checks per interval: {results['health_checks_per_interval']}")
+        # 5. Operator restart with N resources: what its first passes cost in AWS calls.
+        state = json.loads((ROOT / ".bench" / "state.json").read_text())
+        stack.stop_operator(state)
+        _http("POST", f"{emulator}/_emulator/calls/reset")
+        stack.start_operator(state)
+        time.sleep(max(args.poll * 5, 10))  # noqa: the measurement window itself
+        restart = Counter(_http("GET", f"{emulator}/_emulator/calls/by/reflex-operator"))  # type: ignore[arg-type]
+        results["aws_calls_first_10s_after_restart"] = dict(sorted(restart.items()))
+        print(f"  after an operator restart, AWS calls in the first {max(args.poll * 5, 10):.0f} s: {dict(sorted(restart.items()))}")
         (ROOT / ".bench" / "results.json").write_text(json.dumps(results, indent=2))
         return 0
     finally:

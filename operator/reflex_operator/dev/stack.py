@@ -293,15 +293,27 @@ def up(*, operator: bool = True) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def stop_operator(state: dict[str, Any]) -> bool:
+    """Stop the stack's operator (only it); True if one was running."""
+    comp = state.get("operator") or {}
+    if not _ours(comp.get("pid"), comp.get("marker", "")):
+        return False
+    stop_process_group(comp["pid"])
+    return True
+
+
+def start_operator(state: dict[str, Any]) -> bool:
+    """(Re)start the stack's operator with the recorded environment."""
+    return _start_operator(state, dev_dir())
+
+
 def down(*, quiet: bool = False) -> int:
     d = dev_dir()
     state = _load_state() or {}
     stopped: list[str] = []
     # The operator first (it talks to the others), then everything else at once.
-    comp = state.get("operator") or {}
-    if _ours(comp.get("pid"), comp.get("marker", "")):
-        stop_process_group(comp["pid"])
-        stopped.append(f"operator ({comp['pid']})")
+    if stop_operator(state):
+        stopped.append(f"operator ({state['operator']['pid']})")
     pids = []
     for name in ("simulator", "emulator"):
         comp = state.get(name) or {}

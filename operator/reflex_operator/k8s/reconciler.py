@@ -18,6 +18,7 @@ from reflex_operator.decide import Decision, Desired, Observation, SecretState, 
 from reflex_operator.decide import identity
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import ObservedBuild, ObservedService
+from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 
@@ -115,7 +116,9 @@ async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observa
     status = desired.status
     svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
     if fetch and svc_name not in rt.services:
-        rt.services.update(await rt.ecs.describe([svc_name]))
+        # Not polled yet (the operator just started): ask for it together with other resources'
+        # unknown services, so a restart with N resources costs about N/10 calls, not N.
+        rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name)))
     running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
     missing = [i for i in running if i not in rt.builds]
     if fetch and missing:
@@ -127,6 +130,17 @@ async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observa
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
     )
+
+
+def _unknown_services(rt: Runtime, first: str) -> list[str]:
+    names = [first]
+    for (namespace, name), entry in list(rt.resources.items()):
+        if len(names) == ecs_batch:
+            break
+        other = identity.service_name(namespace, name, entry.uid)
+        if other not in rt.services and other not in names:
+            names.append(other)
+    return names
 
 
 def _secret_key(desired: Desired) -> Key:
