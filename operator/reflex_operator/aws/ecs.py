@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig, LogLevel, Size, SyncMode
@@ -74,6 +75,7 @@ class Ecs:
         self.log_group, self.region = log_group, region
         # Task definitions are immutable: describe each ARN once.
         self._task_defs: dict[str, tuple[str | None, str | None, DeployedConfig | None]] = {}
+        self._describing: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # ----------------------------------------------------------------------------------- observe
 
@@ -87,14 +89,27 @@ class Ecs:
                 found[svc["serviceName"]] = await self._parse(svc)
         return found
 
+    async def _task_definition_of(self, arn: str) -> tuple[str | None, str | None, DeployedConfig | None]:
+        """Described once per ARN, however many callers ask at the same time."""
+        if arn in self._task_defs:
+            return self._task_defs[arn]
+        pending = self._describing.get(arn)
+        if pending is None:
+            pending = self._describing[arn] = asyncio.ensure_future(
+                self.aws.call("ecs", "DescribeTaskDefinition", taskDefinition=arn)
+            )
+        try:
+            reply = await asyncio.shield(pending)
+        finally:
+            self._describing.pop(arn, None)
+        self._task_defs[arn] = parse_task_definition(reply["taskDefinition"])
+        return self._task_defs[arn]
+
     async def _parse(self, svc: dict[str, Any]) -> ObservedService:
         td_arn = svc.get("taskDefinition")
         deploy_hash = image = config = None
         if td_arn:
-            if td_arn not in self._task_defs:
-                reply = await self.aws.call("ecs", "DescribeTaskDefinition", taskDefinition=td_arn)
-                self._task_defs[td_arn] = parse_task_definition(reply["taskDefinition"])
-            deploy_hash, image, config = self._task_defs[td_arn]
+            deploy_hash, image, config = await self._task_definition_of(td_arn)
         primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), None)
         rollout = None
         if primary is not None and primary.get("rolloutState"):

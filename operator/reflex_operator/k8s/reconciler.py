@@ -117,8 +117,11 @@ async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observa
     svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
     if fetch and svc_name not in rt.services:
         # Not polled yet (the operator just started): ask for it together with other resources'
-        # unknown services, so a restart with N resources costs about N/10 calls, not N.
-        rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name)))
+        # unknown services, one pass at a time, so a restart with N resources costs about N/10
+        # calls, not N.
+        async with _first_look:
+            if svc_name not in rt.services:
+                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name)))
     running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
     missing = [i for i in running if i not in rt.builds]
     if fetch and missing:
@@ -130,6 +133,9 @@ async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observa
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
     )
+
+
+_first_look = asyncio.Lock()
 
 
 def _unknown_services(rt: Runtime, first: str) -> list[str]:
