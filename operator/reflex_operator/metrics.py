@@ -3,9 +3,11 @@ operator-wide reconcile and AWS call figures. No label or value ever carries a s
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from reflex_operator.api.models import HealthStatus, ReflexDatabaseStatus
+from reflex_operator.api.models import HealthStatus, Phase, ReflexDatabaseStatus
 
 __all__ = ["Metrics"]
 
@@ -57,22 +59,20 @@ class Metrics:
             self.rows.labels(namespace, name).set(rows)
 
     def observe_status(self, namespace: str, name: str, status: ReflexDatabaseStatus) -> None:
-        for phase in ("Pending", "Building", "Deploying", "Running", "Paused", "Terminating", "Terminated", "Failed", "Deleting"):
-            self.phase.labels(namespace, name, phase).set(1 if status.phase and status.phase.value == phase else 0)
+        for phase in Phase:
+            self.phase.labels(namespace, name, phase.value).set(1 if status.phase is phase else 0)
         build = next((b for b in status.builds if b.build_duration_seconds is not None), None)
         if build is not None:
             self.build_duration.labels(namespace, name).set(build.build_duration_seconds or 0)
             self.build_cost.labels(namespace, name).set(build.cost_estimate_cents or 0)
 
     def forget(self, namespace: str, name: str) -> None:
-        for gauge in (self.health, self.snapshot_age, self.swaps, self.rows, self.build_duration, self.build_cost):
-            try:
-                gauge.remove(namespace, name)
-            except KeyError:
-                pass
-        for gauge, values in ((self.health_status, [s.value for s in HealthStatus]), (self.phase, ["Pending", "Building", "Deploying", "Running", "Paused", "Terminating", "Terminated", "Failed", "Deleting"])):
-            for v in values:
-                try:
-                    gauge.remove(namespace, name, v)
-                except KeyError:
-                    pass
+        """Drop a deleted resource's series."""
+        series: list[tuple[Gauge, tuple[str, ...]]] = [
+            (g, ()) for g in (self.health, self.snapshot_age, self.swaps, self.rows, self.build_duration, self.build_cost)
+        ]
+        series += [(self.health_status, (s.value,)) for s in HealthStatus]
+        series += [(self.phase, (p.value,)) for p in Phase]
+        for gauge, extra in series:
+            with contextlib.suppress(KeyError):
+                gauge.remove(namespace, name, *extra)

@@ -130,7 +130,7 @@ def test_throttling_is_retried_and_surfaced_when_it_persists(operator, kube, aws
 
 def test_connection_string_never_leaks(operator, kube, aws, simulator, namespace):
     apply(kube, namespace, manifest("orders"))
-    obj = operator.wait_ready("orders")
+    operator.wait_ready("orders")
     patch(kube, namespace, "orders", {"reloadToken": "x", "size": "medium"})
     operator.wait("orders", lambda o: status(o)["deployedConfig"]["instanceSize"] == "medium" and condition(o, "Ready") == "True")
     password = re.search(r":([^:@/]+)@", SECRET_URL).group(1)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import apply, manifest, patch, status
-from tests.fixtures.kstatus import compute_kstatus, kstatus_binary  # noqa: F401  (fixture)
+from tests.fixtures.kstatus import compute_kstatus
 from tests.fixtures.operator import condition, generation_observed
 from tests.unit.test_argocd_lua import (
     ARGOCD,
@@ -305,4 +305,4 @@ def test_kstatus_of_captured_objects(kstatus_binary):
     names = sorted(KSTATUS_OF_CAPTURED)
     objs = [json.loads((FIXTURES / f"{name}.json").read_text()) for name in names]
     results = compute_kstatus(kstatus_binary, objs)  # a JSON list in, one line per object out
-    assert {name: r["status"] for name, r in zip(names, results)} == KSTATUS_OF_CAPTURED
+    assert {name: r["status"] for name, r in zip(names, results, strict=True)} == KSTATUS_OF_CAPTURED

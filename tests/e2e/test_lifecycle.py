@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import action, apply, manifest, patch, status
+from tests.e2e.helpers import action, apply, manifest, status
 from tests.fixtures.operator import condition
 
 pytestmark = pytest.mark.e2e

@@ -269,7 +269,7 @@ def render_matrix() -> str:
     rows = [header, "|---|" + "---|" * len(Action)]
     for phase in Phase:
         cells = []
-        for action, got in allowed_actions(phase, TYPICAL[phase]).items():
+        for got in allowed_actions(phase, TYPICAL[phase]).values():
             if not got.allowed:
                 cells.append(f"✗ [{note(got.reason or '')}]")
             elif got.mode is ActionMode.QUEUED:

@@ -139,7 +139,7 @@ def test_converges_then_is_idempotent(spec, build_ticks, deploy_ticks):
         spec["source"]["secretRef"]["key"] = "url"  # the world's Secret has the key (see test_decide for a missing one)
     d = resource(spec)
     target = _expected(spec)
-    for n in range(15):
+    for _ in range(15):
         d, _ = one_pass(w, d, CALM)
         w.tick()
         if d.status.phase is target and not d.status.conditions[1].status == "True":

@@ -52,18 +52,18 @@ class DataPlane:
             await self._session.close()
 
     async def health(self, endpoint: str, now: datetime) -> HealthSample:
-        """``GET /healthz``; no answer in time (or an error status) is ``unreachable``."""
+        """``GET /healthz``. An answer that is not a health document (no answer in time, an error
+        page, a 404 from a proxy) is ``unreachable``; a server may say ``degraded`` with any code."""
+        unreachable = HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
         async with self._limit:
             try:
                 async with self._http().get(f"{endpoint}/healthz") as reply:
-                    if reply.status >= 500 and reply.status != 503 or reply.status == 404:
-                        return HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
                     body = await reply.json(content_type=None)
-                    if reply.status == 503 and not isinstance(body, dict):
-                        return HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
-                    return parse_health(body, now)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                return HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
+                return unreachable
+        if not isinstance(body, dict) or "status" not in body:
+            return unreachable
+        return parse_health(body, now)
 
     async def post(self, endpoint: str, path: str) -> None:
         """An admin call; raises on failure so the step is retried."""

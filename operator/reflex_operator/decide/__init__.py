@@ -18,7 +18,7 @@ from reflex_operator.decide.observed import (
     SecretState,
     ServiceState,
 )
-from reflex_operator.decide.reconcile import Decision, classify_health, decide, desired_config
+from reflex_operator.decide.reconcile import Decision, classify_health, decide, desired_config, health_sample_matters
 
 __all__ = [
     "BuildOutcome",
@@ -37,5 +37,6 @@ __all__ = [
     "classify_health",
     "decide",
     "desired_config",
+    "health_sample_matters",
     "transition_events",
 ]

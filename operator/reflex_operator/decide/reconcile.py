@@ -58,7 +58,7 @@ from reflex_operator.decide.steps import (
     StopBuild,
 )
 
-__all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health"]
+__all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,23 @@ def classify_health(sample: HealthSample, spec: ReflexDatabaseSpec) -> HealthSta
     if sample.snapshot_age_ms is not None and sample.snapshot_age_ms > stale_after_ms and not replication_paused:
         return HealthStatus.DEGRADED
     return HealthStatus.OK
+
+
+def health_sample_matters(
+    spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, sample: HealthSample, now: datetime, refresh_seconds: float
+) -> bool:
+    """Whether a new health sample is worth a reconcile pass: only when the status would change
+    (another health class, replication not as desired, a reload waiting) or the bounded refresh
+    of the health figures is due. The live figures go to metrics either way."""
+    instance = status.instance
+    if instance is None or instance.health_status != classify_health(sample, spec):
+        return True
+    if sample.replication is not None and (sample.replication is Replication.PAUSED) != spec.sync.paused:
+        return True
+    if spec.reload_token and (status.applied_tokens is None or status.applied_tokens.reload != spec.reload_token):
+        return True
+    last = instance.last_health_check
+    return last is None or (now - last).total_seconds() >= refresh_seconds
 
 
 def _condition(

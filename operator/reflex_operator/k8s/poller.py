@@ -10,9 +10,8 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from reflex_operator.api.models import BuildState, HealthStatus, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
-from reflex_operator.decide import classify_health, identity
-from reflex_operator.decide.observed import HealthSample
+from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.decide import classify_health, health_sample_matters, identity
 from reflex_operator.k8s.runtime import Key, Runtime
 
 __all__ = ["poll_once", "run_poller"]
@@ -83,26 +82,9 @@ async def _probe(
     sample = await rt.dataplane.health(endpoint, now)
     rt.health[key] = sample
     rows = sum(sample.row_counts.values()) if sample.row_counts else None
-    health = classify_health(sample, spec)
-    rt.metrics.observe_health(key[0], key[1], health, sample.snapshot_age_ms, sample.swap_count, rows)
+    rt.metrics.observe_health(key[0], key[1], classify_health(sample, spec), sample.snapshot_age_ms, sample.swap_count, rows)
     rt.metrics.health_checks.labels("ok" if sample.reachable else "unreachable").inc()
-    return key if _worth_a_pass(rt, spec, status, sample, health, now) else None
-
-
-def _worth_a_pass(
-    rt: Runtime, spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, sample: HealthSample, health: HealthStatus, now: datetime
-) -> bool:
-    """Wake a resource on a health sample only when its status would change: another health
-    class, replication not as desired, a reload waiting, or the bounded refresh being due."""
-    instance = status.instance
-    if instance is None or instance.health_status != health:
-        return True
-    if sample.replication is not None and (sample.replication.value == "paused") != spec.sync.paused:
-        return True
-    if spec.reload_token and (status.applied_tokens is None or status.applied_tokens.reload != spec.reload_token):
-        return True
-    last = instance.last_health_check
-    return last is None or (now - last).total_seconds() >= rt.settings.status_refresh_seconds
+    return key if health_sample_matters(spec, status, sample, now, rt.settings.status_refresh_seconds) else None
 
 
 async def run_poller(rt: Runtime) -> None:
