@@ -1,0 +1,110 @@
+"""The running server's health: its class, what ``status.instance`` shows of it, and when a new
+health sample is worth a reconcile pass.
+
+A sample changes what a user reads in two ways: at once, when the health class or the replication
+the server reports differs from what status shows; and by the bounded refresh of the ever-changing
+figures (snapshot age, swap count, row counts, uptime). ``health_due`` is that rule, used both by
+the pass (``instance_status``) and by the poller (``health_sample_matters``), so that whatever the
+pass would write at once also wakes a pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reflex_operator.api.models import HealthStatus, InstanceStatus, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
+from reflex_operator.decide.observed import Config, Desired, HealthSample, ObservedService
+
+__all__ = ["classify_health", "health_due", "health_sample_matters", "instance_status"]
+
+_HEALTH_FIELDS = (
+    "health_status",
+    "snapshot_age_ms",
+    "swap_count",
+    "row_counts",
+    "replication",
+    "uptime_seconds",
+    "last_health_check",
+    "last_swap_time",
+)
+
+
+def classify_health(sample: HealthSample, spec: ReflexDatabaseSpec) -> HealthStatus:
+    """A server that does not answer is unreachable; one that says so, or whose snapshot is older
+    than three sync intervals while replication should be running, is degraded."""
+    if sample.status is not HealthStatus.OK:
+        return sample.status
+    stale_after_ms = 3 * spec.sync.interval_seconds * 1000
+    replication_paused = spec.sync.paused or sample.replication is Replication.PAUSED
+    if sample.snapshot_age_ms is not None and sample.snapshot_age_ms > stale_after_ms and not replication_paused:
+        return HealthStatus.DEGRADED
+    return HealthStatus.OK
+
+
+def health_due(
+    shown: InstanceStatus | None, sample: HealthSample, spec: ReflexDatabaseSpec, now: datetime, refresh_seconds: float
+) -> bool:
+    """Whether ``sample`` goes into status now, given what status ``shown``: at once when it changes
+    the health class or the replication the server reports, else when the bounded refresh is due."""
+    if shown is None or shown.last_health_check is None:
+        return True
+    if shown.health_status != classify_health(sample, spec):
+        return True
+    if sample.reachable and shown.replication != sample.replication:
+        return True
+    return (now - shown.last_health_check).total_seconds() >= refresh_seconds
+
+
+def health_sample_matters(
+    spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, sample: HealthSample, now: datetime, refresh_seconds: float
+) -> bool:
+    """Whether a new health sample is worth a reconcile pass: when the pass would write it into
+    status (``health_due``), or when the server has to be told something (replication not as
+    desired, a reload waiting). The live figures go to metrics either way."""
+    instance = status.instance
+    if instance is None or instance.health_status != classify_health(sample, spec):
+        return True
+    if sample.replication is not None and (sample.replication is Replication.PAUSED) != spec.sync.paused:
+        return True
+    if spec.reload_token and (status.applied_tokens is None or status.applied_tokens.reload != spec.reload_token):
+        return True
+    last = instance.last_health_check
+    return last is None or (now - last).total_seconds() >= refresh_seconds
+
+
+def instance_status(
+    desired: Desired, service: ObservedService | None, sample: HealthSample | None, config: Config, now: datetime
+) -> InstanceStatus:
+    """``status.instance``: the service, and the health figures when a sample is due (else as before)."""
+    if service is None:
+        return InstanceStatus()
+    endpoint = config.endpoint_template.format(service=service.name, name=desired.name, namespace=desired.namespace)
+    base = InstanceStatus(
+        ecs_service_arn=service.arn,
+        task_definition_arn=service.task_definition_arn,
+        endpoint_url=endpoint,
+        desired_count=service.desired_count,
+        running_count=service.running_count,
+    )
+    if desired.spec.paused or service.running_count == 0:
+        return base  # no task: no health figures
+    shown = desired.status.instance
+    if sample is None or not health_due(shown, sample, desired.spec, now, config.status_refresh_seconds):
+        # Not sampled this pass, or nothing to write yet: keep what status says.
+        previous = shown or InstanceStatus()
+        return base.model_copy(update={f: getattr(previous, f) for f in _HEALTH_FIELDS})
+    health = classify_health(sample, desired.spec)
+    if not sample.reachable:
+        return base.model_copy(update={"health_status": health, "last_health_check": sample.checked_at})
+    return base.model_copy(
+        update={
+            "health_status": health,
+            "snapshot_age_ms": sample.snapshot_age_ms,
+            "swap_count": sample.swap_count,
+            "row_counts": sample.row_counts,
+            "replication": sample.replication,
+            "uptime_seconds": sample.uptime_seconds,
+            "last_health_check": sample.checked_at,
+            "last_swap_time": sample.last_swap_time,
+        }
+    )

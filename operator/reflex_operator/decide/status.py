@@ -1,0 +1,80 @@
+"""The status one pass writes, assembled from what the concerns found: conditions, the
+allowed-actions matrix, the build history, the instance and the applied tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from reflex_operator.api.models import (
+    AllowedActions,
+    AppliedTokens,
+    BuildStatus,
+    HealthStatus,
+    InstanceStatus,
+    Phase,
+    ReflexDatabaseStatus,
+)
+from reflex_operator.decide.actions import Facts, allowed_actions
+from reflex_operator.decide.build import Builds
+from reflex_operator.decide.conditions import conditions, readiness
+from reflex_operator.decide.observed import Desired, ObservedService
+from reflex_operator.decide.outcome import Outcome
+
+__all__ = ["Judgement", "write_status"]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Everything the status of one pass is written from."""
+
+    phase: Phase
+    work: Outcome  # all concerns joined, the AWS error included
+    instance: InstanceStatus
+    service: ObservedService | None
+    builds: Builds
+    tokens: AppliedTokens
+    secret_arn: str | None
+    pending: bool = False
+    build_running: bool = False  # a build of the desired inputs is queued or in progress
+
+
+def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
+    """The status to write for this pass."""
+    service, history, active = j.service, j.builds.history, j.builds.active
+    ready = readiness(j.phase, j.instance.health_status, j.work.stall)
+    latest = history[0] if history else None
+    return ReflexDatabaseStatus(
+        observed_generation=desired.generation,
+        phase=j.phase,
+        conditions=conditions(desired, now, j.phase, j.work, j.instance),
+        deployed_config=service.config if service is not None and service.config else desired.status.deployed_config,
+        has_pending_changes=j.pending,
+        instance=j.instance if service is not None else None,
+        latest_build=BuildStatus.model_validate(latest.model_dump(exclude={"deployable"})) if latest else None,
+        builds=history,
+        active_build_id=active.id if active else None,
+        allowed_actions=AllowedActions.from_map(allowed_actions(j.phase, _facts(desired, j))),
+        queued_goals=list(j.work.queued),
+        applied_tokens=j.tokens,
+        secret_arn=j.secret_arn,
+        message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
+    )
+
+
+def _facts(desired: Desired, j: Judgement) -> Facts:
+    """What the allowed-actions matrix depends on, beyond the phase."""
+    spec, service, health, active = desired.spec, j.service, j.instance.health_status, j.builds.active
+    return Facts(
+        paused=spec.paused,
+        terminated=spec.terminated,
+        replication_paused=spec.sync.paused,
+        instance_serving=service is not None
+        and service.running_count > 0
+        and health is not None
+        and health is not HealthStatus.UNREACHABLE,
+        build_running=j.build_running,
+        has_other_deployable_build=any(b.deployable and (active is None or b.id != active.id) for b in j.builds.history),
+        pending_changes=j.pending,
+    )
