@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reflex_operator.api.models import AppliedTokens, HealthStatus, InstanceStatus, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
-from reflex_operator.decide import HealthSample, health_sample_matters
+from reflex_operator.decide import Config, Desired, HealthSample, ObservedService, ServiceState, health_sample_matters
+from reflex_operator.decide.health import instance_status
 from tests.unit.world import T0
 
 REFRESH = 60.0
@@ -17,9 +20,10 @@ def _spec(**extra):
     return ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}, **extra})
 
 
-def _status(health="ok", last=T0, reload=None):
+def _status(health="ok", last=T0, reload=None, replication=Replication.RUNNING):
+    """A status as a pass writes it from a sample (replication as the server reported it)."""
     return ReflexDatabaseStatus(
-        instance=InstanceStatus(health_status=health, last_health_check=last),
+        instance=InstanceStatus(health_status=health, last_health_check=last, replication=replication),
         applied_tokens=AppliedTokens(reload=reload),
     )
 
@@ -37,15 +41,65 @@ CASES = [
     ("server says degraded", _spec(), _status(), _sample(HealthStatus.DEGRADED), 10, True),
     ("unreachable", _spec(), _status(), _sample(HealthStatus.UNREACHABLE), 10, True),
     ("snapshot older than 3 intervals", _spec(), _status(), _sample(age_ms=181_000), 10, True),
-    ("old snapshot, replication paused on purpose", _spec(sync={"paused": True}), _status(), _sample(age_ms=181_000, replication=Replication.PAUSED), 10, False),
+    ("old snapshot, replication paused on purpose", _spec(sync={"paused": True}), _status(replication=Replication.PAUSED), _sample(age_ms=181_000, replication=Replication.PAUSED), 10, False),
     ("replication should be paused", _spec(sync={"paused": True}), _status(), _sample(), 10, True),
     ("replication should run", _spec(), _status(), _sample(replication=Replication.PAUSED), 10, True),
     ("reload waiting", _spec(reloadToken="a"), _status(), _sample(), 10, True),
     ("reload done", _spec(reloadToken="a"), _status(reload="a"), _sample(), 10, False),
     ("recovered from degraded", _spec(), _status(health="degraded"), _sample(), 10, True),
+    # The server did what the spec asks, but status still shows the old replication: a user who
+    # acted and then looks must see the new state without waiting for the bounded refresh.
+    ("paused as asked, status still shows running", _spec(sync={"paused": True}), _status(), _sample(replication=Replication.PAUSED), 10, True),
+    ("resumed as asked, status still shows paused", _spec(), _status(replication=Replication.PAUSED), _sample(), 10, True),
+    ("replication not shown yet", _spec(), _status(replication=None), _sample(), 10, True),
+    ("paused as asked and shown", _spec(sync={"paused": True}), _status(replication=Replication.PAUSED), _sample(replication=Replication.PAUSED), 10, False),
+    # Only the ever-changing figures differ: they wait for the bounded refresh.
+    ("only the figures changed", _spec(), _status(), HealthSample(status=HealthStatus.OK, checked_at=T0 + timedelta(seconds=10), snapshot_age_ms=5, swap_count=9, row_counts={"t": 3}, replication=Replication.RUNNING, uptime_seconds=99), 10, False),
+    ("unreachable again, refresh not due", _spec(), _status(health="unreachable", replication=None), _sample(HealthStatus.UNREACHABLE, replication=None), 10, False),
 ]
 
 
 @pytest.mark.parametrize("what,spec,status,sample,offset,expected", CASES, ids=[c[0] for c in CASES])
 def test_health_sample_matters(what, spec, status, sample, offset, expected):
     assert health_sample_matters(spec, status, sample, T0 + timedelta(seconds=offset), REFRESH) is expected
+
+
+# The poller and the pass agree: whatever a pass would write from the sample wakes a pass.
+
+_SERVICE = ObservedService(
+    name="svc", arn="arn:svc", state=ServiceState.ACTIVE, task_definition_arn="arn:td:1", deploy_hash="h", desired_count=1, running_count=1
+)
+_FIELDS = ("health_status", "snapshot_age_ms", "swap_count", "row_counts", "replication", "uptime_seconds", "last_health_check", "last_swap_time")
+
+_samples = st.builds(
+    HealthSample,
+    status=st.sampled_from(list(HealthStatus)),
+    checked_at=st.integers(0, 120).map(lambda s: T0 + timedelta(seconds=s)),
+    snapshot_age_ms=st.one_of(st.none(), st.integers(0, 400_000)),
+    swap_count=st.one_of(st.none(), st.integers(0, 3)),
+    replication=st.one_of(st.none(), st.sampled_from(list(Replication))),
+)
+_shown = st.one_of(
+    st.none(),
+    st.builds(
+        InstanceStatus,
+        health_status=st.one_of(st.none(), st.sampled_from(list(HealthStatus))),
+        replication=st.one_of(st.none(), st.sampled_from(list(Replication))),
+        last_health_check=st.one_of(st.none(), st.just(T0)),
+        snapshot_age_ms=st.one_of(st.none(), st.integers(0, 400_000)),
+        swap_count=st.one_of(st.none(), st.integers(0, 3)),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shown=_shown, sample=_samples, paused=st.booleans(), offset=st.integers(0, 120))
+def test_a_sample_the_pass_would_write_wakes_a_pass(shown, sample, paused, offset):
+    spec = _spec(sync={"paused": paused})
+    status = ReflexDatabaseStatus(instance=shown)
+    desired = Desired(name="orders", namespace="team-a", uid="u", generation=1, spec=spec, status=status)
+    now = T0 + timedelta(seconds=offset)
+    written = instance_status(desired, _SERVICE, sample, Config(status_refresh_seconds=REFRESH), now)
+    before = shown or InstanceStatus()
+    if any(getattr(written, f) != getattr(before, f) for f in _FIELDS):
+        assert health_sample_matters(spec, status, sample, now, REFRESH)

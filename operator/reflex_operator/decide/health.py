@@ -61,15 +61,12 @@ def health_sample_matters(
     """Whether a new health sample is worth a reconcile pass: when the pass would write it into
     status (``health_due``), or when the server has to be told something (replication not as
     desired, a reload waiting). The live figures go to metrics either way."""
-    instance = status.instance
-    if instance is None or instance.health_status != classify_health(sample, spec):
+    if health_due(status.instance, sample, spec, now, refresh_seconds):
         return True
     if sample.replication is not None and (sample.replication is Replication.PAUSED) != spec.sync.paused:
         return True
-    if spec.reload_token and (status.applied_tokens is None or status.applied_tokens.reload != spec.reload_token):
-        return True
-    last = instance.last_health_check
-    return last is None or (now - last).total_seconds() >= refresh_seconds
+    applied = status.applied_tokens.reload if status.applied_tokens is not None else None
+    return bool(spec.reload_token) and applied != spec.reload_token
 
 
 def instance_status(
