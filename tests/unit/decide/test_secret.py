@@ -1,0 +1,35 @@
+"""The connection secret's decision as a table: copy it, block on it, or note that it went missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from reflex_operator.api.models import AppliedTokens, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.decide import Config, Desired, Observation, SecretState, reasons
+from reflex_operator.decide.secret import connection_secret
+from reflex_operator.decide.steps import PutSecret
+
+SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
+OK = SecretState(exists=True, has_key=True, resource_version="5")
+
+CASES = [
+    # (what, secret, copied version, arn in status, step?, stall?, queued?, version after)
+    ("first copy", OK, None, None, True, False, False, "5"),
+    ("unchanged", OK, "5", "arn:s", False, False, False, "5"),
+    ("changed", OK, "4", "arn:s", True, False, False, "5"),
+    ("copied but the AWS secret is unknown", OK, "5", None, True, False, False, "5"),
+    ("missing before the first copy", SecretState(exists=False), None, None, False, True, False, None),
+    ("no key before the first copy", SecretState(exists=True, has_key=False), None, None, False, True, False, None),
+    ("missing after a copy", SecretState(exists=False), "5", "arn:s", False, False, True, "5"),
+]
+
+
+@pytest.mark.parametrize("what,secret,copied,arn,step,stall,queued,version", CASES, ids=[c[0] for c in CASES])
+def test_connection_secret(what, secret, copied, arn, step, stall, queued, version):
+    status = ReflexDatabaseStatus(applied_tokens=AppliedTokens(secret_version=copied) if copied else None, secret_arn=arn)
+    desired = Desired(name="orders", namespace="team-a", uid="u", generation=1, spec=SPEC, status=status)
+    got = connection_secret(desired, Observation(secret=secret), Config())
+    assert any(isinstance(s, PutSecret) for s in got.outcome.steps) is step
+    assert (got.outcome.stall is not None and got.outcome.stall[0] == reasons.SECRET_NOT_FOUND) is stall
+    assert bool(got.outcome.queued) is queued
+    assert got.version == version and got.arn == arn
