@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from reflex_operator.api.columns import PRINTER_COLUMNS
 from reflex_operator.api.models import (
     CATEGORIES,
     GROUP,
@@ -88,64 +89,6 @@ _KEPT = {
 }
 # Keys pydantic emits that have no place in a structural schema.
 _DROPPED = {"title", "$defs", "examples"}
-
-PRINTER_COLUMNS: list[dict[str, Any]] = [
-    {"name": "Size", "type": "string", "jsonPath": ".spec.size", "description": "Instance size."},
-    {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Lifecycle phase."},
-    {
-        "name": "Health",
-        "type": "string",
-        "jsonPath": ".status.instance.healthStatus",
-        "description": "Health of the instance (ok, degraded, unreachable).",
-    },
-    {
-        "name": "Snapshot Age",
-        "type": "integer",
-        "jsonPath": ".status.instance.snapshotAgeMs",
-        "description": "Age of the snapshot being served, in milliseconds.",
-    },
-    {
-        "name": "Swaps",
-        "type": "integer",
-        "jsonPath": ".status.instance.swapCount",
-        "description": "Snapshots swapped in since the server started.",
-    },
-    {
-        "name": "Build",
-        "type": "string",
-        "jsonPath": ".status.latestBuild.status",
-        "description": "Status of the latest build.",
-    },
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    {
-        "name": "Endpoint",
-        "type": "string",
-        "priority": 1,
-        "jsonPath": ".status.instance.endpointUrl",
-        "description": "URL of the instance's endpoint.",
-    },
-    {
-        "name": "Sync",
-        "type": "string",
-        "priority": 1,
-        "jsonPath": ".spec.sync.mode",
-        "description": "Snapshot refresh mode.",
-    },
-    {
-        "name": "Active Build",
-        "type": "string",
-        "priority": 1,
-        "jsonPath": ".status.activeBuildId",
-        "description": "The build the running instance serves.",
-    },
-    {
-        "name": "Ready",
-        "type": "string",
-        "priority": 1,
-        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        "description": "Status of the Ready condition.",
-    },
-]
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,271 @@
+"""The ReflexDatabase status: what the operator observed and decided (phase, conditions, instance,
+builds, allowed actions, applied tokens); written only by the operator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from reflex_operator.api.common import Observed
+from reflex_operator.api.spec import LogLevel, Size, SyncMode
+
+__all__ = [
+    "Phase",
+    "HealthStatus",
+    "Replication",
+    "BuildState",
+    "ConditionType",
+    "Condition",
+    "DeployedConfig",
+    "InstanceStatus",
+    "BuildStatus",
+    "BuildRecord",
+    "ActionMode",
+    "Action",
+    "ActionAvailability",
+    "AllowedActions",
+    "AppliedTokens",
+    "ReflexDatabaseStatus",
+]
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    BUILDING = "Building"
+    DEPLOYING = "Deploying"
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    TERMINATING = "Terminating"
+    TERMINATED = "Terminated"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+class HealthStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    UNREACHABLE = "unreachable"
+    CAP_EXCEEDED = "cap_exceeded"
+
+class Replication(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+
+class BuildState(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    DEGRADED = "Degraded"
+
+class Condition(Observed):
+    """A ``metav1.Condition``."""
+
+    type: Annotated[str, Field(min_length=1, max_length=316)]
+    """Ready, Reconciling, Stalled or Degraded."""
+    status: Annotated[str, Field(json_schema_extra={"enum": ["True", "False", "Unknown"]})]
+    """True, False or Unknown."""
+    reason: Annotated[str, Field(min_length=1, max_length=1024)]
+    """Machine-readable CamelCase reason for the last transition."""
+    message: Annotated[str, Field(max_length=32768)] = ""
+    """Human-readable details."""
+    last_transition_time: datetime
+    """When the status last changed."""
+    observed_generation: Annotated[int | None, Field(ge=0)] = None
+    """The .metadata.generation the condition was set for."""
+
+class DeployedConfig(Observed):
+    """The configuration the running instance serves (seed: deployedInstanceConfig)."""
+
+    instance_size: Size
+    """Instance size."""
+    task_cpu: int
+    """ECS task CPU units."""
+    task_memory_mb: int
+    """ECS task memory, in MiB."""
+    sync_mode: SyncMode
+    """Snapshot refresh mode."""
+    sync_interval: int
+    """Snapshot interval, in seconds."""
+    log_level: LogLevel
+    """Server log level."""
+    safety_net: float
+    """Largest fraction of rows a new snapshot may lose."""
+
+class InstanceStatus(Observed):
+    """The ECS service and what its health endpoint last said."""
+
+    ecs_service_arn: str | None = None
+    """ARN of the ECS service."""
+    task_definition_arn: str | None = None
+    """ARN of the task definition revision the service runs."""
+    endpoint_url: str | None = None
+    """URL of the server's endpoint."""
+    health_status: HealthStatus | None = None
+    """ok, degraded, unreachable or cap_exceeded; null when there is no instance."""
+    snapshot_age_ms: int | None = None
+    """Age of the snapshot being served, in milliseconds."""
+    swap_count: int | None = None
+    """Snapshots swapped in since the server started."""
+    row_counts: dict[str, int] | None = None
+    """Rows per table in the served snapshot."""
+    replication: Replication | None = None
+    """running or paused."""
+    uptime_seconds: int | None = None
+    """Seconds since the server started."""
+    last_health_check: datetime | None = None
+    """When the health endpoint was last asked."""
+    last_swap_time: datetime | None = None
+    """When the last snapshot was swapped in."""
+    desired_count: int | None = None
+    """Desired task count of the ECS service."""
+    running_count: int | None = None
+    """Running task count of the ECS service."""
+
+class BuildStatus(Observed):
+    """A CodeBuild job that compiles reflex-server for this database."""
+
+    id: str
+    """The build's id (what spec.buildId refers to)."""
+    codebuild_id: str | None = None
+    """The CodeBuild build id."""
+    image_uri: str | None = None
+    """The container image the build pushes."""
+    status: BuildState
+    """queued, in_progress, succeeded or failed."""
+    logs_url: str | None = None
+    """Where the build's logs are."""
+    started_at: datetime | None = None
+    """When the build started."""
+    finished_at: datetime | None = None
+    """When the build finished."""
+    build_duration_seconds: int | None = None
+    """How long the build ran."""
+    compute_type_used: str | None = None
+    """The CodeBuild compute type."""
+    cost_estimate_cents: int | None = None
+    """Estimated cost, in US cents."""
+    server_version: str | None = None
+    """The reflex-server revision built."""
+    schemas: list[str] | None = None
+    """The schemas the server was compiled for."""
+    input_hash: str | None = None
+    """Hash of the build inputs."""
+    failure_reason: str | None = None
+    """Why the build failed."""
+
+class BuildRecord(BuildStatus):
+    """An entry of the build history."""
+
+    deployable: bool = False
+    """Whether spec.buildId may pin the instance to this build."""
+
+class ActionMode(StrEnum):
+    IMMEDIATE = "immediate"
+    QUEUED = "queued"
+
+class Action(StrEnum):
+    PROVISION = "provision"
+    REBUILD = "rebuild"
+    RECONFIGURE = "reconfigure"
+    REDEPLOY = "redeploy"
+    RESIZE = "resize"
+    PAUSE = "pause"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    DELETE = "delete"
+    RELOAD = "reload"
+    PAUSE_REPLICATION = "pause-replication"
+    RESUME_REPLICATION = "resume-replication"
+    CANCEL_GOAL = "cancel-goal"
+
+class ActionAvailability(Observed):
+    """Whether a user action is allowed now, and if so whether it runs at once or waits."""
+
+    allowed: bool
+    """Whether the action is allowed now."""
+    mode: ActionMode | None = None
+    """immediate or queued (carried out as soon as it can)."""
+    reason: str | None = None
+    """Why the action is blocked, or why it would wait."""
+
+class AllowedActions(Observed):
+    """The action availability matrix, one entry per action."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    provision: ActionAvailability
+    rebuild: ActionAvailability
+    reconfigure: ActionAvailability
+    redeploy: ActionAvailability
+    resize: ActionAvailability
+    pause: ActionAvailability
+    resume: ActionAvailability
+    terminate: ActionAvailability
+    delete: ActionAvailability
+    reload: ActionAvailability
+    pause_replication: ActionAvailability = Field(alias="pause-replication")
+    resume_replication: ActionAvailability = Field(alias="resume-replication")
+    cancel_goal: ActionAvailability = Field(alias="cancel-goal")
+
+    @classmethod
+    def from_map(cls, entries: dict[Action, ActionAvailability]) -> AllowedActions:
+        return cls.model_validate({a.value: entries[a] for a in Action})
+
+    def get(self, action: Action) -> ActionAvailability:
+        return getattr(self, action.value.replace("-", "_"))
+
+class AppliedTokens(Observed):
+    """One-shot tokens the operator has carried out (so each value runs exactly once)."""
+
+    reload: str | None = None
+    """The last reloadToken carried out."""
+    restart: str | None = None
+    """The last restartToken carried out."""
+    rebuild: str | None = None
+    """The last rebuildToken carried out."""
+    secret_version: str | None = Field(
+        None, description="resourceVersion of the Kubernetes Secret last copied to Secrets Manager."
+    )
+
+class ReflexDatabaseStatus(Observed):
+    """Observed state of a ReflexDatabase; written only by the operator."""
+
+    observed_generation: int | None = None
+    """The .metadata.generation last reconciled."""
+    phase: Phase | None = None
+    """Lifecycle phase, for display."""
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Reconciling, Stalled (as kstatus reads them) and Degraded."""
+    deployed_config: DeployedConfig | None = None
+    """The configuration the running instance serves."""
+    has_pending_changes: bool | None = None
+    """Whether the desired configuration differs from the deployed one."""
+    instance: InstanceStatus | None = None
+    """The ECS service and its health."""
+    latest_build: BuildStatus | None = None
+    """The most recent build."""
+    builds: list[BuildRecord] = Field(default_factory=list, max_length=20)
+    """The most recent builds, newest first."""
+    active_build_id: str | None = None
+    """The build the running instance serves."""
+    allowed_actions: AllowedActions | None = None
+    """For each user action: whether it is allowed now, and whether it would run at once or wait."""
+    queued_goals: list[str] = Field(default_factory=list)
+    """Changes that wait until they can be carried out."""
+    applied_tokens: AppliedTokens | None = None
+    """One-shot tokens already carried out."""
+    secret_arn: str | None = None
+    """ARN of the AWS Secrets Manager secret holding the connection string."""
+    message: str | None = None
+    """A human-readable summary."""
