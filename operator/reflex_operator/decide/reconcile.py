@@ -26,7 +26,14 @@ from reflex_operator.decide.outcome import Outcome, combine
 from reflex_operator.decide.phase import PhaseFacts, phase_of
 from reflex_operator.decide.secret import SecretResult, connection_secret, secret_arn
 from reflex_operator.decide.server import ServerResult, server_actions
-from reflex_operator.decide.service import ServiceResult, desired_config, live_service, pending_changes, plan_service
+from reflex_operator.decide.service import (
+    ServiceResult,
+    desired_config,
+    live_service,
+    pending_changes,
+    plan_service,
+    waits_for_build,
+)
 from reflex_operator.decide.status import Judgement, write_status
 from reflex_operator.decide.steps import Step
 
@@ -64,8 +71,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     server = server_actions(desired, service, instance, observed.health)
     work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome)
     phase = phase_of(_phase_facts(desired, builds, choice, svc, work))
-    if phase is Phase.BUILDING and service is not None and service.config is not None and service.config != desired_config(desired.spec):
-        work = work.then(Outcome(queued=("deploy: the new configuration waits for the running build to finish",)))
+    work = work.then(waits_for_build(desired, svc, phase))
     judgement = Judgement(
         phase=phase,
         work=_with_aws_error(work, observed),

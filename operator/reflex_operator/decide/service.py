@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reflex_operator.api.models import DeployedConfig, ReflexDatabaseSpec
+from reflex_operator.api.models import DeployedConfig, Phase, ReflexDatabaseSpec
 from reflex_operator.decide import identity, reasons
 from reflex_operator.decide.observed import Desired, Observation, ObservedService, RolloutState, ServiceState
 from reflex_operator.decide.outcome import Outcome
 from reflex_operator.decide.secret import SecretResult
 from reflex_operator.decide.steps import DeleteService, Deploy, ScaleService
 
-__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "plan_service"]
+__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "plan_service", "waits_for_build"]
 
 
 def desired_config(spec: ReflexDatabaseSpec) -> DeployedConfig:
@@ -126,3 +126,11 @@ def pending_changes(desired: Desired, result: ServiceResult, image: str | None) 
     if deployed != target or image is None:
         return True
     return service is not None and result.deploy_hash is not None and service.deploy_hash != result.deploy_hash
+
+
+def waits_for_build(desired: Desired, result: ServiceResult, phase: Phase) -> Outcome:
+    """While a build runs, a changed configuration waits for it (it is deployed with the new image)."""
+    deployed = result.service.config if result.service is not None else None
+    if phase is Phase.BUILDING and deployed is not None and deployed != desired_config(desired.spec):
+        return Outcome(queued=("deploy: the new configuration waits for the running build to finish",))
+    return Outcome()
