@@ -155,3 +155,10 @@ def test_error_classification_without_a_call() -> None:
     assert not is_throttle(client_error("ResourceNotFoundException"))
     assert not is_throttle(ValueError("Throttling"))
     assert AwsCallError("codebuild", "StartBuild", client_error("ThrottlingException")).throttled
+
+
+async def test_without_a_hook_nothing_is_counted(endpoint: Endpoint) -> None:
+    aws = AwsClients(region="us-east-1")
+    endpoint.answer((400, "ThrottlingException"), (200, {"serviceArns": ["a"]}))
+    assert aws.call_sync("ecs", "ListServices", cluster="c")["serviceArns"] == ["a"]
+    assert len(endpoint.targets) == 2
