@@ -1,4 +1,8 @@
-"""Operator configuration, read from ``REFLEX_*`` environment variables."""
+"""Operator configuration, read from ``REFLEX_*`` environment variables.
+
+The settings the decisions depend on take their defaults from the decision core's ``Config`` (one
+source), and ``Settings.decision_config`` is the one place that maps the settings to a ``Config``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reflex_operator.decide.observed import Config
 
 __all__ = ["Settings"]
 
@@ -20,9 +26,9 @@ class Settings(BaseSettings):
     namespace: str | None = Field(None, description="Watch one namespace; unset: all namespaces.")
 
     # Build and run.
-    default_server_version: str = "v1.4.0"
+    default_server_version: str = Config.default_server_version
     codebuild_project: str = "reflex-server-build"
-    build_compute_type: str = "BUILD_GENERAL1_MEDIUM"
+    build_compute_type: str = Config.compute_type
     ecr_repository: str = "reflex-server"
     ecs_cluster: str = "reflex"
     subnets: list[str] = Field(default_factory=list)
@@ -30,20 +36,20 @@ class Settings(BaseSettings):
     assign_public_ip: bool = False
     execution_role_arn: str = "arn:aws:iam::123456789012:role/reflex-task-execution"
     task_role_arn: str | None = None
-    secret_prefix: str = "reflexdb/"
+    secret_prefix: str = Config.secret_prefix
     container_port: int = 8080
-    build_history_limit: int = Field(10, ge=1, le=20)
+    build_history_limit: int = Field(Config.build_history_limit, ge=1, le=20)
 
     # The data plane: where each instance answers. Placeholders: {service} (the ECS service name),
     # {name}, {namespace}. In production a service-discovery name such as
     # http://{service}.reflex.local:8080.
-    endpoint_template: str = "http://{service}.reflex.local:8080"
+    endpoint_template: str = Config.endpoint_template
     health_timeout_seconds: float = 2.0
     health_concurrency: int = Field(32, ge=1)
 
     # Cadence.
     poll_interval_seconds: float = Field(10.0, gt=0)
-    status_refresh_seconds: float = Field(60.0, ge=0, description="Bounded refresh of health figures in status.")
+    status_refresh_seconds: float = Field(Config.status_refresh_seconds, ge=0, description="Bounded refresh of health figures in status.")
     aws_max_attempts: int = Field(5, ge=1)
 
     # Observability.
@@ -51,3 +57,15 @@ class Settings(BaseSettings):
     probe_port: int = 8081
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def decision_config(self, image_repository_uri: str) -> Config:
+        """The settings the decision core depends on (the image repository is looked up in ECR)."""
+        return Config(
+            default_server_version=self.default_server_version,
+            image_repository_uri=image_repository_uri,
+            endpoint_template=self.endpoint_template,
+            build_history_limit=self.build_history_limit,
+            compute_type=self.build_compute_type,
+            secret_prefix=self.secret_prefix,
+            status_refresh_seconds=self.status_refresh_seconds,
+        )

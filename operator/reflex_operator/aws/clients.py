@@ -1,7 +1,9 @@
 """boto3 clients with bounded retries (``standard`` mode), called off the event loop, and counted.
 
 The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable, exactly as boto3 reads it, so
-the same code talks to AWS or to the local emulator.
+the same code talks to AWS or to the local emulator. What counts as throttling is botocore's own
+judgement (the detector its ``standard`` retry mode uses), so the metric counts exactly what boto3
+retries as throttling.
 """
 
 from __future__ import annotations
@@ -13,22 +15,19 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore import xform_name
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.retries.standard import RetryContext, RetryEventAdapter, ThrottlingErrorDetector
 
 __all__ = ["AwsClients", "CallHook", "is_throttle", "error_code", "AwsCallError"]
 
 CallHook = Callable[[str, str, str], None]  # (service, operation, outcome) of each attempt
 
-_THROTTLE_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "RequestThrottled",
-    "AccountLimitExceededException",
-}
+# botocore's standard retry mode asks this detector whether an answer is throttling (its list of
+# throttling error codes, the codes the service model marks as throttling, an unmodelled 429).
+_THROTTLING = ThrottlingErrorDetector(RetryEventAdapter())
 
 
 def error_code(exc: BaseException) -> str:
@@ -37,16 +36,24 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def is_throttle(exc: BaseException) -> bool:
-    return error_code(exc) in _THROTTLE_CODES
+def is_throttle(exc: BaseException, operation_model: Any = None) -> bool:
+    """Whether botocore would call this failure throttling (as its retries did for each attempt)."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    http = AWSResponse("", int(status), {}, None) if status else None
+    context = RetryContext(
+        attempt_number=1, operation_model=operation_model, parsed_response=exc.response, http_response=http
+    )
+    return bool(_THROTTLING.is_throttling_error_from_context(context))
 
 
 class AwsCallError(RuntimeError):
     """An AWS call that failed after boto3's bounded retries; the message names the operation."""
 
-    def __init__(self, service: str, operation: str, cause: BaseException) -> None:
+    def __init__(self, service: str, operation: str, cause: BaseException, operation_model: Any = None) -> None:
         self.service, self.operation, self.code = service, operation, error_code(cause)
-        self.throttled = is_throttle(cause)
+        self.throttled = is_throttle(cause, operation_model)
         detail = str(cause).splitlines()[0][:300]
         super().__init__(f"{service}.{operation} failed ({self.code}): {detail}")
 
@@ -77,27 +84,30 @@ class AwsClients:
                 self._clients[service] = client
             return self._clients[service]
 
-    def _attempt(self, service: str, response: Any = None, operation: Any = None, **_: Any) -> None:
+    def _attempt(self, service: str, **needs_retry: Any) -> None:
+        """The ``needs-retry`` event of one attempt: count it as ok, throttled or error."""
+        operation, response = needs_retry.get("operation"), needs_retry.get("response")
         if operation is None:
             return
         outcome = "ok"
         if response is None:
             outcome = "error"  # no answer at all (connection error)
+        elif _THROTTLING.is_throttling_error(**needs_retry):
+            outcome = "throttled"
         else:
             http, parsed = response
-            code = str((parsed or {}).get("Error", {}).get("Code", ""))
-            if code in _THROTTLE_CODES:
-                outcome = "throttled"
-            elif code or getattr(http, "status_code", 200) >= 400:
+            code = (parsed or {}).get("Error", {}).get("Code")
+            if code or getattr(http, "status_code", 200) >= 400:
                 outcome = "error"
         self._count(service, operation.name, outcome)
 
     def call_sync(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
-        method = getattr(self.client(service), _snake(operation))
+        client = self.client(service)
         try:
-            return method(**params)  # type: ignore[no-any-return]
+            return getattr(client, xform_name(operation))(**params)  # type: ignore[no-any-return]
         except (ClientError, BotoCoreError) as exc:
-            raise AwsCallError(service, operation, exc) from exc
+            model = client.meta.service_model.operation_model(operation) if isinstance(exc, ClientError) else None
+            raise AwsCallError(service, operation, exc, model) from exc
 
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Run one AWS call in a worker thread (boto3 blocks)."""
@@ -107,11 +117,3 @@ class AwsClients:
         if self._hook is not None:
             self._hook(service, operation, outcome)
 
-
-def _snake(operation: str) -> str:
-    out = []
-    for i, ch in enumerate(operation):
-        if ch.isupper() and i and not operation[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig, LogLevel, Size, SyncMode
+from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig
+from reflex_operator.api.server import CONTAINER, ServerEnvironment, server_container
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.decide.observed import ObservedService, RolloutState, ServiceState
 from reflex_operator.decide.steps import Deploy
@@ -13,45 +14,47 @@ from reflex_operator.decide.steps import Deploy
 __all__ = ["Ecs", "BATCH", "container_environment", "parse_task_definition"]
 
 BATCH = 10  # DescribeServices takes up to 10 services.
-CONTAINER = "reflex-server"
-SECRET_ENV = "REFLEX_SOURCE_URL"
-ENV_DEPLOY_HASH = "REFLEX_DEPLOY_HASH"
+
+# The variables a task definition must state for its configuration to be known.
+_CONFIG_VARIABLES = ("sync_mode", "sync_interval_seconds", "log_level", "safety_net")
 
 
-def container_environment(step: Deploy) -> dict[str, str]:
-    """The server's settings. The connection string is never here: it is a container secret."""
+def container_environment(step: Deploy) -> ServerEnvironment:
+    """The server's settings. The connection string is never a variable: it is a container secret."""
     i = step.inputs
-    return {
-        "REFLEX_SYNC_MODE": i.sync_mode,
-        "REFLEX_SYNC_INTERVAL_SECONDS": str(i.sync_interval),
-        "REFLEX_LOG_LEVEL": i.log_level,
-        "REFLEX_SAFETY_NET": str(i.safety_net),
-        "REFLEX_SCHEMAS": ",".join(i.schemas),
-        "REFLEX_RESOURCE": step.resource,
-        ENV_DEPLOY_HASH: step.deploy_hash,
-    }
+    return ServerEnvironment(
+        sync_mode=i.sync_mode,
+        sync_interval_seconds=i.sync_interval,
+        log_level=i.log_level,
+        safety_net=i.safety_net,
+        schemas=i.schemas,
+        resource=step.resource,
+        deploy_hash=step.deploy_hash,
+        source_secret_arn=step.secret_arn,
+    )
 
 
 def parse_task_definition(td: dict[str, Any]) -> tuple[str | None, str | None, DeployedConfig | None]:
-    """(deploy hash, image, deployed config) of a task definition this operator registered."""
-    containers = td.get("containerDefinitions") or []
-    container = next((c for c in containers if c.get("name") == CONTAINER), containers[0] if containers else {})
-    env = {e["name"]: e.get("value", "") for e in container.get("environment", [])}
-    try:
-        cpu = int(td.get("cpu") or 0)
-        size = next(s for s, r in SIZE_RESOURCES.items() if r.cpu == cpu)
-        config = DeployedConfig(
-            instance_size=Size(size),
-            task_cpu=cpu,
-            task_memory_mb=int(td.get("memory") or 0),
-            sync_mode=SyncMode(env["REFLEX_SYNC_MODE"]),
-            sync_interval=int(env["REFLEX_SYNC_INTERVAL_SECONDS"]),
-            log_level=LogLevel(env["REFLEX_LOG_LEVEL"]),
-            safety_net=float(env["REFLEX_SAFETY_NET"]),
-        )
-    except (StopIteration, KeyError, ValueError):
-        config = None
-    return env.get(ENV_DEPLOY_HASH), container.get("image"), config
+    """(deploy hash, image, deployed config) of a task definition this operator registered. The
+    config is None (unknown) unless the size and every setting are stated."""
+    container = server_container(td)
+    server = ServerEnvironment.from_container(container)
+    config = None
+    if server.states(*_CONFIG_VARIABLES):
+        try:
+            cpu = int(td.get("cpu") or 0)
+            config = DeployedConfig(
+                instance_size=next(s for s, r in SIZE_RESOURCES.items() if r.cpu == cpu),
+                task_cpu=cpu,
+                task_memory_mb=int(td.get("memory") or 0),
+                sync_mode=server.sync_mode,
+                sync_interval=server.sync_interval_seconds,  # a fractional one: not ours, invalid
+                log_level=server.log_level,
+                safety_net=server.safety_net,
+            )
+        except (StopIteration, ValueError):  # an unknown size; pydantic's errors are ValueErrors
+            config = None
+    return server.deploy_hash, container.get("image"), config
 
 
 class Ecs:
@@ -191,14 +194,14 @@ class Ecs:
             if parsed[0] == step.deploy_hash:
                 self._task_defs[latest["taskDefinitionArn"]] = parsed
                 return str(latest["taskDefinitionArn"])
-        i = step.inputs
+        i, server = step.inputs, container_environment(step)
         container: dict[str, Any] = {
             "name": CONTAINER,
             "image": i.image_uri,
             "essential": True,
             "portMappings": [{"containerPort": self.container_port, "protocol": "tcp"}],
-            "environment": [{"name": k, "value": v} for k, v in container_environment(step).items()],
-            "secrets": [{"name": SECRET_ENV, "valueFrom": step.secret_arn}],
+            "environment": server.to_environment(),
+            "secrets": server.to_secrets(),
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {

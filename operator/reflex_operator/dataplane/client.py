@@ -1,4 +1,5 @@
-"""The reflex-server health and admin endpoints (SPEC §3)."""
+"""The reflex-server health and admin endpoints (SPEC §3); the health document is
+``reflex_operator.api.server.HealthDocument``."""
 
 from __future__ import annotations
 
@@ -7,31 +8,31 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from pydantic import ValidationError
 
-from reflex_operator.api.models import HealthStatus, Replication
+from reflex_operator.api.models import HealthStatus
+from reflex_operator.api.server import HealthDocument
 from reflex_operator.decide.observed import HealthSample
 
 __all__ = ["DataPlane", "parse_health"]
 
 
-def parse_health(body: dict[str, Any], now: datetime) -> HealthSample:
-    status = HealthStatus.OK if body.get("status") == "ok" else HealthStatus.DEGRADED
-    last_swap = body.get("lastSwapTime")
-    replication = body.get("replication")
+def parse_health(body: Any, now: datetime) -> HealthSample:
+    """A ``/healthz`` answer as a sample. An answer that is not a health document is ``unreachable``."""
+    try:
+        doc = HealthDocument.model_validate(body)
+    except ValidationError:
+        return HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
     return HealthSample(
-        status=status,
+        status=HealthStatus(doc.status),
         checked_at=now,
-        snapshot_age_ms=_int(body.get("snapshotAgeMs")),
-        swap_count=_int(body.get("swapCount")),
-        row_counts={str(k): int(v) for k, v in (body.get("rowCounts") or {}).items()},
-        replication=Replication(replication) if replication in ("running", "paused") else None,
-        uptime_seconds=_int(body.get("uptimeSeconds")),
-        last_swap_time=datetime.fromisoformat(last_swap.replace("Z", "+00:00")) if last_swap else None,
+        snapshot_age_ms=doc.snapshot_age_ms,
+        swap_count=doc.swap_count,
+        row_counts=dict(doc.row_counts or {}),
+        replication=doc.replication,
+        uptime_seconds=doc.uptime_seconds,
+        last_swap_time=doc.last_swap_time,
     )
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 class DataPlane:
@@ -54,15 +55,12 @@ class DataPlane:
     async def health(self, endpoint: str, now: datetime) -> HealthSample:
         """``GET /healthz``. An answer that is not a health document (no answer in time, an error
         page, a 404 from a proxy) is ``unreachable``; a server may say ``degraded`` with any code."""
-        unreachable = HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
         async with self._limit:
             try:
                 async with self._http().get(f"{endpoint}/healthz") as reply:
                     body = await reply.json(content_type=None)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                return unreachable
-        if not isinstance(body, dict) or "status" not in body:
-            return unreachable
+                return HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
         return parse_health(body, now)
 
     async def post(self, endpoint: str, path: str) -> None:

@@ -159,7 +159,8 @@ class Desired:
 
 @dataclass(frozen=True)
 class Config:
-    """Operator settings the decisions depend on."""
+    """Operator settings the decisions depend on. These defaults are the operator's defaults:
+    ``reflex_operator.settings.Settings`` takes its own from here and maps itself onto this."""
 
     default_server_version: str = "v1.4.0"
     image_repository_uri: str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/reflex-server"

@@ -39,6 +39,9 @@ from typing import Any
 
 from aiohttp import web
 
+from reflex_operator.api.models import Replication
+from reflex_operator.api.server import SOURCE_URL, HealthDocument, ServerEnvironment, server_container
+
 __all__ = ["Instance", "Settings", "Simulator", "row_count", "tables_for", "main"]
 
 log = logging.getLogger("reflex_operator.dev.simulator")
@@ -59,42 +62,32 @@ def tables_for(schemas: list[str]) -> dict[str, int]:
     return {f"{s}.{t}": row_count(f"{s}.{t}") for s in schemas for t in TABLES}
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+_SERVER_DEFAULTS = ServerEnvironment()
 
 
 @dataclass(frozen=True)
 class Settings:
-    sync_mode: str = "poll"
-    sync_interval_seconds: float = 60.0
-    log_level: str = "info"
-    safety_net: float = 0.25
-    schemas: tuple[str, ...] = ("public",)
+    sync_mode: str = _SERVER_DEFAULTS.sync_mode.value
+    sync_interval_seconds: float = _SERVER_DEFAULTS.sync_interval_seconds
+    log_level: str = _SERVER_DEFAULTS.log_level.value
+    safety_net: float = _SERVER_DEFAULTS.safety_net
+    schemas: tuple[str, ...] = _SERVER_DEFAULTS.schemas
     source_secret_arn: str | None = None  # valueFrom of the REFLEX_SOURCE_URL secret
     source_url_in_environment: bool = False  # a contract violation the tests can check
 
     @classmethod
     def from_task_definition(cls, task_definition: dict[str, Any]) -> Settings:
-        containers = task_definition.get("containerDefinitions") or [{}]
-        container = containers[0]
-        env = {e["name"]: e.get("value", "") for e in container.get("environment") or []}
-        secrets = {s["name"]: s.get("valueFrom") for s in container.get("secrets") or []}
-
-        def number(key: str, default: float) -> float:
-            try:
-                return float(env[key])
-            except (KeyError, ValueError):
-                return default
-
-        schemas = tuple(s.strip() for s in env.get("REFLEX_SCHEMAS", "public").split(",") if s.strip())
+        """As the server reads its container: an absent or invalid variable takes its default."""
+        container = server_container(task_definition)
+        server = ServerEnvironment.from_container(container)
         return cls(
-            sync_mode=env.get("REFLEX_SYNC_MODE", "poll"),
-            sync_interval_seconds=max(number("REFLEX_SYNC_INTERVAL_SECONDS", 60.0), 0.01),
-            log_level=env.get("REFLEX_LOG_LEVEL", "info"),
-            safety_net=number("REFLEX_SAFETY_NET", 0.25),
-            schemas=schemas or ("public",),
-            source_secret_arn=secrets.get("REFLEX_SOURCE_URL"),
-            source_url_in_environment="REFLEX_SOURCE_URL" in env,
+            sync_mode=server.sync_mode.value,
+            sync_interval_seconds=server.sync_interval_seconds,
+            log_level=server.log_level.value,
+            safety_net=server.safety_net,
+            schemas=server.schemas,
+            source_secret_arn=server.source_secret_arn,
+            source_url_in_environment=SOURCE_URL in {e.get("name") for e in container.get("environment") or []},
         )
 
     @property
@@ -180,15 +173,15 @@ class Instance:
         self.advance(now)
         age = max(0.0, now - self.last_swap)
         stale = age > 3 * self.settings.sync_interval_seconds
-        return {
-            "status": "degraded" if stale or mode == "degraded" else "ok",
-            "snapshotAgeMs": int(age * 1000),
-            "swapCount": self.swaps,
-            "rowCounts": tables_for(list(self.settings.schemas)),
-            "replication": "paused" if self.replication_paused else "running",
-            "uptimeSeconds": int(now - self.started_at),
-            "lastSwapTime": _iso(self.last_swap),
-        }
+        return HealthDocument(
+            status="degraded" if stale or mode == "degraded" else "ok",
+            snapshot_age_ms=int(age * 1000),
+            swap_count=self.swaps,
+            row_counts=tables_for(list(self.settings.schemas)),
+            replication=Replication.PAUSED if self.replication_paused else Replication.RUNNING,
+            uptime_seconds=int(now - self.started_at),
+            last_swap_time=datetime.fromtimestamp(self.last_swap, tz=timezone.utc),
+        ).wire()
 
     def describe(self, now: float, mode: str) -> dict[str, Any]:
         return {

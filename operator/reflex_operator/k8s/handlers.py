@@ -18,7 +18,6 @@ from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import DataPlane
-from reflex_operator.decide.observed import Config
 from reflex_operator.k8s.kube import Kube
 from reflex_operator.k8s.poller import run_poller
 from reflex_operator.k8s.reconciler import SURFACE_AFTER, reconcile, surface_error
@@ -41,15 +40,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     except AwsCallError as exc:
         log.warning("ECR repository %s not found (%s); deriving its URI", settings.ecr_repository, exc.code)
         repository = f"000000000000.dkr.ecr.{region}.amazonaws.com/{settings.ecr_repository}"
-    config = Config(
-        default_server_version=settings.default_server_version,
-        image_repository_uri=repository,
-        endpoint_template=settings.endpoint_template,
-        build_history_limit=settings.build_history_limit,
-        compute_type=settings.build_compute_type,
-        secret_prefix=settings.secret_prefix,
-        status_refresh_seconds=settings.status_refresh_seconds,
-    )
+    config = settings.decision_config(repository)
     return Runtime(
         settings=settings,
         config=config,

@@ -1,0 +1,167 @@
+"""CodeBuild adapter: ``parse_build`` and the calls of ``CodeBuild`` (batching, finding a build
+started before a crash, stop), against a scripted AWS."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from reflex_operator.aws.codebuild import BATCH, CodeBuild, parse_build
+from reflex_operator.decide.identity import BuildInputs
+from reflex_operator.decide.observed import BuildOutcome
+from reflex_operator.decide.steps import StartBuild
+from tests.unit.fake_aws import FakeAws
+
+INPUTS = BuildInputs(server_version="v1.4.0", schemas=("public", "sales"), rebuild_token=None)
+STEP = StartBuild(inputs=INPUTS, idempotency_token="tok-1", image_uri="repo:abc", resource="ns/db", uid="uid-1")
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def build(
+    id: str = "reflex-server-build:b1",
+    status: str = "IN_PROGRESS",
+    phase: str | None = "BUILD",
+    uid: str = "uid-1",
+    token: str = "tok-1",
+    **extra: Any,
+) -> dict[str, Any]:
+    env = {
+        "REFLEX_RESOURCE_UID": uid,
+        "REFLEX_BUILD_HASH": INPUTS.hash,
+        "REFLEX_BUILD_TOKEN": token,
+        "IMAGE_URI": "repo:abc",
+        "REFLEX_SERVER_VERSION": "v1.4.0",
+        "REFLEX_SCHEMAS": "public,sales",
+    }
+    return {
+        "id": id,
+        "buildStatus": status,
+        "currentPhase": phase,
+        "startTime": T0,
+        "endTime": T0.replace(minute=5),
+        "logs": {"deepLink": "https://logs/b1"},
+        "environment": {
+            "computeType": "BUILD_GENERAL1_MEDIUM",
+            "environmentVariables": [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in env.items()],
+        },
+        **extra,
+    }
+
+
+def test_a_build_of_another_client_is_not_ours() -> None:
+    assert parse_build({"id": "x:1", "buildStatus": "SUCCEEDED", "environment": {"environmentVariables": []}}) is None
+    assert parse_build({"id": "x:1"}) is None
+
+
+def test_queued_until_a_phase_past_queued() -> None:
+    for phase in ("SUBMITTED", "QUEUED", None):
+        assert parse_build(build(phase=phase)).outcome is BuildOutcome.QUEUED  # type: ignore[union-attr]
+    running = parse_build(build(phase="BUILD"))
+    assert running is not None and running.outcome is BuildOutcome.IN_PROGRESS
+    assert running.finished_at is None and running.failure_reason is None
+
+
+def test_succeeded_build_carries_its_inputs() -> None:
+    b = parse_build(build(status="SUCCEEDED", phase="COMPLETED"))
+    assert b is not None
+    assert b.outcome is BuildOutcome.SUCCEEDED and b.id == "b1" and b.codebuild_id == "reflex-server-build:b1"
+    assert b.input_hash == INPUTS.hash and b.image_uri == "repo:abc"
+    assert b.server_version == "v1.4.0" and b.schemas == ("public", "sales")
+    assert b.compute_type == "BUILD_GENERAL1_MEDIUM" and b.logs_url == "https://logs/b1"
+    assert b.started_at == T0 and b.finished_at == T0.replace(minute=5)
+
+
+def test_times_as_strings_are_parsed() -> None:
+    b = parse_build(build(status="SUCCEEDED", startTime="2026-01-01T12:00:00+00:00", endTime=None))
+    assert b is not None and b.started_at == T0 and b.finished_at is None
+
+
+def test_failed_build_says_why_from_the_phase_contexts() -> None:
+    phases = [
+        {"phaseType": "SUBMITTED", "phaseStatus": "SUCCEEDED"},
+        {"phaseType": "BUILD", "phaseStatus": "FAILED", "contexts": [{"message": "COMMAND_EXECUTION_ERROR: exit 2"}, {"message": ""}]},
+        {"phaseType": "POST_BUILD", "phaseStatus": "FAULT", "contexts": [{"message": "push denied"}]},
+    ]
+    b = parse_build(build(status="FAILED", phases=phases))
+    assert b is not None and b.outcome is BuildOutcome.FAILED
+    assert b.failure_reason == "COMMAND_EXECUTION_ERROR: exit 2; push denied"
+    assert b.finished_at is not None
+
+
+def test_failed_build_without_messages_names_the_phase_or_the_status() -> None:
+    silent = parse_build(build(status="TIMED_OUT", phases=[{"phaseType": "BUILD", "phaseStatus": "TIMED_OUT"}]))
+    assert silent is not None and silent.outcome is BuildOutcome.FAILED and silent.failure_reason == "phase BUILD failed"
+    bare = parse_build(build(status="FAULT"))
+    assert bare is not None and bare.failure_reason == "fault"
+
+
+def test_stopped_build() -> None:
+    b = parse_build(build(status="STOPPED"))
+    assert b is not None and b.outcome is BuildOutcome.STOPPED and b.failure_reason is None and b.finished_at is not None
+
+
+async def test_get_batches_by_100_and_skips_foreign_builds() -> None:
+    def batch_get(ids: list[str]) -> dict[str, Any]:
+        assert len(ids) <= BATCH
+        return {"builds": [build(id=i) for i in ids if not i.endswith(":foreign")] + [{"id": "p:foreign"}]}
+
+    aws = FakeAws(BatchGetBuilds=batch_get)
+    ids = [f"p:b{n}" for n in range(250)]
+    found = await CodeBuild(aws, "p", "BUILD_GENERAL1_SMALL").get(ids)  # type: ignore[arg-type]
+    assert [len(p["ids"]) for p in aws.params("BatchGetBuilds")] == [100, 100, 50]
+    assert sorted(found) == sorted(ids)
+    assert await CodeBuild(aws, "p", "x").get([]) == {}  # type: ignore[arg-type]
+    assert len(aws.calls) == 3
+
+
+async def test_start_finds_the_build_already_started_for_the_token() -> None:
+    aws = FakeAws(
+        ListBuildsForProject=lambda **_: {"ids": ["p:other", "p:mine"]},
+        BatchGetBuilds=lambda ids: {"builds": [build(id="p:other", uid="uid-2"), build(id="p:mine")]},
+    )
+    found = await CodeBuild(aws, "p", "BUILD_GENERAL1_SMALL").start(STEP)  # type: ignore[arg-type]
+    assert found.codebuild_id == "p:mine"
+    assert "StartBuild" not in aws.ops()
+    assert aws.params("ListBuildsForProject") == [{"projectName": "p", "sortOrder": "DESCENDING"}]
+
+
+async def test_start_starts_a_build_recognisable_afterwards() -> None:
+    started: dict[str, Any] = {}
+
+    def start(**params: Any) -> dict[str, Any]:
+        started.update(params)
+        env = {e["name"]: e["value"] for e in params["environmentVariablesOverride"]}
+        return {"build": build(id="p:new", phase="SUBMITTED", uid=env["REFLEX_RESOURCE_UID"], token=env["REFLEX_BUILD_TOKEN"])}
+
+    aws = FakeAws(
+        ListBuildsForProject=lambda **_: {"ids": ["p:old"]},
+        BatchGetBuilds=lambda ids: {"builds": [build(id="p:old", token="tok-0")]},
+        StartBuild=start,
+    )
+    b = await CodeBuild(aws, "p", "BUILD_GENERAL1_LARGE").start(STEP)  # type: ignore[arg-type]
+    assert b.codebuild_id == "p:new" and b.outcome is BuildOutcome.QUEUED
+    assert started["projectName"] == "p" and started["idempotencyToken"] == "tok-1"
+    assert started["sourceVersion"] == "v1.4.0" and started["computeTypeOverride"] == "BUILD_GENERAL1_LARGE"
+    env = {e["name"]: e["value"] for e in started["environmentVariablesOverride"]}
+    assert env == {
+        "REFLEX_RESOURCE_UID": "uid-1",
+        "REFLEX_RESOURCE": "ns/db",
+        "REFLEX_BUILD_HASH": INPUTS.hash,
+        "REFLEX_BUILD_TOKEN": "tok-1",
+        "IMAGE_URI": "repo:abc",
+        "REFLEX_SERVER_VERSION": "v1.4.0",
+        "REFLEX_SCHEMAS": "public,sales",
+    }
+    assert all(e["type"] == "PLAINTEXT" for e in started["environmentVariablesOverride"])
+
+
+async def test_start_on_a_project_without_builds_does_not_batch_get() -> None:
+    aws = FakeAws(ListBuildsForProject=lambda **_: {"ids": []}, StartBuild=lambda **_: {"build": build(id="p:new")})
+    await CodeBuild(aws, "p", "x").start(STEP)  # type: ignore[arg-type]
+    assert aws.ops() == ["ListBuildsForProject", "StartBuild"]
+
+
+async def test_stop() -> None:
+    aws = FakeAws(StopBuild=lambda **_: {})
+    await CodeBuild(aws, "p", "x").stop("p:b1")  # type: ignore[arg-type]
+    assert aws.calls == [("codebuild", "StopBuild", {"id": "p:b1"})]
