@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
 
@@ -22,7 +21,7 @@ from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 
-__all__ = ["reconcile", "surface_error", "ReconcileError", "SURFACE_AFTER"]
+__all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
 
 log = logging.getLogger("reflex_operator.reconcile")
 
@@ -45,10 +44,6 @@ class _Acted:
     health: HealthSample | None = None
     released: bool = False
     events: list[s.Event] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _desired(entry: Entry) -> Desired:
@@ -80,8 +75,8 @@ async def reconcile(rt: Runtime, key: Key) -> None:
         return  # the watch brings the updated object back
 
     desired = _desired(entry)
-    observed = await _observe(rt, desired)
-    first = decide(desired, observed, rt.config, _now())
+    observed = await observe(rt, desired)
+    first = decide(desired, observed, rt.config, rt.clock())
     acted = await _act(rt, desired, first.steps)
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
@@ -90,7 +85,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
         return
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
-    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, _now())
+    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, rt.clock())
     await _write(rt, entry, desired.status, second)
     rt.post(entry.body, acted.events + transition_events(desired.status, second.status))
 
@@ -101,8 +96,8 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
     if entry is None:
         return
     desired = _desired(entry)
-    observed = await _observe(rt, desired, fetch=False)
-    decision = decide(desired, replace(observed, aws_error=error), rt.config, _now())
+    observed = await observe(rt, desired, fetch=False)
+    decision = decide(desired, replace(observed, aws_error=error), rt.config, rt.clock())
     if entry.last_error != error:
         rt.post(entry.body, [s.Event("AWSError", error, warning=True)])
         entry.last_error = error
@@ -112,7 +107,7 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
 # ------------------------------------------------------------------------------------ observe
 
 
-async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
+async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
     status = desired.status
     svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
     if fetch and svc_name not in rt.services:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from reflex_operator.decide import steps as s
@@ -102,6 +103,8 @@ class Runtime:
     # Events being posted (a pass does not wait for them).
     posting: set[asyncio.Task[None]] = field(default_factory=set)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # The time the decisions are made at (the unit tests' world moves its own clock).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     def referencing(self, namespace: str, secret: str) -> Iterator[Key]:
         """The resources whose spec.source.secretRef names this Secret."""
