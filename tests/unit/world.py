@@ -416,7 +416,7 @@ class Pass:
         return self.status.phase
 
 
-def _delivered(world: World, desired: Desired, config: Config | None = None) -> tuple[Runtime, Key]:
+def deliver(world: World, desired: Desired, config: Config | None = None) -> tuple[Runtime, Key]:
     """The runtime with ``desired`` and its Secret as the watches deliver them."""
     rt = world.runtime(config)
     key = (desired.namespace, desired.name)
@@ -430,7 +430,7 @@ def observation(world: World, desired: Desired) -> Observation:
     tests that call ``decide`` directly."""
 
     async def go() -> Observation:
-        rt, _ = _delivered(world, desired)
+        rt, _ = deliver(world, desired)
         await poll_once(rt)
         return await observe(rt, desired)
 
@@ -441,7 +441,7 @@ async def pass_once(world: World, desired: Desired, config: Config | None = None
     """One operator pass over ``desired`` as the watches deliver it: the poller's round, then
     ``reconcile``. ``crash``: the fake Kubernetes fails the status write (the operator dies
     after acting); the next pass runs in a new operator."""
-    rt, key = _delivered(world, desired, config)
+    rt, key = deliver(world, desired, config)
     await poll_once(rt)
     world.calls = []
     world.kube.fail_status_writes = crash

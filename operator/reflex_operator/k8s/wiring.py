@@ -85,14 +85,14 @@ def start(rt: Runtime) -> None:
     rt.tasks.append(asyncio.create_task(resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
 
 
-async def stop(rt: Runtime) -> None:
-    """Cancel the tasks, give the events being posted a moment, and close the data plane."""
+async def stop(rt: Runtime, grace: float = 5.0) -> None:
+    """Cancel the tasks, give the events being posted ``grace`` seconds, close the data plane."""
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
     rt.tasks = []
     try:
-        await asyncio.wait_for(rt.flush_events(), timeout=5)
+        await asyncio.wait_for(rt.flush_events(), timeout=grace)
     except asyncio.TimeoutError:
         await rt.flush_events(cancel=True)
     await rt.dataplane.close()
