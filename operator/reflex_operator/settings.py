@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     status_refresh_seconds: float = Field(Config.status_refresh_seconds, ge=0, description="Bounded refresh of health figures in status.")
     aws_max_attempts: int = Field(5, ge=1)
 
+    # The work queue: how many passes run at once, how often every resource gets a pass changed
+    # or not, and the retry backoff of a failing resource (base·2^(n-1) after the n-th failure in a
+    # row, at most max, spread by ±jitter; forgotten after a pass succeeds).
+    workers: int = Field(8, ge=1, description="Reconcile passes that run at once.")
+    resync_seconds: float = Field(300.0, gt=0, description="Every resource gets a pass this often.")
+    retry_base_seconds: float = Field(2.0, gt=0, description="Delay before the first retry.")
+    retry_max_seconds: float = Field(300.0, gt=0, description="Longest delay between retries.")
+    retry_jitter: float = Field(0.2, ge=0, lt=1, description="Relative spread of retry delays.")
+
     # Observability.
     metrics_port: int = 9090
     probe_port: int = 8081

@@ -1,4 +1,6 @@
-"""Transitions of the decision core, driven through the in-memory world (tests/unit/world.py)."""
+"""Transitions of the operator, driven through the in-memory world (tests/unit/world.py): every
+pass is the real one (the poller's round, then ``reconcile``), and what a pass did is what the
+fake adapters were asked to do."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from reflex_operator.api.models import (
     Replication,
     Size,
 )
-from reflex_operator.decide import Config, Decision, Desired, SecretState, decide, reasons
+from reflex_operator.decide import Config, Desired, Observation, SecretState, decide, reasons
 from reflex_operator.decide import steps as s
-from tests.unit.world import T0, World, one_pass, resource, run, settle
+from tests.unit.world import T0, Pass, World, observation, one_pass, resource, run, settle
 
 
 def upd(d: Desired, **spec) -> Desired:
@@ -34,15 +36,16 @@ def cond(d: Desired, kind: ConditionType):
     return next(c for c in d.status.conditions if c.type == kind.value)
 
 
-def kinds(dec: Decision) -> list[type]:
-    return [type(x) for x in dec.steps]
+def kinds(p: Pass) -> list[type]:
+    """What the adapters were asked to do, in order (events aside)."""
+    return [type(x) for x in p.steps if not isinstance(x, s.Event)]
 
 
-def of(dec: Decision, kind: type) -> list:
-    return [x for x in dec.steps if isinstance(x, kind)]
+def of(p: Pass, kind: type) -> list:
+    return [x for x in p.steps if isinstance(x, kind)]
 
 
-def passes(w: World, d: Desired, n: int, config: Config | None = None) -> tuple[Desired, list[Decision]]:
+def passes(w: World, d: Desired, n: int, config: Config | None = None) -> tuple[Desired, list[Pass]]:
     out = []
     for _ in range(n):
         d, dec = one_pass(w, d, config)
@@ -188,12 +191,12 @@ def test_health_degraded_or_unreachable_then_recovers(health, reason, ready):
 
 def test_stale_snapshot_is_degraded():
     w, d = running()
-    decision = decide(d, replace(w.observe(d.status), health=replace(w.observe(d.status).health, snapshot_age_ms=999_999)), Config(), w.now)
+    decision = decide(d, replace(observation(w, d), health=replace(observation(w, d).health, snapshot_age_ms=999_999)), Config(), w.now)
     assert decision.condition(ConditionType.DEGRADED).status == "True"
     assert "more than 3 sync intervals" in decision.condition(ConditionType.DEGRADED).message
     # Not degraded while replication is meant to be paused.
     paused = upd(d, sync={"paused": True})
-    obs = w.observe(d.status)
+    obs = observation(w, d)
     decision = decide(paused, replace(obs, health=replace(obs.health, snapshot_age_ms=999_999)), Config(), w.now)
     assert decision.condition(ConditionType.DEGRADED).status == "False"
 
@@ -238,7 +241,8 @@ def test_terminate_then_provision_again():
     assert cond(d, ConditionType.RECONCILING).status == "True"
     w.tick()
     d, dec = one_pass(w, d)
-    assert d.status.phase is Phase.TERMINATED and not dec.steps
+    assert d.status.phase is Phase.TERMINATED and not kinds(dec)
+    assert [e.reason for e in of(dec, s.Event)] == [reasons.TERMINATED]
     assert cond(d, ConditionType.READY).reason == reasons.TERMINATED
     assert cond(d, ConditionType.RECONCILING).status == "False" and cond(d, ConditionType.STALLED).status == "False"
     assert d.status.builds == builds and d.status.instance is None
@@ -313,14 +317,14 @@ def test_delete_policy_delete_in_each_phase(phase):
     for _ in range(6):
         service_was_active = w.service is not None and w.service["state"] == "ACTIVE"
         d, dec = one_pass(w, d)
-        assert d.status.phase is Phase.DELETING
-        assert d.status.allowed_actions.get(Action.DELETE).allowed
-        if s.ReleaseFinalizer in kinds(dec):
+        if s.ReleaseFinalizer in kinds(dec):  # the object goes away: no status is written
             assert not service_was_active, "finalizer released while the service still exists"
             assert s.DeleteService not in kinds(dec)
             assert s.DeleteSecret in kinds(dec)
             released = True
             break
+        assert d.status.phase is Phase.DELETING
+        assert d.status.allowed_actions.get(Action.DELETE).allowed
         w.tick()
     assert released and w.released
     assert w.service is None or w.service["state"] != "ACTIVE"
@@ -334,7 +338,7 @@ def test_delete_policy_retain_in_each_phase(phase):
     service, secret = (dict(w.service) if w.service else None), w.secret_arn
     d = replace(upd(d, deletion_policy="Retain"), deleting=True)
     d, dec = one_pass(w, d)
-    assert kinds(dec) == [s.Event, s.ReleaseFinalizer]
+    assert kinds(dec) == [s.ReleaseFinalizer] and len(of(dec, s.Event)) == 1
     assert w.released and w.secret_arn == secret
     assert (dict(w.service) if w.service else None) == service
 
@@ -478,7 +482,8 @@ def test_reload_runs_once_per_token_and_waits_while_paused():
     d, _ = passes(w, d, 3)
     assert w.reloads == 1
     d, dec = one_pass(w, upd(d, reload_token="b"))
-    assert of(dec, s.Reload) == [s.Reload(d.status.instance.endpoint_url, "b")]
+    assert [r.endpoint_url for r in of(dec, s.Reload)] == [d.status.instance.endpoint_url]
+    assert w.reloads == 2 and d.status.applied_tokens.reload == "b"
     d, _ = passes(w, d, 3)
     assert w.reloads == 2
     d, _ = settle(w, upd(d, paused=True))
@@ -627,7 +632,7 @@ def test_health_refresh_is_bounded():
 
 def test_no_health_sample_keeps_what_status_says():
     w, d = running()
-    obs = replace(w.observe(d.status), health=None)
+    obs = replace(observation(w, d), health=None)
     decision = decide(d, obs, Config(), w.now)
     assert decision.status.instance == d.status.instance
 
@@ -651,7 +656,7 @@ def test_build_history_is_bounded_and_keeps_the_active_build():
 
 def test_aws_error_is_surfaced_as_stalled():
     w, d = running()
-    decision = decide(d, replace(w.observe(d.status), aws_error="ThrottlingException: rate exceeded"), Config(), w.now)
+    decision = decide(d, replace(observation(w, d), aws_error="ThrottlingException: rate exceeded"), Config(), w.now)
     stalled = decision.condition(ConditionType.STALLED)
     assert stalled.status == "True" and stalled.reason == reasons.AWS_ERROR
     assert decision.condition(ConditionType.READY).status == "False"

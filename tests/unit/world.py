@@ -1,20 +1,36 @@
-"""A small in-memory model of AWS and the data plane, for driving the pure decision core.
+"""A small in-memory world (CodeBuild, ECS, Secrets Manager, the data plane and Kubernetes) that
+implements the ports of ``reflex_operator.decide.ports``, so the unit tests drive the operator's
+real pass: ``poll_once`` then ``reconcile`` of ``reflex_operator.k8s``.
 
-It applies the core's steps the way the adapters would (builds that take a number of ticks and
-can fail, services whose running count follows the desired count, deployments that can fail) and
-produces the observation of the next pass. Unit tests only: no I/O.
+Its time moves only when a test calls ``tick``: builds take a number of ticks and can fail,
+running counts follow desired counts, deployments can fail, a deleted service is DRAINING then
+INACTIVE. Each fake records what it was asked to do as the decision core's steps, in order
+(``World.calls``). Unit tests only: no I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from reflex_operator.api.models import HealthStatus, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
+from prometheus_client import CollectorRegistry
+
+from reflex_operator.api.models import (
+    GROUP,
+    KIND,
+    SIZE_RESOURCES,
+    VERSION,
+    HealthStatus,
+    Phase,
+    ReflexDatabaseSpec,
+    ReflexDatabaseStatus,
+    Replication,
+)
 from reflex_operator.decide import (
     BuildOutcome,
     Config,
-    Decision,
     Desired,
     HealthSample,
     Observation,
@@ -23,13 +39,260 @@ from reflex_operator.decide import (
     RolloutState,
     SecretState,
     ServiceState,
-    decide,
     desired_config,
 )
 from reflex_operator.decide import steps as s
+from reflex_operator.decide.ports import Conflict
+from reflex_operator.k8s.kube import FINALIZER
+from reflex_operator.k8s.poller import poll_once
+from reflex_operator.k8s.reconciler import observe, reconcile
+from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
+from reflex_operator.metrics import Metrics
+from reflex_operator.settings import Settings
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 UID = "0f6b2c1e-1111-4222-8333-944455556666"
+SECRET_VALUE = "postgres://app:s3cret@db.internal:5432/app"
+
+
+class OperatorDied(Exception):
+    """The fake Kubernetes refused the status write: the operator died after acting."""
+
+
+# ---------------------------------------------------------------------------------- the fakes
+
+
+class FakeCodeBuild:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    async def get(self, ids: list[str]) -> dict[str, ObservedBuild]:
+        return {cid: self.w.observed_build(cid) for cid in ids if cid in self.w.builds}
+
+    async def start(self, step: s.StartBuild) -> ObservedBuild:
+        self.w.calls.append(step)
+        existing = [c for c, b in self.w.builds.items() if b["token"] == step.idempotency_token]
+        if existing:  # found again after a crash, as the real adapter does
+            return self.w.observed_build(existing[0])
+        self.w.start_build_calls += 1
+        cid = f"reflex-server-build:{len(self.w.builds):08d}"
+        self.w.builds[cid] = {
+            "hash": step.inputs.hash,
+            "token": step.idempotency_token,
+            "outcome": BuildOutcome.QUEUED,
+            "image": step.image_uri,
+            "started": self.w.now,
+            "version": step.inputs.server_version,
+            "schemas": step.inputs.schemas,
+            "ticks": 0,
+        }
+        return self.w.observed_build(cid)
+
+    async def stop(self, codebuild_id: str) -> None:
+        self.w.calls.append(s.StopBuild(codebuild_id, reason=""))
+        b = self.w.builds[codebuild_id]
+        if not b["outcome"].finished:
+            b["outcome"] = BuildOutcome.STOPPED
+            b["finished"] = self.w.now
+
+
+class FakeEcs:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    def _observed(self, name: str) -> ObservedService | None:
+        d = self.w.service
+        if d is None or d["name"] != name:
+            return None
+        return ObservedService(
+            name=d["name"],
+            arn=f"arn:aws:ecs:us-east-1:123456789012:service/reflex/{d['name']}",
+            state=d["state"],
+            task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/{d['family']}:{d['revision']}",
+            deploy_hash=d["deploy_hash"],
+            desired_count=d["desired"],
+            running_count=d["running"],
+            rollout_state=d["rollout"],
+            rollout_reason="circuit breaker" if d["rollout"] is RolloutState.FAILED else None,
+            image_uri=d["image"],
+            config=d["config"],
+        )
+
+    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
+        return {n: self._observed(n) for n in names}
+
+    async def deploy(self, step: s.Deploy) -> ObservedService:
+        self.w.calls.append(step)
+        svc = self.w.service
+        if svc is not None and svc["state"] is ServiceState.DRAINING:
+            raise AssertionError("ECS refuses to create a service whose name is still draining")
+        if svc is None or svc["state"] is not ServiceState.ACTIVE:
+            self.w.create_service_calls += 1
+            svc = self.w.service = {"name": step.service_name, "family": step.family, "revision": 0, "state": ServiceState.ACTIVE}
+        svc.update(
+            revision=svc["revision"] + 1,
+            deploy_hash=step.deploy_hash,
+            desired=step.desired_count,
+            running=0 if step.desired_count == 0 else min(svc.get("running", 0), 1),
+            rollout=RolloutState.IN_PROGRESS,
+            image=step.inputs.image_uri,
+            config=_config(step),
+            ticks=0,
+        )
+        observed = self._observed(step.service_name)
+        assert observed is not None
+        return observed
+
+    async def scale(self, name: str, desired_count: int) -> ObservedService | None:
+        self.w.calls.append(s.ScaleService(name, desired_count))
+        assert self.w.service is not None
+        self.w.service["desired"] = desired_count
+        self.w.service["ticks"] = 0
+        return self._observed(name)
+
+    async def delete(self, name: str) -> ObservedService | None:
+        self.w.calls.append(s.DeleteService(name))
+        if self.w.service is not None and self.w.service["state"] is ServiceState.ACTIVE:
+            self.w.service["state"] = ServiceState.DRAINING  # INACTIVE on the next tick
+        return self._observed(name)
+
+
+class FakeSecretsManager:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    async def put(self, name: str, value: str, resource: str) -> str:
+        assert value == SECRET_VALUE
+        self.w.calls.append(s.PutSecret(name, k8s_secret="", k8s_key="", resource_version=""))
+        self.w.secret_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
+        return self.w.secret_arn
+
+    async def delete(self, name: str) -> None:
+        self.w.calls.append(s.DeleteSecret(name))
+        self.w.secret_arn = None
+
+
+class FakeDataPlane:
+    def __init__(self, world: World) -> None:
+        self.w = world
+
+    async def health(self, endpoint: str, now: datetime) -> HealthSample:
+        if self.w.health_mode is HealthStatus.UNREACHABLE:
+            return HealthSample(status=HealthStatus.UNREACHABLE, checked_at=now)
+        return HealthSample(
+            status=self.w.health_mode,
+            checked_at=now,
+            snapshot_age_ms=1000,
+            swap_count=self.w.tick_no,
+            row_counts={"public.users": 10},
+            replication=self.w.replication,
+            uptime_seconds=10,
+            last_swap_time=now,
+        )
+
+    async def reload(self, endpoint: str) -> None:
+        self.w.calls.append(s.Reload(endpoint, token=""))
+        self.w.reloads += 1
+
+    async def pause_replication(self, endpoint: str) -> None:
+        self.w.calls.append(s.PauseReplication(endpoint))
+        self.w.replication = Replication.PAUSED
+
+    async def resume_replication(self, endpoint: str) -> None:
+        self.w.calls.append(s.ResumeReplication(endpoint))
+        self.w.replication = Replication.RUNNING
+
+    async def close(self) -> None:
+        return None
+
+
+class FakeKubernetes:
+    """The API server's objects, as the watch would have delivered them."""
+
+    def __init__(self, world: World) -> None:
+        self.w = world
+        self.objects: dict[Key, dict[str, Any]] = {}
+        self.version = 0
+        self.fail_status_writes = False  # the operator dies before its status write
+        self.conflicts = 0  # the next writes answer 409
+        self.status_writes = 0
+
+    def _bump(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        obj["metadata"]["resourceVersion"] = f"v{self.version}"  # opaque, as the API says
+        return obj
+
+    def put(self, desired: Desired) -> dict[str, Any]:
+        """The object as the user left it (spec, deletion) with the status of ``desired``."""
+        meta: dict[str, Any] = {
+            "name": desired.name,
+            "namespace": desired.namespace,
+            "uid": desired.uid,
+            "generation": desired.generation,
+            "finalizers": [FINALIZER],
+        }
+        if desired.deleting:
+            meta["deletionTimestamp"] = "2026-11-22T12:00:00Z"
+        obj = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": meta, "spec": desired.spec.wire(), "status": desired.status.wire()}
+        self.objects[(desired.namespace, desired.name)] = self._bump(obj)
+        return obj
+
+    def _conflict(self) -> None:
+        if self.conflicts:
+            self.conflicts -= 1
+            raise Conflict("the object changed")
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any:
+        if self.fail_status_writes:
+            raise OperatorDied()
+        self._conflict()
+        self.status_writes += 1
+        obj = self.objects[(namespace, name)]
+        obj = self._bump({**obj, "metadata": dict(obj["metadata"]), "status": status})
+        self.objects[(namespace, name)] = obj
+        return obj
+
+    async def set_finalizers(self, namespace: str, name: str, finalizers: list[str], resource_version: str | None) -> None:
+        self._conflict()
+        obj = self.objects[(namespace, name)]
+        if resource_version is not None and resource_version != obj["metadata"]["resourceVersion"]:
+            raise Conflict("stale resourceVersion")
+        if FINALIZER not in finalizers:
+            self.w.calls.append(s.ReleaseFinalizer())
+            self.w.released = True
+        self._bump(obj)["metadata"]["finalizers"] = finalizers
+
+    async def post_event(self, body: dict[str, Any], warning: bool, reason: str, message: str) -> None:
+        assert SECRET_VALUE not in message
+        event = s.Event(reason, message, warning)
+        self.w.calls.append(event)
+        self.w.events.append(event)
+
+    async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None:
+        secret = self.w.secret
+        if not secret.exists:
+            return None
+        return secret.resource_version or "1", frozenset({"url", "dsn"} if secret.has_key else ())
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        return SECRET_VALUE if self.w.secret.usable else None
+
+
+def _config(step: s.Deploy):
+    i = step.inputs
+    spec = ReflexDatabaseSpec.model_validate(
+        {
+            "source": {"secretRef": {"name": "x"}},
+            "size": next(size for size, r in SIZE_RESOURCES.items() if r.cpu == i.cpu),
+            "sync": {"mode": i.sync_mode, "intervalSeconds": i.sync_interval},
+            "logLevel": i.log_level,
+            "safetyNet": i.safety_net,
+        }
+    )
+    return desired_config(spec)
+
+
+# ---------------------------------------------------------------------------------- the world
 
 
 @dataclass
@@ -51,49 +314,34 @@ class World:
     released: bool = False
     tick_no: int = 0
     events: list = field(default_factory=list)
+    calls: list = field(default_factory=list)
+    rt: Runtime | None = None
 
-    # ------------------------------------------------------------------ observe
-    def observe(
-        self, status: ReflexDatabaseStatus, sample_health: bool = True, started: tuple[str, ...] = ()
-    ) -> Observation:
-        known = {b.codebuild_id for b in status.builds} | set(started)
-        builds = tuple(self._observed_build(cid) for cid in self.builds if cid in known)
-        svc = None
-        if self.service is not None:
-            d = self.service
-            svc = ObservedService(
-                name=d["name"],
-                arn=f"arn:aws:ecs:us-east-1:123456789012:service/reflex/{d['name']}",
-                state=d["state"],
-                task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/{d['family']}:{d['revision']}",
-                deploy_hash=d["deploy_hash"],
-                desired_count=d["desired"],
-                running_count=d["running"],
-                rollout_state=d["rollout"],
-                rollout_reason="circuit breaker" if d["rollout"] is RolloutState.FAILED else None,
-                image_uri=d["image"],
-                config=d["config"],
+    def __post_init__(self) -> None:
+        self.codebuild = FakeCodeBuild(self)
+        self.ecs = FakeEcs(self)
+        self.secrets = FakeSecretsManager(self)
+        self.dataplane = FakeDataPlane(self)
+        self.kube = FakeKubernetes(self)
+
+    def runtime(self, config: Config | None = None) -> Runtime:
+        """The operator's runtime over this world (a new one after the operator died)."""
+        if self.rt is None:
+            self.rt = Runtime(
+                settings=Settings(),
+                config=Config(),
+                codebuild=self.codebuild,
+                ecs=self.ecs,
+                secrets=self.secrets,
+                dataplane=self.dataplane,
+                kube=self.kube,
+                metrics=Metrics(CollectorRegistry()),
+                clock=lambda: self.now,
             )
-        health = None
-        if sample_health and svc is not None and svc.exists and svc.running_count > 0:
-            if self.health_mode is HealthStatus.UNREACHABLE:
-                health = HealthSample(status=HealthStatus.UNREACHABLE, checked_at=self.now)
-            else:
-                health = HealthSample(
-                    status=self.health_mode,
-                    checked_at=self.now,
-                    snapshot_age_ms=1000,
-                    swap_count=self.tick_no,
-                    row_counts={"public.users": 10},
-                    replication=self.replication,
-                    uptime_seconds=10,
-                    last_swap_time=self.now,
-                )
-        return Observation(
-            secret=self.secret, builds=builds, service=svc, health=health, aws_secret_arn=self.secret_arn
-        )
+        self.rt.config = config or Config()
+        return self.rt
 
-    def _observed_build(self, cid: str) -> ObservedBuild:
+    def observed_build(self, cid: str) -> ObservedBuild:
         b = self.builds[cid]
         return ObservedBuild(
             codebuild_id=cid,
@@ -107,91 +355,10 @@ class World:
             schemas=b["schemas"],
         )
 
-    # ------------------------------------------------------------------ act
-    def apply(self, decision: Decision) -> tuple[str, ...]:
-        """Carry out the steps; return the ids of builds StartBuild started or found."""
-        started: list[str] = []
-        for step in decision.steps:
-            match step:
-                case s.PutSecret():
-                    self.secret_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{step.secret_name}"
-                case s.DeleteSecret():
-                    self.secret_arn = None
-                case s.StartBuild():
-                    existing = [c for c, b in self.builds.items() if b["token"] == step.idempotency_token]
-                    if existing:
-                        started.append(existing[0])
-                        continue
-                    self.start_build_calls += 1
-                    cid = f"reflex-server-build:{len(self.builds):08d}"
-                    started.append(cid)
-                    self.builds[cid] = {
-                        "hash": step.inputs.hash,
-                        "token": step.idempotency_token,
-                        "outcome": BuildOutcome.QUEUED,
-                        "image": step.image_uri,
-                        "started": self.now,
-                        "version": step.inputs.server_version,
-                        "schemas": step.inputs.schemas,
-                        "ticks": 0,
-                    }
-                case s.StopBuild():
-                    b = self.builds[step.codebuild_id]
-                    if not b["outcome"].finished:
-                        b["outcome"] = BuildOutcome.STOPPED
-                        b["finished"] = self.now
-                case s.Deploy():
-                    spec_cfg = step.inputs
-                    if self.service is not None and self.service["state"] is ServiceState.DRAINING:
-                        raise AssertionError("ECS refuses to create a service whose name is still draining")
-                    if self.service is None or self.service["state"] is not ServiceState.ACTIVE:
-                        self.create_service_calls += 1
-                        self.service = {"name": step.service_name, "family": step.family, "revision": 0, "state": ServiceState.ACTIVE}
-                    self.service.update(
-                        revision=self.service["revision"] + 1,
-                        deploy_hash=step.deploy_hash,
-                        desired=step.desired_count,
-                        running=0 if step.desired_count == 0 else min(self.service.get("running", 0), 1),
-                        rollout=RolloutState.IN_PROGRESS,
-                        image=spec_cfg.image_uri,
-                        config=self._config(step),
-                        ticks=0,
-                    )
-                case s.ScaleService():
-                    assert self.service is not None
-                    self.service["desired"] = step.desired_count
-                    self.service["ticks"] = 0
-                case s.DeleteService():
-                    if self.service is not None and self.service["state"] is ServiceState.ACTIVE:
-                        self.service["state"] = ServiceState.DRAINING  # INACTIVE on the next tick
-                case s.Reload():
-                    self.reloads += 1
-                case s.PauseReplication():
-                    self.replication = Replication.PAUSED
-                case s.ResumeReplication():
-                    self.replication = Replication.RUNNING
-                case s.ReleaseFinalizer():
-                    self.released = True
-                case s.Event():
-                    self.events.append(step)
-        return tuple(started)
-
-    @staticmethod
-    def _config(step: s.Deploy):
-        i = step.inputs
-        spec = ReflexDatabaseSpec.model_validate(
-            {
-                "source": {"secretRef": {"name": "x"}},
-                "size": next(
-                    size for size, r in __import__("reflex_operator.api.models", fromlist=["SIZE_RESOURCES"]).SIZE_RESOURCES.items()
-                    if r.cpu == i.cpu
-                ),
-                "sync": {"mode": i.sync_mode, "intervalSeconds": i.sync_interval},
-                "logLevel": i.log_level,
-                "safetyNet": i.safety_net,
-            }
-        )
-        return desired_config(spec)
+    def secret_meta(self) -> SecretMeta | None:
+        if not self.secret.exists:
+            return None
+        return SecretMeta(self.secret.resource_version or "1", frozenset({"url", "dsn"} if self.secret.has_key else ()))
 
     # ------------------------------------------------------------------ time
     def tick(self, seconds: float = 10) -> None:
@@ -233,41 +400,89 @@ def resource(spec: dict | None = None, **kw) -> Desired:
     )
 
 
-def one_pass(world: World, desired: Desired, config: Config | None = None, crash: bool = False) -> tuple[Desired, Decision]:
-    """What the handler does: observe, decide, act, then decide again on what acting revealed
-    (new builds, the stored secret, the new service) and write that status. ``crash``: the
-    operator dies after acting, before writing status."""
-    config = config or Config()
-    first = decide(desired, world.observe(desired.status), config, world.now)
-    started = world.apply(first)
-    if crash:
-        return desired, first
-    second = decide(
-        replace(desired, status=first.status), world.observe(first.status, started=started), config, world.now
-    )
-    return replace(desired, status=second.status), first
+# ------------------------------------------------------------------------------- the passes
 
 
-def run(world: World, desired: Desired, passes: int = 20, config: Config | None = None) -> list[Decision]:
-    """Run passes (one_pass, tick) and return every first decision."""
-    decisions = []
+@dataclass(frozen=True)
+class Pass:
+    """What one real pass did: the status it left (written, or the old one if it wrote nothing
+    or died first) and what the fakes were asked to do, in order (events last)."""
+
+    status: ReflexDatabaseStatus
+    steps: tuple[s.Step, ...]
+
+    @property
+    def phase(self) -> Phase | None:
+        return self.status.phase
+
+
+def deliver(world: World, desired: Desired, config: Config | None = None) -> tuple[Runtime, Key]:
+    """The runtime with ``desired`` and its Secret as the watches deliver them."""
+    rt = world.runtime(config)
+    key = (desired.namespace, desired.name)
+    rt.resources[key] = Entry(body=world.kube.put(desired))
+    rt.secret_index[(desired.namespace, desired.spec.source.secret_ref.name)] = world.secret_meta()
+    return rt, key
+
+
+def observation(world: World, desired: Desired) -> Observation:
+    """What a pass would observe now (the poller's round, then the reconciler's observe), for
+    tests that call ``decide`` directly."""
+
+    async def go() -> Observation:
+        rt, _ = deliver(world, desired)
+        await poll_once(rt)
+        return await observe(rt, desired)
+
+    return asyncio.run(go())
+
+
+async def pass_once(world: World, desired: Desired, config: Config | None = None, crash: bool = False) -> tuple[Desired, Pass]:
+    """One operator pass over ``desired`` as the watches deliver it: the poller's round, then
+    ``reconcile``. ``crash``: the fake Kubernetes fails the status write (the operator dies
+    after acting); the next pass runs in a new operator."""
+    rt, key = deliver(world, desired, config)
+    await poll_once(rt)
+    world.calls = []
+    world.kube.fail_status_writes = crash
+    try:
+        await reconcile(rt, key)
+    except OperatorDied:
+        await rt.flush_events(cancel=True)
+        world.rt = None
+        return desired, Pass(desired.status, tuple(world.calls))
+    finally:
+        world.kube.fail_status_writes = False
+    await rt.flush_events()
+    status = ReflexDatabaseStatus.model_validate(world.kube.objects[key]["status"])
+    return replace(desired, status=status), Pass(status, tuple(world.calls))
+
+
+def one_pass(world: World, desired: Desired, config: Config | None = None, crash: bool = False) -> tuple[Desired, Pass]:
+    """``pass_once`` for synchronous tests."""
+    return asyncio.run(pass_once(world, desired, config, crash))
+
+
+def run(world: World, desired: Desired, passes: int = 20, config: Config | None = None) -> list[Pass]:
+    """Run passes (one_pass, tick) and return every pass."""
+    out = []
     for _ in range(passes):
-        desired, d = one_pass(world, desired, config)
-        decisions.append(d)
+        desired, p = one_pass(world, desired, config)
+        out.append(p)
         world.tick()
-    return decisions
+    return out
 
 
-def settle(world: World, desired: Desired, config: Config | None = None, limit: int = 30) -> tuple[Desired, Decision]:
-    """Pass until a decision has no steps but events, starting from ``desired``'s status."""
+def settle(world: World, desired: Desired, config: Config | None = None, limit: int = 30) -> tuple[Desired, Pass]:
+    """Pass until one asks the adapters for nothing but events, starting from ``desired``'s status."""
     for _ in range(limit):
-        desired, d = one_pass(world, desired, config)
-        if all(isinstance(x, s.Event) for x in d.steps) and desired.status.phase not in (
+        desired, p = one_pass(world, desired, config)
+        if all(isinstance(x, s.Event) for x in p.steps) and desired.status.phase not in (
             "Building",
             "Deploying",
             "Pending",
             "Terminating",
         ):
-            return desired, d
+            return desired, p
         world.tick()
-    raise AssertionError(f"did not settle: {d.status.phase} {d.steps} {d.status.message}")
+    raise AssertionError(f"did not settle: {p.status.phase} {p.steps} {p.status.message}")

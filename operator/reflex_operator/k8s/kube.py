@@ -1,4 +1,6 @@
-"""The few Kubernetes API writes and reads the operator makes beyond kopf's watches."""
+"""The few Kubernetes API writes and reads the operator makes beyond kopf's watches (the
+``Kubernetes`` port of ``reflex_operator.decide.ports``). A 409 on a write is raised as
+``Conflict``, so callers never see the client library's exceptions."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
+from reflex_operator.decide.ports import Conflict
 
-__all__ = ["Kube", "FINALIZER"]
+__all__ = ["Kube", "FINALIZER", "Conflict"]
 
 FINALIZER = "reflexdb.cloud/cleanup"
 MERGE = "application/merge-patch+json"
@@ -30,10 +33,16 @@ class Kube:
         self.core = kubernetes.client.CoreV1Api(client)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any:
-        return await asyncio.to_thread(
-            self.custom.patch_namespaced_custom_object_status,
-            GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _content_type=MERGE,
-        )
+        """Merge-patch the status subresource; returns the object as stored."""
+        try:
+            return await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(f"{namespace}/{name}: status changed meanwhile") from exc
+            raise
 
     async def set_finalizers(self, namespace: str, name: str, finalizers: list[str], resource_version: str | None) -> None:
         """Replace the finalizer list, guarded by resourceVersion (a conflict means: look again)."""
@@ -46,6 +55,8 @@ class Kube:
                 GROUP, VERSION, namespace, PLURAL, name, body, _content_type=MERGE,
             )
         except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(f"{namespace}/{name}: changed since resourceVersion {resource_version}") from exc
             if exc.status != 404:
                 raise
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.decide import classify_health, health_sample_matters, identity
@@ -25,7 +25,7 @@ _NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
 async def poll_once(rt: Runtime) -> set[Key]:
     """One round; returns the keys it woke."""
     woken: set[Key] = set()
-    now = datetime.now(timezone.utc)
+    now = rt.clock()
     parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
     for key, entry in list(rt.resources.items()):
         try:

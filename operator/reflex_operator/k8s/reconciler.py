@@ -6,23 +6,22 @@ the operator-wide caches (filled by the poller in batches) and carries out its s
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
 
-from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
 from reflex_operator.decide import Decision, Desired, Observation, SecretState, decide, transition_events
 from reflex_operator.decide import identity
 from reflex_operator.decide import steps as s
-from reflex_operator.decide.observed import ObservedBuild, ObservedService
+from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 
-__all__ = ["reconcile", "ReconcileError"]
+__all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
 
 log = logging.getLogger("reflex_operator.reconcile")
 
@@ -42,12 +41,9 @@ class _Acted:
     secret_arn: str | None = None
     service: ObservedService | None = None
     service_changed: bool = False
+    health: HealthSample | None = None
     released: bool = False
     events: list[s.Event] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _desired(entry: Entry) -> Desired:
@@ -64,7 +60,8 @@ def _desired(entry: Entry) -> Desired:
 
 
 async def reconcile(rt: Runtime, key: Key) -> None:
-    """One pass. Raises on failure; the worker retries with backoff."""
+    """One pass. Raises on failure (``Conflict`` when a write met a newer object); the worker
+    retries."""
     entry = rt.resources.get(key)
     if entry is None:
         return
@@ -78,21 +75,19 @@ async def reconcile(rt: Runtime, key: Key) -> None:
         return  # the watch brings the updated object back
 
     desired = _desired(entry)
-    observed = await _observe(rt, desired)
-    first = decide(desired, observed, rt.config, _now())
+    observed = await observe(rt, desired)
+    first = decide(desired, observed, rt.config, rt.clock())
     acted = await _act(rt, desired, first.steps)
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
         rt.metrics.forget(*key)
-        _post(rt, entry, acted.events)
+        rt.post(entry.body, acted.events)
         return
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
-    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, _now())
+    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, rt.clock())
     await _write(rt, entry, desired.status, second)
-    _post(rt, entry, acted.events + transition_events(desired.status, second.status))
-    if entry.failures:
-        entry.failures, entry.last_error = 0, None
+    rt.post(entry.body, acted.events + transition_events(desired.status, second.status))
 
 
 async def surface_error(rt: Runtime, key: Key, error: str) -> None:
@@ -101,10 +96,10 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
     if entry is None:
         return
     desired = _desired(entry)
-    observed = await _observe(rt, desired, fetch=False)
-    decision = decide(desired, replace(observed, aws_error=error), rt.config, _now())
+    observed = await observe(rt, desired, fetch=False)
+    decision = decide(desired, replace(observed, aws_error=error), rt.config, rt.clock())
     if entry.last_error != error:
-        _post(rt, entry, [s.Event("AWSError", error, warning=True)])
+        rt.post(entry.body, [s.Event("AWSError", error, warning=True)])
         entry.last_error = error
     await _write(rt, entry, desired.status, decision)
 
@@ -112,14 +107,14 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
 # ------------------------------------------------------------------------------------ observe
 
 
-async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
+async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
     status = desired.status
     svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
     if fetch and svc_name not in rt.services:
         # Not polled yet (the operator just started): ask for it together with other resources'
         # unknown services, one pass at a time, so a restart with N resources costs about N/10
         # calls, not N.
-        async with _first_look:
+        async with rt.first_look:
             if svc_name not in rt.services:
                 rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name)))
     running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
@@ -133,9 +128,6 @@ async def _observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observa
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
     )
-
-
-_first_look = asyncio.Lock()
 
 
 def _unknown_services(rt: Runtime, first: str) -> list[str]:
@@ -177,6 +169,7 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
         builds=tuple(builds.values()),
         service=acted.service if acted.service_changed else observed.service,
         aws_secret_arn=acted.secret_arn or observed.aws_secret_arn,
+        health=acted.health or observed.health,
     )
 
 
@@ -223,15 +216,26 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
                 await rt.dataplane.reload(step.endpoint_url)
             case s.PauseReplication():
                 await rt.dataplane.pause_replication(step.endpoint_url)
-                rt.health.pop((desired.namespace, desired.name), None)
+                acted.health = _replication_now(rt, desired, Replication.PAUSED)
             case s.ResumeReplication():
                 await rt.dataplane.resume_replication(step.endpoint_url)
-                rt.health.pop((desired.namespace, desired.name), None)
+                acted.health = _replication_now(rt, desired, Replication.RUNNING)
             case s.ReleaseFinalizer():
                 acted.released = True
             case _:
                 raise ReconcileError(f"unknown step {step!r}")
     return acted
+
+
+def _replication_now(rt: Runtime, desired: Desired, replication: Replication) -> HealthSample | None:
+    """The server accepted the pause or resume: the last sample, with its replication as it now is
+    (so the status written by this pass shows it, and the next pass does not ask again)."""
+    key = (desired.namespace, desired.name)
+    sample = rt.health.get(key)
+    if sample is None:
+        return None
+    rt.health[key] = replace(sample, replication=replication)
+    return rt.health[key]
 
 
 # ------------------------------------------------------------------------------------- output
@@ -248,22 +252,7 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
     # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
     # delivers the change does not repeat what this one did.
-    entry.body = written if isinstance(written, dict) and "metadata" in written else {**entry.body, "status": after}
-
-
-def _post(rt: Runtime, entry: Entry, events: list[s.Event]) -> None:
-    """Post events without holding up the pass; a lost event is logged, never retried forever."""
-    body: dict[str, Any] = entry.body
-    for event in events:
-        task = asyncio.create_task(rt.kube.post_event(body, event.warning, event.reason, event.message))
-        _pending_events.add(task)
-        task.add_done_callback(_event_done)
-
-
-_pending_events: set[asyncio.Task[None]] = set()
-
-
-def _event_done(task: asyncio.Task[None]) -> None:
-    _pending_events.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("could not post an event: %s", task.exception())
+    if isinstance(written, dict) and "metadata" in written:
+        entry.wrote(written, time.monotonic())
+    else:
+        entry.body = {**entry.body, "status": after}

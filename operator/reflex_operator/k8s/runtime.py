@@ -1,26 +1,32 @@
 """Operator-wide state: the resources seen on the watch, the Secrets they reference, the work
-queue, and the adapters. One instance per operator process, kept in kopf's memo."""
+queue, the latest observations, and the adapters (behind the ports of
+``reflex_operator.decide.ports``). One instance per operator process, kept in kopf's memo; built
+by ``reflex_operator.k8s.wiring``."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from reflex_operator.aws.clients import AwsClients
-from reflex_operator.aws.codebuild import CodeBuild
-from reflex_operator.aws.ecs import Ecs
-from reflex_operator.aws.secrets import Secrets
-from reflex_operator.dataplane.client import DataPlane
+from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild, ObservedService
-from reflex_operator.k8s.kube import Kube
+from reflex_operator.decide.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
+from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["Key", "Entry", "SecretMeta", "WorkQueue", "Runtime"]
+__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "WRITE_WAIT_SECONDS"]
 
-Key = tuple[str, str]  # (namespace, name)
+log = logging.getLogger("reflex_operator.runtime")
+
+# How long the body the operator wrote is kept against watch events that do not carry its
+# resourceVersion (events older than the write); after that the next event is taken anyway, so a
+# lost event cannot freeze the entry.
+WRITE_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,18 @@ class SecretMeta:
 
 @dataclass
 class Entry:
-    """The latest body of one ReflexDatabase, and how its passes have gone."""
+    """The latest body of one ReflexDatabase, and what the operator last wrote to it.
+
+    resourceVersions are opaque: they are only ever compared for equality. After a status write
+    the returned body is kept (so a pass that runs before the watch catches up does not repeat
+    work) until the watch delivers that exact version; events in between are older than the
+    write and are ignored, unless they come from a fresh listing or ``WRITE_WAIT_SECONDS`` passed.
+    """
 
     body: dict[str, Any]
-    failures: int = 0
     last_error: str | None = None
+    written: str | None = None  # the resourceVersion of our last write, not yet seen on the watch
+    written_at: float = 0.0
 
     @property
     def uid(self) -> str:
@@ -51,61 +64,32 @@ class Entry:
     def spec(self) -> dict[str, Any]:
         return self.body.get("spec") or {}
 
+    def wrote(self, body: dict[str, Any], now: float) -> None:
+        """Keep the body a write returned; wait for the watch to deliver its version."""
+        self.body = body
+        self.written = body["metadata"].get("resourceVersion")
+        self.written_at = now
 
-class WorkQueue:
-    """Keys to reconcile; a key is queued at most once and processed by one worker at a time
-    (a key changed while it is being processed is queued again when its pass ends)."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[Key] = asyncio.Queue()
-        self._pending: set[Key] = set()
-        self._active: set[Key] = set()
-        self._dirty: set[Key] = set()
-        self._timers: dict[Key, asyncio.TimerHandle] = {}
-
-    def add(self, key: Key) -> None:
-        if key in self._active:
-            self._dirty.add(key)
-        elif key not in self._pending:
-            self._pending.add(key)
-            self._queue.put_nowait(key)
-
-    def add_after(self, key: Key, delay: float) -> None:
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key)
-
-    def _fire(self, key: Key) -> None:
-        self._timers.pop(key, None)
-        self.add(key)
-
-    async def get(self) -> Key:
-        key = await self._queue.get()
-        self._pending.discard(key)
-        self._active.add(key)
-        return key
-
-    def done(self, key: Key) -> None:
-        self._active.discard(key)
-        if key in self._dirty:
-            self._dirty.discard(key)
-            self.add(key)
-
-    def __len__(self) -> int:
-        return len(self._pending)
+    def seen(self, body: dict[str, Any], now: float, listing: bool = False) -> bool:
+        """Take the body of a watch event unless it is older than our own write; returns whether
+        it was taken."""
+        if self.written is not None and not listing:
+            version = body["metadata"].get("resourceVersion")
+            if version != self.written and now - self.written_at < WRITE_WAIT_SECONDS:
+                return False
+        self.body, self.written = body, None
+        return True
 
 
 @dataclass
 class Runtime:
     settings: Settings
     config: Config
-    aws: AwsClients
-    codebuild: CodeBuild
-    ecs: Ecs
-    secrets: Secrets
+    codebuild: Builds
+    ecs: Services
+    secrets: SecretStore
     dataplane: DataPlane
-    kube: Kube
+    kube: Kubernetes
     metrics: Metrics
     queue: WorkQueue = field(default_factory=WorkQueue)
     resources: dict[Key, Entry] = field(default_factory=dict)
@@ -114,10 +98,36 @@ class Runtime:
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
     services: dict[str, ObservedService | None] = field(default_factory=dict)
     health: dict[Key, HealthSample] = field(default_factory=dict)
+    # First looks at services the poller has not seen yet go one batch at a time.
+    first_look: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Events being posted (a pass does not wait for them).
+    posting: set[asyncio.Task[None]] = field(default_factory=set)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # The time the decisions are made at (the unit tests' world moves its own clock).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
     def referencing(self, namespace: str, secret: str) -> Iterator[Key]:
         """The resources whose spec.source.secretRef names this Secret."""
         for (ns, name), entry in self.resources.items():
             if ns == namespace and entry.spec.get("source", {}).get("secretRef", {}).get("name") == secret:
                 yield (ns, name)
+
+    def post(self, body: dict[str, Any], events: list[s.Event]) -> None:
+        """Post events without holding up the pass; a lost event is logged, never retried."""
+        for event in events:
+            task = asyncio.create_task(self.kube.post_event(body, event.warning, event.reason, event.message))
+            self.posting.add(task)
+            task.add_done_callback(self._posted)
+
+    def _posted(self, task: asyncio.Task[None]) -> None:
+        self.posting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not post an event: %s", task.exception())
+
+    async def flush_events(self, cancel: bool = False) -> None:
+        """Wait for (or cancel) the events still being posted."""
+        tasks = list(self.posting)
+        if cancel:
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

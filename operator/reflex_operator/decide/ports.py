@@ -1,0 +1,80 @@
+"""The interfaces the reconciler and the poller use to reach the world, owned by the core.
+
+Each is a small ``typing.Protocol``: the AWS adapters (``reflex_operator.aws``), the data-plane
+client (``reflex_operator.dataplane``) and the Kubernetes client (``reflex_operator.k8s.kube``)
+implement them for real, the in-memory world of the unit tests (``tests/unit/world.py``) in
+memory. Nothing here does I/O; the types are the decision core's own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
+from reflex_operator.decide.steps import Deploy, StartBuild
+
+__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict"]
+
+
+class Conflict(Exception):
+    """A write was refused because the object changed since it was read (HTTP 409): not a
+    failure, the pass runs again on the newer object."""
+
+
+class Builds(Protocol):
+    """CodeBuild."""
+
+    async def get(self, ids: list[str]) -> dict[str, ObservedBuild]: ...
+
+    async def start(self, step: StartBuild) -> ObservedBuild: ...
+
+    async def stop(self, codebuild_id: str) -> None: ...
+
+
+class Services(Protocol):
+    """ECS services, looked up by their deterministic names (None: no such service)."""
+
+    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]: ...
+
+    async def deploy(self, step: Deploy) -> ObservedService: ...
+
+    async def scale(self, name: str, desired_count: int) -> ObservedService | None: ...
+
+    async def delete(self, name: str) -> ObservedService | None: ...
+
+
+class SecretStore(Protocol):
+    """Secrets Manager: where the connection string is copied for the task to read."""
+
+    async def put(self, name: str, value: str, resource: str) -> str: ...
+
+    async def delete(self, name: str) -> None: ...
+
+
+class DataPlane(Protocol):
+    """The running server's health and admin endpoints."""
+
+    async def health(self, endpoint: str, now: datetime) -> HealthSample: ...
+
+    async def reload(self, endpoint: str) -> None: ...
+
+    async def pause_replication(self, endpoint: str) -> None: ...
+
+    async def resume_replication(self, endpoint: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Kubernetes(Protocol):
+    """The Kubernetes writes and reads beyond the watches. Writes raise ``Conflict`` on 409."""
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any: ...
+
+    async def set_finalizers(self, namespace: str, name: str, finalizers: list[str], resource_version: str | None) -> None: ...
+
+    async def post_event(self, body: dict[str, Any], warning: bool, reason: str, message: str) -> None: ...
+
+    async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None: ...
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None: ...

@@ -1,0 +1,84 @@
+"""The one place where the operator is put together: the concrete adapters (AWS, the data plane,
+Kubernetes), the settings, the metrics, and the tasks that run beside kopf's watches (the
+workers, the poller, the resync), started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from reflex_operator.aws import ecr
+from reflex_operator.aws.clients import AwsCallError, AwsClients
+from reflex_operator.aws.codebuild import CodeBuild
+from reflex_operator.aws.ecs import Ecs
+from reflex_operator.aws.secrets import Secrets
+from reflex_operator.dataplane.client import DataPlane
+from reflex_operator.k8s.kube import Kube
+from reflex_operator.k8s.poller import run_poller
+from reflex_operator.k8s.queue import Backoff, WorkQueue, resync
+from reflex_operator.k8s.runtime import Runtime
+from reflex_operator.k8s.workers import worker
+from reflex_operator.metrics import Metrics
+from reflex_operator.settings import Settings
+
+__all__ = ["build_runtime", "queue_of", "start", "stop"]
+
+log = logging.getLogger("reflex_operator.wiring")
+
+
+def queue_of(settings: Settings) -> WorkQueue:
+    return WorkQueue(Backoff(settings.retry_base_seconds, settings.retry_max_seconds, settings.retry_jitter))
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    """The runtime with the real adapters."""
+    metrics = Metrics()
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    aws = AwsClients(region=region, max_attempts=settings.aws_max_attempts, hook=metrics.aws_call)
+    try:
+        repository = await ecr.repository_uri(aws, settings.ecr_repository)
+    except AwsCallError as exc:
+        log.warning("ECR repository %s not found (%s); deriving its URI", settings.ecr_repository, exc.code)
+        repository = f"000000000000.dkr.ecr.{region}.amazonaws.com/{settings.ecr_repository}"
+    return Runtime(
+        settings=settings,
+        config=settings.decision_config(repository),
+        codebuild=CodeBuild(aws, settings.codebuild_project, settings.build_compute_type),
+        ecs=Ecs(
+            aws,
+            cluster=settings.ecs_cluster,
+            subnets=settings.subnets,
+            security_groups=settings.security_groups,
+            execution_role_arn=settings.execution_role_arn,
+            task_role_arn=settings.task_role_arn,
+            container_port=settings.container_port,
+            assign_public_ip=settings.assign_public_ip,
+            region=region,
+        ),
+        secrets=Secrets(aws),
+        dataplane=DataPlane(settings.health_timeout_seconds, settings.health_concurrency),
+        kube=Kube(),
+        metrics=metrics,
+        queue=queue_of(settings),
+    )
+
+
+def start(rt: Runtime) -> None:
+    """The workers, the poller and the resync, as tasks of the running loop."""
+    rt.tasks = [asyncio.create_task(worker(rt)) for _ in range(rt.settings.workers)]
+    rt.tasks.append(asyncio.create_task(run_poller(rt)))
+    rt.tasks.append(asyncio.create_task(resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
+
+
+async def stop(rt: Runtime, grace: float = 5.0) -> None:
+    """Cancel the tasks, give the events being posted ``grace`` seconds, close the data plane."""
+    for task in rt.tasks:
+        task.cancel()
+    await asyncio.gather(*rt.tasks, return_exceptions=True)
+    rt.tasks = []
+    try:
+        await asyncio.wait_for(rt.flush_events(), timeout=grace)
+    except asyncio.TimeoutError:
+        await rt.flush_events(cancel=True)
+    await rt.dataplane.close()

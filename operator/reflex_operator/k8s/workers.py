@@ -1,0 +1,56 @@
+"""The reconcile workers: each takes a key from the work queue, runs one pass, and sorts out how
+it ended. Success forgets the key's backoff; a ``Conflict`` (a write met a newer object) queues
+the key again at once, no failure counted; any other error retries after the key's backoff and,
+after ``SURFACE_AFTER`` failures in a row, shows as Stalled/AWSError in status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from reflex_operator.decide.ports import Conflict
+from reflex_operator.k8s.reconciler import SURFACE_AFTER, reconcile, surface_error
+from reflex_operator.k8s.runtime import Key, Runtime
+
+__all__ = ["worker", "process"]
+
+log = logging.getLogger("reflex_operator.workers")
+
+
+async def worker(rt: Runtime) -> None:
+    """Process keys until cancelled."""
+    while True:
+        key = await rt.queue.get()
+        try:
+            await process(rt, key)
+        finally:
+            rt.queue.done(key)
+
+
+async def process(rt: Runtime, key: Key) -> None:
+    """One pass of ``key`` and its outcome (the caller marks the key done)."""
+    try:
+        with rt.metrics.reconcile.time():
+            await reconcile(rt, key)
+    except Conflict as exc:
+        log.debug("%s/%s: %s; again on the newer object", *key, exc)
+        rt.queue.add(key)  # the key is active: queued again the moment this pass ends
+    except Exception as exc:  # noqa: BLE001 - one resource's failure must not stop the others
+        await _failed(rt, key, exc)
+    else:
+        rt.queue.forget(key)
+        entry = rt.resources.get(key)
+        if entry is not None:
+            entry.last_error = None
+
+
+async def _failed(rt: Runtime, key: Key, exc: Exception) -> None:
+    rt.metrics.reconcile_errors.inc()
+    failures, delay = rt.queue.retry(key)
+    log.warning("%s/%s: pass failed (%d in a row), retrying in %.1fs: %s", *key, failures, delay, exc)
+    if failures < SURFACE_AFTER:
+        return
+    try:
+        await surface_error(rt, key, str(exc))
+    except Exception as inner:  # noqa: BLE001 - the retry is queued either way
+        log.warning("%s/%s: could not record the error: %s", *key, inner)

@@ -1,0 +1,106 @@
+"""The poller's wake decisions (poll_once against the in-memory world): a changed build, service
+or health sample wakes its owner; an unchanged one does not."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from reflex_operator.api.models import HealthStatus, Phase
+from reflex_operator.decide import steps as s
+from reflex_operator.k8s.poller import poll_once, run_poller
+from reflex_operator.settings import Settings
+from tests.unit.world import World, deliver, one_pass, resource, settle
+
+
+def running_world():
+    w = World()
+    d, _ = settle(w, resource())
+    assert d.status.phase is Phase.RUNNING
+    rt, key = deliver(w, d)
+    return w, d, rt, key
+
+
+def poll(rt):
+    return asyncio.run(poll_once(rt))
+
+
+def test_a_steady_resource_is_not_woken():
+    w, d, rt, key = running_world()
+    assert poll(rt) == set()
+    w.tick()  # a new sample (the swap count moved), nothing the status shows changed
+    assert poll(rt) == set()
+
+
+def test_a_changed_service_wakes_its_owner():
+    w, d, rt, key = running_world()
+    w.service["running"] = 0
+    assert poll(rt) == {key}
+    assert rt.services[next(iter(rt.services))].running_count == 0
+    assert poll(rt) == set()  # seen now
+
+
+def test_changed_health_wakes_its_owner():
+    w, d, rt, key = running_world()
+    w.health_mode = HealthStatus.DEGRADED
+    assert poll(rt) == {key}
+    assert rt.health[key].status is HealthStatus.DEGRADED
+    assert rt.metrics.registry.get_sample_value("reflexdb_health", {"namespace": "team-a", "name": "orders"}) == 0.5
+
+
+def test_a_due_refresh_wakes_its_owner():
+    w, d, rt, key = running_world()
+    w.tick(rt.settings.status_refresh_seconds + 1)
+    assert poll(rt) == {key}
+
+
+def test_a_build_wakes_its_owner_when_it_moves():
+    w = World(build_ticks=3)
+    d, p = one_pass(w, resource())
+    assert any(isinstance(x, s.StartBuild) for x in p.steps)
+    rt, key = deliver(w, d)
+    assert poll(rt) == set()  # still queued, as status says
+    assert key not in rt.health  # nothing to probe while building
+    w.tick()
+    assert poll(rt) == {key}  # in progress now
+    assert poll(rt) == set()
+
+
+def test_a_paused_resource_is_not_probed():
+    w = World()
+    d, _ = settle(w, resource({"paused": True}))
+    rt, key = deliver(w, d)
+    rt.health[key] = object()  # type: ignore[assignment] - a sample from before the pause
+    poll(rt)
+    assert key not in rt.health
+
+
+def test_an_unreadable_resource_is_skipped():
+    w, d, rt, key = running_world()
+    rt.resources[key].body["spec"] = {"size": "enormous"}
+    assert poll(rt) == set()
+
+
+async def test_the_poller_survives_a_failing_round():
+    w = World()
+    rt = w.runtime()
+    rt.settings = Settings(poll_interval_seconds=0.01)
+    rounds = []
+
+    async def failing(names):
+        rounds.append(names)
+        raise RuntimeError("ECS is down")
+
+    w.ecs.describe = failing  # type: ignore[method-assign]
+    d = resource()
+    rt, key = deliver(w, d)
+    rt.resources[key].body["status"] = {"phase": "Running"}
+    task = asyncio.create_task(run_poller(rt))
+    try:
+        deadline = time.monotonic() + 2
+        while len(rounds) < 2:  # a second round after the first one failed
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,226 @@
+"""One reconcile pass (reflex_operator.k8s.reconciler) against the in-memory world: the finalizer,
+the merge of acted and observed state, the status write and the body it keeps, first looks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from reflex_operator.api.models import HealthStatus, Phase, Replication
+from reflex_operator.decide import HealthSample, Observation, ObservedBuild, ObservedService, SecretState
+from reflex_operator.decide import BuildOutcome, ServiceState
+from reflex_operator.decide import steps as s
+from reflex_operator.decide.identity import service_name
+from reflex_operator.k8s.kube import FINALIZER
+from reflex_operator.k8s.reconciler import ReconcileError, _act, _Acted, _merge, observe, reconcile
+from reflex_operator.k8s.runtime import Entry, SecretMeta
+from tests.unit.world import T0, UID, World, deliver, one_pass, resource, settle
+
+KEY = ("team-a", "orders")
+
+
+def _build(cid: str, outcome: BuildOutcome) -> ObservedBuild:
+    return ObservedBuild(codebuild_id=cid, input_hash="h", outcome=outcome)
+
+
+def _service(state: ServiceState = ServiceState.ACTIVE, running: int = 1) -> ObservedService:
+    return ObservedService("svc", "arn:svc", state, "arn:td:1", "h", 1, running)
+
+
+def test_merge_prefers_what_acting_revealed():
+    sample = HealthSample(HealthStatus.OK, T0, replication=Replication.RUNNING)
+    observed = Observation(
+        secret=SecretState(exists=True, has_key=True),
+        builds=(_build("p:1", BuildOutcome.SUCCEEDED), _build("p:2", BuildOutcome.IN_PROGRESS)),
+        service=_service(),
+        health=sample,
+        aws_secret_arn="arn:old",
+    )
+    paused = replace(sample, replication=Replication.PAUSED)
+    acted = _Acted(builds=[_build("p:2", BuildOutcome.STOPPED), _build("p:3", BuildOutcome.QUEUED)], secret_arn="arn:new", health=paused)
+    merged = _merge(observed, acted)
+    assert {b.codebuild_id: b.outcome for b in merged.builds} == {
+        "p:1": BuildOutcome.SUCCEEDED,
+        "p:2": BuildOutcome.STOPPED,
+        "p:3": BuildOutcome.QUEUED,
+    }
+    assert merged.aws_secret_arn == "arn:new" and merged.health == paused
+    assert merged.service == observed.service  # acting did not touch the service
+    assert merged.secret == observed.secret
+
+
+def test_merge_takes_a_changed_service_even_when_it_is_gone():
+    observed = Observation(secret=SecretState(exists=True), service=_service(), aws_secret_arn="arn:s")
+    assert _merge(observed, _Acted(service=None, service_changed=True)).service is None
+    draining = _service(ServiceState.DRAINING, running=0)
+    merged = _merge(observed, _Acted(service=draining, service_changed=True))
+    assert merged.service == draining and merged.aws_secret_arn == "arn:s" and merged.health is None
+
+
+async def test_first_pass_only_adds_the_finalizer():
+    w = World()
+    rt, key = deliver(w, resource())
+    w.kube.objects[key]["metadata"]["finalizers"] = ["other/finalizer"]
+    rt.resources[key] = Entry(body=w.kube.objects[key])
+    await reconcile(rt, key)
+    assert w.kube.objects[key]["metadata"]["finalizers"] == ["other/finalizer", FINALIZER]
+    assert w.calls == [] and w.kube.status_writes == 0
+
+
+async def test_nothing_is_owed_when_deleting_without_our_finalizer():
+    w = World()
+    rt, key = deliver(w, resource(deleting=True))
+    rt.resources[key].body["metadata"]["finalizers"] = []
+    await reconcile(rt, key)
+    assert w.calls == [] and w.kube.status_writes == 0 and not w.released
+
+
+async def test_an_unknown_resource_is_skipped():
+    w = World()
+    rt = w.runtime()
+    await reconcile(rt, KEY)
+    assert w.calls == []
+
+
+async def test_the_written_body_is_kept_with_its_version():
+    w = World()
+    rt, key = deliver(w, resource())
+    await reconcile(rt, key)
+    await rt.flush_events()
+    stored = w.kube.objects[key]
+    entry = rt.resources[key]
+    assert w.kube.status_writes == 1
+    assert entry.body is stored and entry.written == stored["metadata"]["resourceVersion"]
+    assert entry.status["phase"] == Phase.BUILDING.value
+    # A second pass before the watch catches up works from the written body: no second build.
+    await reconcile(rt, key)
+    assert w.start_build_calls == 1 and [type(c) for c in w.calls if not isinstance(c, s.Event)] == [s.PutSecret, s.StartBuild]
+
+
+def test_a_settled_pass_writes_nothing():
+    w = World()
+    d, _ = settle(w, resource())
+    writes = w.kube.status_writes
+    d, p = one_pass(w, d)
+    assert w.kube.status_writes == writes and p.steps == ()
+
+
+async def test_a_secret_that_vanished_before_it_was_read_fails_the_pass():
+    w = World(secret=SecretState(exists=False))
+    rt, key = deliver(w, resource())
+    rt.secret_index[("team-a", "db")] = SecretMeta("7", frozenset({"url"}))  # the watch lags behind
+    with pytest.raises(ReconcileError, match="disappeared"):
+        await reconcile(rt, key)
+
+
+async def test_a_secret_not_seen_on_the_watch_is_read_once():
+    w = World()
+    rt, key = deliver(w, resource())
+    rt.secret_index.clear()
+    desired_state = await observe(rt, _desired(rt, key))
+    assert desired_state.secret == SecretState(exists=True, has_key=True, resource_version="1")
+    assert rt.secret_index[("team-a", "db")] == SecretMeta("1", frozenset({"url", "dsn"}))
+
+
+async def test_unknown_services_are_looked_up_together():
+    w = World()
+    rt = w.runtime()
+    asked: list[list[str]] = []
+    describe = w.ecs.describe
+
+    async def counting(names: list[str]):
+        asked.append(list(names))
+        return await describe(names)
+
+    w.ecs.describe = counting  # type: ignore[method-assign]
+    for i in range(12):
+        d = replace(resource(), name=f"db{i}", uid=f"{UID[:-2]}{i:02d}")
+        rt.resources[(d.namespace, d.name)] = Entry(body=w.kube.put(d))
+    first = replace(resource(), name="db0", uid=f"{UID[:-2]}00")
+    await observe(rt, first)
+    assert len(asked) == 1 and len(asked[0]) == 10
+    assert asked[0][0] == service_name("team-a", "db0", first.uid)
+    await observe(rt, first)  # known now (as missing): not asked again
+    assert len(asked) == 1
+
+
+async def test_an_unknown_step_is_refused():
+    w = World()
+    rt, key = deliver(w, resource())
+    with pytest.raises(ReconcileError, match="unknown step"):
+        await _act(rt, _desired(rt, key), (s.Step(),))
+
+
+async def test_pause_replication_without_a_sample_keeps_none():
+    w = World()
+    rt, key = deliver(w, resource())
+    acted = await _act(rt, _desired(rt, key), (s.PauseReplication("http://x"),))
+    assert acted.health is None and w.replication is Replication.PAUSED
+
+
+def test_release_forgets_the_metrics_and_posts_the_events():
+    w = World()
+    d, _ = settle(w, resource({"deletionPolicy": "Retain"}))
+    rt, key = deliver(w, replace(d, deleting=True))
+    rt.metrics.observe_status(*key, d.status)
+    w.calls.clear()
+
+    async def go() -> None:
+        await reconcile(rt, key)
+        await rt.flush_events()
+
+    asyncio.run(go())
+    assert w.released and rt.metrics.registry.get_sample_value("reflexdb_phase", {"namespace": "team-a", "name": "orders", "phase": "Running"}) is None
+    assert [type(c) for c in w.calls] == [s.ReleaseFinalizer, s.Event]
+
+
+def _desired(rt, key):
+    from reflex_operator.k8s.reconciler import _desired as desired_of
+
+    return desired_of(rt.resources[key])
+
+
+async def test_a_running_build_not_polled_yet_is_asked_for():
+    w = World()
+    rt, key = deliver(w, resource())
+    await reconcile(rt, key)  # starts the build
+    fresh = World().runtime()  # a restarted operator over the same world: nothing polled yet
+    fresh.codebuild, fresh.ecs, fresh.kube = w.codebuild, w.ecs, w.kube
+    asked: list[list[str]] = []
+    get = w.codebuild.get
+
+    async def counting(ids):
+        asked.append(list(ids))
+        return await get(ids)
+
+    w.codebuild.get = counting  # type: ignore[method-assign]
+    fresh.resources[key] = Entry(body=w.kube.objects[key])
+    fresh.secret_index[("team-a", "db")] = w.secret_meta()
+    observed = await observe(fresh, _desired(fresh, key))
+    assert asked == [[next(iter(w.builds))]] and [b.codebuild_id for b in observed.builds] == asked[0]
+
+
+async def test_a_write_answer_without_a_body_still_updates_the_entry():
+    w = World()
+    rt, key = deliver(w, resource())
+    patch = w.kube.patch_status
+
+    async def bare(namespace, name, status):
+        await patch(namespace, name, status)
+        return None
+
+    w.kube.patch_status = bare  # type: ignore[method-assign]
+    await reconcile(rt, key)
+    entry = rt.resources[key]
+    assert entry.status["phase"] == Phase.BUILDING.value and entry.written is None
+
+
+async def test_surface_error_for_a_resource_gone_meanwhile():
+    from reflex_operator.k8s.reconciler import surface_error
+
+    w = World()
+    rt = w.runtime()
+    await surface_error(rt, KEY, "boom")
+    assert w.kube.status_writes == 0 and not w.events
