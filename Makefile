@@ -9,11 +9,11 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: venv controlplane test test-unit test-e2e demo dev-up dev-down crds bench lint clean
 
 venv: $(STAMP)
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip -q install --upgrade "pip>=24" "uv==0.13.9"
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e . -e devstack
 	touch $(STAMP)
 
 # Regenerate both lock files (the runtime one, for the image, pinned to the same versions).
@@ -23,7 +23,7 @@ lock:
 
 # Builds kube-apiserver, etcd and kubectl from the upstream Go modules (cached outside the tree).
 controlplane: venv
-	$(BIN)/reflex-operator dev controlplane
+	$(BIN)/reflex-dev controlplane
 
 # The CRD and docs/api.md, generated from the pydantic models.
 crds: venv
@@ -43,13 +43,13 @@ test-e2e: venv controlplane
 	$(BIN)/python -m pytest -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 dev-up: venv controlplane
-	$(BIN)/reflex-operator dev up
+	$(BIN)/reflex-dev up
 
 dev-down: venv
-	$(BIN)/reflex-operator dev down
+	$(BIN)/reflex-dev down
 
 demo: venv controlplane
-	$(BIN)/reflex-operator dev demo
+	$(BIN)/reflex-dev demo
 
 bench: venv controlplane
 	$(BIN)/python bench/run.py
