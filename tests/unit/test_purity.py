@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("boto3", "botocore", "kopf", "kubernetes", "aiohttp", "prometheus_client", "requests", "urllib3")
+FORBIDDEN = ("boto3", "botocore", "kopf", "kubernetes", "aiohttp", "prometheus_client", "requests", "urllib3",
+             "reflex_dev", "moto")
 
 _PROBE = """
 import json, sys
