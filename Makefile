@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane test test-unit test-e2e demo dev-up dev-down crds bench lint clean
+.PHONY: venv controlplane test test-unit test-e2e coverage demo dev-up dev-down crds bench lint clean
 
 venv: $(STAMP)
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip -q install --upgrade "pip>=24" "uv==0.13.9"
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e . -e devstack
 	touch $(STAMP)
 
 # Regenerate both lock files (the runtime one, for the image, pinned to the same versions).
@@ -23,7 +23,7 @@ lock:
 
 # Builds kube-apiserver, etcd and kubectl from the upstream Go modules (cached outside the tree).
 controlplane: venv
-	$(BIN)/reflex-operator dev controlplane
+	$(BIN)/reflex-dev controlplane
 
 # The CRD and docs/api.md, generated from the pydantic models.
 crds: venv
@@ -42,14 +42,28 @@ test-unit: venv
 test-e2e: venv controlplane
 	$(BIN)/python -m pytest -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
+# Line coverage of reflex_operator over the whole suite (unit, integration, e2e), the e2e tests'
+# operator subprocesses included (REFLEX_COVERAGE=1, see tests/fixtures/operator.py). The report is
+# printed and written to .coverage-report.txt, also when a test fails (the exit status is pytest's).
+coverage: export COVERAGE_FILE := $(CURDIR)/.coverage
+coverage: export COVERAGE_RCFILE := $(CURDIR)/pyproject.toml
+coverage: venv controlplane
+	rm -f .coverage .coverage.* .coverage-report.txt
+	status=0; REFLEX_COVERAGE=1 $(BIN)/python -m coverage run -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m coverage combine -q && \
+	{ $(BIN)/python -m coverage report && $(BIN)/python -m coverage json -q -o /dev/stdout | $(BIN)/python -c \
+	  'import json, sys; t = json.load(sys.stdin)["totals"]; print("reflex_operator lines: %d of %d covered (%.1f%%)" % (t["covered_lines"], t["num_statements"], 100.0 * t["covered_lines"] / t["num_statements"]))'; \
+	} | tee .coverage-report.txt; \
+	exit $$status
+
 dev-up: venv controlplane
-	$(BIN)/reflex-operator dev up
+	$(BIN)/reflex-dev up
 
 dev-down: venv
-	$(BIN)/reflex-operator dev down
+	$(BIN)/reflex-dev down
 
 demo: venv controlplane
-	$(BIN)/reflex-operator dev demo
+	$(BIN)/reflex-dev demo
 
 bench: venv controlplane
 	$(BIN)/python bench/run.py

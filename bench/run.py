@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reflex_operator.dev import stack  # noqa: E402
-from reflex_operator.dev._proc import wait_until  # noqa: E402
+from reflex_dev import stack  # noqa: E402
+from reflex_dev._proc import wait_until  # noqa: E402
 
 SECRET = "postgres://bench:bench-Pa55@db.internal:5432/bench"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from reflex_operator.dev._proc import wait_until
+from reflex_dev._proc import wait_until
 from tests.e2e.helpers import apply, manifest, status
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reflex_operator.dev.controlplane import OPERATOR_USER, kubernetes_version
+from reflex_dev.controlplane import OPERATOR_USER, kubernetes_version
 
 pytestmark = pytest.mark.integration
 

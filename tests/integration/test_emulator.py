@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from reflex_operator.dev._proc import wait_until
-from reflex_operator.dev.emulator import bootstrap
+from reflex_dev._proc import wait_until
+from reflex_dev.emulator import bootstrap
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,8 @@ that context, and each ``RUN`` runs in bash with ``/opt/venv`` pointing at a fre
 ``tmp_path``. The stage's ``ENV`` is deliberately not applied: it turns pip's cache off, which an
 image build wants and a test on a warm machine does not. Then the venv must run
 ``reflex-operator run --help``, import every runtime module, and hold exactly the runtime lock's
-packages plus the project: no dev-only package (moto, pytest, ...), no pip, no setuptools.
+packages plus the project: no dev-only package (moto, pytest, ...), no local stack (reflex_dev),
+no pip, no setuptools.
 """
 
 from __future__ import annotations
@@ -114,12 +115,11 @@ def test_entrypoint_runs(image_venv: Path, tmp_path: Path) -> None:
 
 
 def test_every_runtime_module_imports_from_the_installed_package(image_venv: Path, tmp_path: Path) -> None:
-    """Everything but the local dev stack (which needs the dev extras) imports with the runtime
-    dependencies alone, and from the venv's site-packages, not the work tree."""
+    """Every module of the installed package imports with the runtime dependencies alone, and from
+    the venv's site-packages, not the work tree."""
     script = (
         "import importlib, json, pkgutil, reflex_operator\n"
-        "names = [m.name for m in pkgutil.walk_packages(reflex_operator.__path__, 'reflex_operator.')\n"
-        "         if not m.name.startswith('reflex_operator.dev')]\n"
+        "names = [m.name for m in pkgutil.walk_packages(reflex_operator.__path__, 'reflex_operator.')]\n"
         "for n in names: importlib.import_module(n)\n"
         "print(json.dumps({'file': reflex_operator.__file__, 'modules': names}))\n"
     )
@@ -147,3 +147,26 @@ def test_venv_holds_the_runtime_lock_and_the_project_only(image_venv: Path, tmp_
     assert not (dev_only & set(installed)), f"dev-only packages in the image venv: {dev_only & set(installed)}"
     assert not (image_venv / "bin" / "pip").exists()
     assert "pip" not in installed and "setuptools" not in installed
+
+
+def test_the_image_holds_no_local_stack(image_venv: Path, tmp_path: Path) -> None:
+    """The local stack (reflex_dev) and moto are not importable in the image venv, and the installed
+    product has no dev modules: not in its files (the wheel's RECORD), not importable."""
+    script = (
+        "import importlib.metadata as m, importlib.util as u, json\n"
+        "files = [str(f) for f in m.distribution('reflex-operator').files or []]\n"
+        "print(json.dumps({'files': files, 'importable': {n: u.find_spec(n) is not None\n"
+        "    for n in ('reflex_operator', 'reflex_dev', 'moto', 'werkzeug', 'flask', 'responses')},\n"
+        "    'scripts': sorted(e.name for e in m.entry_points(group='console_scripts'))}))\n"
+    )
+    proc = _run(image_venv, str(image_venv / "bin" / "python"), "-c", script, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["importable"] == {"reflex_operator": True, "reflex_dev": False, "moto": False,
+                                 "werkzeug": False, "flask": False, "responses": False}, out["importable"]
+    modules = [f for f in out["files"] if f.endswith(".py")]
+    assert "reflex_operator/k8s/main.py" in modules, modules
+    assert all(f.startswith("reflex_operator/") for f in modules), modules
+    assert not [f for f in out["files"] if f.startswith(("reflex_operator/dev/", "reflex_dev"))], out["files"]
+    assert "reflex-operator" in out["scripts"] and "reflex-dev" not in out["scripts"], out["scripts"]
+    assert not (image_venv / "bin" / "reflex-dev").exists()

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from reflex_operator.dev._proc import wait_until
-from reflex_operator.dev.simulator import tables_for
+from reflex_dev._proc import wait_until
+from reflex_dev.simulator import tables_for
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("boto3", "botocore", "kopf", "kubernetes", "aiohttp", "prometheus_client", "requests", "urllib3")
+FORBIDDEN = ("boto3", "botocore", "kopf", "kubernetes", "aiohttp", "prometheus_client", "requests", "urllib3",
+             "reflex_dev", "moto")
 
 _PROBE = """
 import json, sys
@@ -24,6 +25,6 @@ def test_decide_imports_no_io_library():
     top = {m.split(".")[0] for m in modules}
     assert "reflex_operator" in top
     assert top.isdisjoint(FORBIDDEN), sorted(top & set(FORBIDDEN))
-    adapters = ("aws", "k8s", "dataplane", "dev", "metrics")
+    adapters = ("aws", "k8s", "dataplane", "metrics")
     ours = {m.split(".")[1] for m in modules if m.startswith("reflex_operator.")}
     assert ours.isdisjoint(adapters), sorted(ours & set(adapters))

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reflex_operator.dev._proc import free_port, pid_alive, pid_cmdline, spawn, stop_process_groups, wait_for_port, wait_until
+from reflex_dev._proc import free_port, pid_alive, pid_cmdline, spawn, stop_process_groups, wait_for_port, wait_until
 
 __all__ = [
     "Binaries",

@@ -2,7 +2,7 @@
 where the operator depends on it (see docs in ``emu_codebuild`` and ``emu_ecs``), with a control
 API for tests and the demo under ``/_emulator/`` on the same port.
 
-    python -m reflex_operator.dev.emulator --host 127.0.0.1 --port 5000
+    python -m reflex_dev.emulator --host 127.0.0.1 --port 5000
 
 Control API (JSON):
 
@@ -327,7 +327,7 @@ def bootstrap(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reflex_operator.dev.emulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reflex_dev.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--bootstrap", action="store_true", help="create the platform resources once serving")

@@ -1,4 +1,4 @@
-"""``reflex-operator dev {controlplane,up,down,demo}``: the local stack, detached.
+"""``reflex-dev {controlplane,up,down,demo}``: the local stack, detached.
 
 ``up`` starts (idempotently) a real kube-apiserver + etcd, the AWS emulator, the reflex-server
 simulator and, unless ``--no-operator``, the operator; everything is recorded in
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reflex_operator.dev._proc import (
+from reflex_dev._proc import (
     free_port,
     pid_alive,
     pid_cmdline,
@@ -28,7 +28,7 @@ from reflex_operator.dev._proc import (
     stop_process_groups,
     wait_for_port,
 )
-from reflex_operator.dev.controlplane import (
+from reflex_dev.controlplane import (
     ControlPlane,
     apply_manifests,
     ensure_binaries,
@@ -125,7 +125,7 @@ def _healthy(state: dict[str, Any]) -> list[str]:
 
 
 def _write_env_file(path: Path, env: dict[str, str]) -> None:
-    lines = ["# Written by `reflex-operator dev up`. Use: . .dev/env"]
+    lines = ["# Written by `reflex-dev up`. Use: . .dev/env"]
     for key, value in env.items():
         if key == "PATH":
             lines.append(f'export PATH={shlex.quote(value)}:"$PATH"')
@@ -203,9 +203,9 @@ def up(*, operator: bool = True) -> int:
         # 2. AWS emulator.
         aws_port = free_port(HOST)
         aws_url = f"http://{HOST}:{aws_port}"
-        emu = spawn([sys.executable, "-m", "reflex_operator.dev.emulator", "--host", HOST, "--port", str(aws_port)],
+        emu = spawn([sys.executable, "-m", "reflex_dev.emulator", "--host", HOST, "--port", str(aws_port)],
                     log_path=d / "emulator.log", cwd=repo_root())
-        state["emulator"] = {"pid": emu.pid, "marker": "reflex_operator.dev.emulator", "port": aws_port, "url": aws_url,
+        state["emulator"] = {"pid": emu.pid, "marker": "reflex_dev.emulator", "port": aws_port, "url": aws_url,
                              "log": str(d / "emulator.log")}
         _save_state(state)
         wait_for_port(aws_port, HOST, timeout=60, proc=emu)
@@ -214,10 +214,10 @@ def up(*, operator: bool = True) -> int:
         # 3. reflex-server simulator.
         sim_port = free_port(HOST)
         sim_url = f"http://{HOST}:{sim_port}"
-        sim = spawn([sys.executable, "-m", "reflex_operator.dev.simulator", "--host", HOST, "--port", str(sim_port),
+        sim = spawn([sys.executable, "-m", "reflex_dev.simulator", "--host", HOST, "--port", str(sim_port),
                      "--aws-endpoint", aws_url, "--region", REGION, "--cluster", ECS_CLUSTER],
                     log_path=d / "simulator.log", cwd=repo_root())
-        state["simulator"] = {"pid": sim.pid, "marker": "reflex_operator.dev.simulator", "port": sim_port,
+        state["simulator"] = {"pid": sim.pid, "marker": "reflex_dev.simulator", "port": sim_port,
                               "url": sim_url, "log": str(d / "simulator.log")}
         _save_state(state)
         wait_for_port(sim_port, HOST, timeout=60, proc=sim)
@@ -232,7 +232,7 @@ def up(*, operator: bool = True) -> int:
             "AWS_SECRET_ACCESS_KEY": "testing",
         }
         os.environ.update(aws_env)
-        from reflex_operator.dev.emulator import bootstrap
+        from reflex_dev.emulator import bootstrap
 
         settings = {k: str(v) for k, v in bootstrap(aws_url, REGION).items()}
 

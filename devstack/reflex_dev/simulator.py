@@ -1,7 +1,7 @@
 """The reflex-server simulator: one HTTP server that plays every ``reflex-server`` instance whose ECS
 service runs in the AWS emulator (SPEC §3, "The data plane").
 
-    python -m reflex_operator.dev.simulator --host 127.0.0.1 --port 7000 \\
+    python -m reflex_dev.simulator --host 127.0.0.1 --port 7000 \\
         --aws-endpoint http://127.0.0.1:5000 --region us-east-1 --cluster reflex
 
 Every ``--poll-interval`` seconds it lists and describes the cluster's services; an ACTIVE service
@@ -44,7 +44,7 @@ from reflex_operator.api.server import SOURCE_URL, HealthDocument, ServerEnviron
 
 __all__ = ["Instance", "Settings", "Simulator", "row_count", "tables_for", "main"]
 
-log = logging.getLogger("reflex_operator.dev.simulator")
+log = logging.getLogger("reflex_dev.simulator")
 
 MODES = ("ok", "degraded", "unreachable", "hang")
 HANG_SECONDS = 30.0  # "hang": no answer for this long, then the connection is closed
@@ -432,7 +432,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reflex_operator.dev.simulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reflex_dev.simulator", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7000)
     parser.add_argument("--aws-endpoint", required=True)
