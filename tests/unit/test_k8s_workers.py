@@ -104,6 +104,21 @@ async def test_a_conflict_on_the_finalizer_patch_requeues_at_once():
     rt.resources[key] = Entry(body=stale)
     await one(rt, key)
     assert len(rt.queue) == 1 and rt.queue.failures(key) == 0 and errors(rt) == 0
+    # The object was read again, so the next pass works on the server's copy, whether or not the
+    # watch has caught up: no second conflict, no loop.
+    assert w.kube.reads == 1
+    assert rt.resources[key].body["metadata"]["resourceVersion"] == w.kube.objects[key]["metadata"]["resourceVersion"]
+    await one(rt, key)
+    assert w.kube.reads == 1 and w.kube.status_writes == 1 and w.start_build_calls == 1
+
+
+async def test_a_conflict_on_an_object_gone_meanwhile_is_not_requeued():
+    w = World()
+    rt, key = deliver(w, resource())
+    w.kube.conflicts = 1
+    del w.kube.objects[key]  # deleted between the pass's read and its write
+    await one(rt, key)
+    assert len(rt.queue) == 0 and rt.queue.failures(key) == 0 and errors(rt) == 0
 
 
 async def test_a_failure_to_surface_the_error_still_retries():

@@ -11,6 +11,7 @@ INACTIVE. Each fake records what it was asked to do as the decision core's steps
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -216,6 +217,7 @@ class FakeKubernetes:
         self.fail_status_writes = False  # the operator dies before its status write
         self.conflicts = 0  # the next writes answer 409
         self.status_writes = 0
+        self.reads = 0  # GETs of the object (after a conflict)
 
     def _bump(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.version += 1
@@ -241,6 +243,11 @@ class FakeKubernetes:
         if self.conflicts:
             self.conflicts -= 1
             raise Conflict("the object changed")
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads += 1
+        obj = self.objects.get((namespace, name))
+        return copy.deepcopy(obj) if obj is not None else None
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any:
         if self.fail_status_writes:

@@ -32,6 +32,15 @@ class Kube:
         self.custom = kubernetes.client.CustomObjectsApi(client)
         self.core = kubernetes.client.CoreV1Api(client)
 
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The ReflexDatabase as stored now; None when it is gone."""
+        try:
+            return await asyncio.to_thread(self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any:
         """Merge-patch the status subresource; returns the object as stored."""
         try:

@@ -1,12 +1,13 @@
 """The reconcile workers: each takes a key from the work queue, runs one pass, and sorts out how
-it ended. Success forgets the key's backoff; a ``Conflict`` (a write met a newer object) queues
-the key again at once, no failure counted; any other error retries after the key's backoff and,
+it ended. Success forgets the key's backoff; a ``Conflict`` (a write met a newer object) reads the
+object again and queues the key at once, no failure counted; any other error retries after the key's backoff and,
 after ``SURFACE_AFTER`` failures in a row, shows as Stalled/AWSError in status."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from reflex_operator.decide.ports import Conflict
 from reflex_operator.k8s.reconciler import SURFACE_AFTER, reconcile, surface_error
@@ -34,7 +35,7 @@ async def process(rt: Runtime, key: Key) -> None:
             await reconcile(rt, key)
     except Conflict as exc:
         log.debug("%s/%s: %s; again on the newer object", *key, exc)
-        rt.queue.add(key)  # the key is active: queued again the moment this pass ends
+        await _reread(rt, key)
     except Exception as exc:  # noqa: BLE001 - one resource's failure must not stop the others
         await _failed(rt, key, exc)
     else:
@@ -42,6 +43,24 @@ async def process(rt: Runtime, key: Key) -> None:
         entry = rt.resources.get(key)
         if entry is not None:
             entry.last_error = None
+
+
+async def _reread(rt: Runtime, key: Key) -> None:
+    """After a conflict: read the object as stored now and queue the key again at once (the key is
+    active: it runs again the moment this pass ends). Reading first means the next pass works on
+    the newer object even while the watch lags, so conflicts never loop."""
+    try:
+        body = await rt.kube.get(*key)
+    except Exception as exc:  # noqa: BLE001 - cannot even read: an ordinary failure
+        await _failed(rt, key, exc)
+        return
+    entry = rt.resources.get(key)
+    if body is None or entry is None:
+        return  # gone: the watch's DELETED event clears it
+    if body["metadata"].get("uid") != entry.uid:
+        return  # replaced by a new object of the same name: its watch event brings it
+    entry.seen(body, time.monotonic(), listing=True)
+    rt.queue.add(key)
 
 
 async def _failed(rt: Runtime, key: Key, exc: Exception) -> None:
