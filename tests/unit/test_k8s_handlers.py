@@ -243,3 +243,19 @@ async def test_flush_can_cancel_events_still_being_posted():
     tasks = list(rt.posting)
     await rt.flush_events(cancel=True)
     assert all(t.cancelled() for t in tasks)
+
+
+def test_a_watch_that_overtakes_the_write_answer_is_not_undone():
+    """The watch can deliver the operator's own write, and a user's change after it, before the
+    write's answer arrives: the answer must not put the older body back (the user's change would
+    be lost until the next resync)."""
+    memo, _ = memo_with_runtime()
+    rt = memo.runtime
+    deliver(memo, None, body("r1"))
+    deliver(memo, "MODIFIED", body("r2", phase="Building"))  # our status write, via the watch
+    deliver(memo, "MODIFIED", body("r3", phase="Building", secret="db2"))  # then the user's change
+    drain(rt)
+    rt.resources[KEY].wrote(body("r2", phase="Building"), time.monotonic())  # the write's answer, late
+    entry = rt.resources[KEY]
+    assert entry.body["metadata"]["resourceVersion"] == "r3" and entry.spec["source"]["secretRef"]["name"] == "db2"
+    assert entry.written is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,6 +52,11 @@ class Entry:
     last_error: str | None = None
     written: str | None = None  # the resourceVersion of our last write, not yet seen on the watch
     written_at: float = 0.0
+    # The last versions the watch delivered (compared for equality only).
+    delivered: deque[str | None] = field(default_factory=lambda: deque(maxlen=8))
+
+    def __post_init__(self) -> None:
+        self.delivered.append(self.body["metadata"].get("resourceVersion"))
 
     @property
     def uid(self) -> str:
@@ -65,9 +71,14 @@ class Entry:
         return self.body.get("spec") or {}
 
     def wrote(self, body: dict[str, Any], now: float) -> None:
-        """Keep the body a write returned; wait for the watch to deliver its version."""
+        """Keep the body a write returned; wait for the watch to deliver its version. If the watch
+        already delivered it (it can overtake the write's own answer), the body held now is that
+        version or a newer one, and is kept."""
+        version = body["metadata"].get("resourceVersion")
+        if version in self.delivered:
+            return
         self.body = body
-        self.written = body["metadata"].get("resourceVersion")
+        self.written = version
         self.written_at = now
 
     def seen(self, body: dict[str, Any], now: float, listing: bool = False) -> bool:
@@ -78,6 +89,7 @@ class Entry:
             if version != self.written and now - self.written_at < WRITE_WAIT_SECONDS:
                 return False
         self.body, self.written = body, None
+        self.delivered.append(body["metadata"].get("resourceVersion"))
         return True
 
 
