@@ -239,3 +239,49 @@ def test_shards_split_the_work_and_move_when_a_replica_dies(replicas, kube, aws,
             name, lambda o: generation_observed(o) and status(o).get("deployedConfig", {}).get("logLevel") == "debug",
             timeout=120, what=f"{name} reconfigured after the move",
         )
+
+
+def deny_lease_updates(kube: Any, lease_name: str) -> str:
+    """A ValidatingAdmissionPolicy that refuses every update of one Lease (renewals fail as they
+    would with the API server out of reach for the leader); returns its name."""
+    name = f"deny-{lease_name}"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["leases"],
+            }]},
+            "validations": [{"expression": f"object.metadata.name != '{lease_name}'", "message": "renewals refused by the test"}],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"]},
+    }
+    kube.kubectl("apply", "-f", "-", input="\n".join(json.dumps(d) for d in (policy, binding)))
+    return name
+
+
+def test_a_leader_that_cannot_renew_stops_and_exits_non_zero(replicas, kube, aws, namespace):
+    ops = replicas(2)
+    leader = leader_of(ops)
+    (standby,) = [op for op in ops if op is not leader]
+    databases(kube, namespace, ["orders"])
+    leader.wait_ready("orders", timeout=90)
+    policy = deny_lease_updates(kube, lease_name_of(namespace))
+    try:
+        wait_until(lambda: not leader.alive(), 30, what="the leader to give up and exit")
+        assert leader.proc is not None and leader.proc.returncode == 1
+        log = leader.log()
+        assert "stopped acting on shard 0" in log and "no renewal succeeded within the renew deadline" in log
+        assert "exiting with 1: could not renew lease" in log
+        assert not leading(standby), "the standby cannot take the Lease while updates are refused"
+    finally:
+        kube.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy, "--ignore-not-found")
+    leader_of([standby], timeout=30)
+    patch(kube, namespace, "orders", {"logLevel": "debug"})
+    obj = standby.wait_ready("orders", timeout=90)
+    assert status(obj)["deployedConfig"]["logLevel"] == "debug"

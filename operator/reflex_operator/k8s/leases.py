@@ -8,6 +8,7 @@ renewal. A 409 (or a 404 on a guarded write) is raised as ``Conflict``."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +20,22 @@ from kubernetes.client.exceptions import ApiException
 from reflex_operator.decide.lease import LeaseRecord
 from reflex_operator.decide.ports import Conflict
 
-__all__ = ["Leases", "GROUP_LABEL", "Conflict"]
+__all__ = ["Leases", "LeaseError", "GROUP_LABEL", "Conflict"]
 
 GROUP_LABEL = "reflexdb.cloud/lease-group"
 T = TypeVar("T")
+
+
+class LeaseError(RuntimeError):
+    """A Lease request the API server refused or did not answer (one line: status and message)."""
+
+
+def _refusal(verb: str, exc: ApiException) -> str:
+    try:
+        message = json.loads(exc.body or "{}").get("message") or exc.reason
+    except (ValueError, AttributeError):
+        message = exc.reason
+    return f"lease {verb}: {exc.status} {message}"
 
 
 def _record(spec: Any) -> LeaseRecord:
@@ -66,8 +79,8 @@ class Leases:
         except ApiException as exc:
             self._count(verb, "conflict" if exc.status in (404, 409) else "error")
             if exc.status in (404, 409):
-                raise Conflict(f"lease {verb}: {exc.reason}") from exc
-            raise
+                raise Conflict(_refusal(verb, exc)) from exc
+            raise LeaseError(_refusal(verb, exc)) from exc
         except Exception:
             self._count(verb, "error")
             raise
