@@ -37,6 +37,11 @@ class Metrics:
         self.aws_calls = Counter("reflex_operator_aws_calls_total", "AWS calls", ["service", "operation", "outcome"], registry=r)
         self.throttles = Counter("reflex_operator_aws_throttles_total", "AWS calls answered with throttling", ["service", "operation"], registry=r)
         self.status_writes = Counter("reflex_operator_status_writes_total", "Status patches written", registry=r)
+        self.leader = Gauge("reflex_operator_leader", "1 while this replica holds a Lease and acts, 0 on a standby", registry=r)
+        self.shard_held = Gauge("reflex_operator_shard_held", "1 for each shard whose Lease this replica holds", ["shard"], registry=r)
+        self.lease_requests = Counter(
+            "reflex_operator_lease_requests_total", "Lease API requests of leader election", ["verb", "outcome"], registry=r
+        )
         self.health_checks = Counter("reflex_operator_health_checks_total", "Health endpoint checks", ["outcome"], registry=r)
 
     def serve(self, port: int) -> None:
@@ -46,6 +51,14 @@ class Metrics:
         self.aws_calls.labels(service, operation, outcome).inc()
         if outcome == "throttled":
             self.throttles.labels(service, operation).inc()
+
+    def leadership(self, held: list[int], shards: int) -> None:
+        self.leader.set(1 if held else 0)
+        for shard in range(shards):
+            self.shard_held.labels(str(shard)).set(1 if shard in held else 0)
+
+    def lease_request(self, verb: str, outcome: str) -> None:
+        self.lease_requests.labels(verb, outcome).inc()
 
     def observe_health(self, namespace: str, name: str, status: HealthStatus, age_ms: int | None, swaps: int | None, rows: int | None) -> None:
         self.health.labels(namespace, name).set(_HEALTH_VALUE[status])

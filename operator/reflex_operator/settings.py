@@ -6,11 +6,13 @@ source), and ``Settings.decision_config`` is the one place that maps the setting
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reflex_operator.decide.lease import Timings
 from reflex_operator.decide.observed import Config
 
 __all__ = ["Settings"]
@@ -61,11 +63,38 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest delay between retries.")
     retry_jitter: float = Field(0.2, ge=0, lt=1, description="Relative spread of retry delays.")
 
+    # High availability: leader election on a coordination.k8s.io/v1 Lease in the operator's own
+    # namespace (client-go's defaults), and optional sharding (one Lease per shard).
+    leader_election: bool = Field(True, description="Act only while holding the Lease (run several replicas safely).")
+    lease_name: str = Field(
+        "reflex-operator", max_length=50, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="The Lease (with shards: <name>-shard-<i>).",
+    )
+    lease_namespace: str | None = Field(None, description="Where the Leases live; unset: POD_NAMESPACE, else reflex-system.")
+    lease_duration_seconds: int = Field(Timings.lease_duration, ge=1, description="A standby takes over after this long without a renewal.")
+    renew_deadline_seconds: float = Field(Timings.renew_deadline, gt=0, description="A leader that cannot renew for this long stops acting and exits.")
+    retry_period_seconds: float = Field(Timings.retry_period, gt=0, description="How often the Lease is renewed or tried.")
+    shards: int = Field(1, ge=1, le=256, description="Split the resources into this many shards, each with its own Lease.")
+
     # Observability.
     metrics_port: int = 9090
     probe_port: int = 8081
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _safe_timings(self) -> Settings:
+        problem = self.timings().problem()
+        if problem:
+            raise ValueError(f"REFLEX_LEASE_DURATION_SECONDS / RENEW_DEADLINE_SECONDS / RETRY_PERIOD_SECONDS: {problem}")
+        return self
+
+    def timings(self) -> Timings:
+        return Timings(self.lease_duration_seconds, self.renew_deadline_seconds, self.retry_period_seconds)
+
+    def leases_namespace(self) -> str:
+        """The operator's namespace: the setting, else the downward API's POD_NAMESPACE."""
+        return self.lease_namespace or os.environ.get("POD_NAMESPACE") or "reflex-system"
 
     def decision_config(self, image_repository_uri: str) -> Config:
         """The settings the decision core depends on (the image repository is looked up in ECR)."""

@@ -55,6 +55,8 @@ ALLOWED = [
     ("watch", "secrets", "--all-namespaces"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ("list", "namespaces"),
+    # Leader election, in the operator's own namespace.
+    *[(verb, "leases.coordination.k8s.io", "-n", "reflex-system") for verb in ("get", "list", "watch", "create", "update", "patch", "delete")],
 ]
 
 DENIED = [
@@ -66,7 +68,9 @@ DENIED = [
     ("delete", "reflexdatabases.reflexdb.cloud", "-n", "default"),
     ("create", "reflexdatabases.reflexdb.cloud", "-n", "default"),
     ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
-    ("create", "leases.coordination.k8s.io", "-n", "reflex-system"),
+    ("create", "leases.coordination.k8s.io", "-n", "default"),
+    ("update", "leases.coordination.k8s.io", "-n", "kube-system"),
+    ("list", "leases.coordination.k8s.io", "--all-namespaces"),
 ]
 
 
@@ -161,3 +165,22 @@ def test_operator_real_requests_reflexdatabases(kube, namespace):
     # Clean up the finalizer so the object can go (no operator runs here to remove it).
     kube.kubectl("patch", "reflexdatabase", "db1", "-n", namespace, "--type=merge",
                  "-p", '{"metadata":{"finalizers":null}}')
+
+
+def test_operator_real_requests_leases(kube):
+    """The operator's identity creates, renews and deletes a Lease in its own namespace, and may not
+    touch Leases anywhere else."""
+    op = kube.operator_kubeconfig
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "rbac-check", "namespace": "reflex-system"},
+        "spec": {"holderIdentity": "rbac-check", "leaseDurationSeconds": 15},
+    }
+    kube.kubectl("create", "-f", "-", input=json.dumps(lease), kubeconfig=op)
+    try:
+        kube.kubectl("patch", "lease", "rbac-check", "-n", "reflex-system", "--type=merge",
+                     "-p", '{"spec":{"holderIdentity":""}}', kubeconfig=op)
+    finally:
+        kube.kubectl("delete", "lease", "rbac-check", "-n", "reflex-system", kubeconfig=op)
+    elsewhere = {**lease, "metadata": {"name": "rbac-check", "namespace": "default"}}
+    assert _forbidden(kube.kubectl("create", "-f", "-", input=json.dumps(elsewhere), kubeconfig=op, check=False))

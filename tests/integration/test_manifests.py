@@ -32,6 +32,9 @@ EXPECTED = {
     ("ClusterRoleBinding", "reflex-operator"),
     ("Deployment", "reflex-operator"),
     ("Service", "reflex-operator-metrics"),
+    ("Role", "reflex-operator-leader-election"),
+    ("RoleBinding", "reflex-operator-leader-election"),
+    ("PodDisruptionBudget", "reflex-operator"),
 }
 
 
@@ -62,7 +65,7 @@ def test_kustomize_renders_the_base(rendered: tuple[str, list[dict]], objects: d
     assert len(rendered[1]) == len(objects), "duplicate objects in the rendered base"
     assert set(objects) == EXPECTED
     for (kind, _), obj in objects.items():
-        if kind in ("ServiceAccount", "Deployment", "Service"):
+        if kind in ("ServiceAccount", "Deployment", "Service", "Role", "RoleBinding", "PodDisruptionBudget"):
             assert obj["metadata"]["namespace"] == "reflex-system", kind
 
 
@@ -80,8 +83,9 @@ def test_server_side_dry_run_apply(kube: Kube, rendered: tuple[str, list[dict]])
 def test_deployment_shape(objects: dict) -> None:
     deployment = objects[("Deployment", "reflex-operator")]
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    # A rolling update never leaves fewer than two replicas: the new pod is up before an old one goes.
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "reflex-operator"
     assert ("ServiceAccount", pod["serviceAccountName"]) in objects
@@ -117,7 +121,7 @@ def test_deployment_security(objects: dict) -> None:
 def test_deployment_env_is_valid_configuration(objects: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every REFLEX_* variable names a setting and parses; the probes and ports agree with it."""
     c = container(objects)
-    env = {e["name"]: e["value"] for e in c["env"]}
+    env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     assert env.get("AWS_REGION"), "AWS_REGION must be set"
     fields = {f"REFLEX_{name.upper()}" for name in Settings.model_fields}
     reflex = {k: v for k, v in env.items() if k.startswith("REFLEX_")}
@@ -134,6 +138,40 @@ def test_deployment_env_is_valid_configuration(objects: dict, monkeypatch: pytes
         get = c[probe]["httpGet"]
         assert get["path"] == "/healthz", probe  # kopf's liveness endpoint
         assert ports.get(get["port"], get["port"]) == settings.probe_port, probe
+
+
+def test_high_availability(objects: dict) -> None:
+    """Two replicas on different nodes if possible, a disruption budget that keeps one, and the
+    downward API's pod name and namespace (the leader-election identity and the Leases' place)."""
+    deployment = objects[("Deployment", "reflex-operator")]
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    (term,) = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert set(term["podAffinityTerm"]["labelSelector"]["matchLabels"].items()) <= set(labels.items())
+    pdb = objects[("PodDisruptionBudget", "reflex-operator")]
+    assert pdb["spec"]["minAvailable"] == 1 and pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    assert set(pdb["spec"]["selector"]["matchLabels"].items()) <= set(labels.items())
+    fields = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container(objects)["env"] if "valueFrom" in e}
+    assert fields == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+    settings = {e["name"]: e["value"] for e in container(objects)["env"] if "value" in e}
+    timings = [settings[f"REFLEX_{k}"] for k in ("LEASE_DURATION_SECONDS", "RENEW_DEADLINE_SECONDS", "RETRY_PERIOD_SECONDS")]
+    defaults = [Settings.model_fields[k].default for k in ("lease_duration_seconds", "renew_deadline_seconds", "retry_period_seconds")]
+    assert [float(t) for t in timings] == [float(d) for d in defaults] == [15.0, 10.0, 2.0], "client-go's defaults"
+
+
+def test_leader_election_role_is_namespaced_and_only_leases(objects: dict) -> None:
+    role = objects[("Role", "reflex-operator-leader-election")]
+    assert role["metadata"]["namespace"] == "reflex-system"
+    (rule,) = role["rules"]
+    assert rule["apiGroups"] == ["coordination.k8s.io"] and rule["resources"] == ["leases"]
+    assert set(rule["verbs"]) == {"get", "list", "watch", "create", "update", "patch", "delete"}
+    binding = objects[("RoleBinding", "reflex-operator-leader-election")]
+    assert binding["metadata"]["namespace"] == "reflex-system"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reflex-operator-leader-election"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "reflex-operator", "namespace": "reflex-system"}]
+    for rule in objects[("ClusterRole", "reflex-operator")]["rules"]:
+        assert "leases" not in rule["resources"], "Leases only in the operator's namespace"
 
 
 def test_metrics_service_selects_the_operator(objects: dict) -> None:
@@ -288,7 +326,7 @@ def test_policy_conditions(policy: dict) -> None:
 
 
 def test_policy_resources_match_the_deployment_configuration(policy: dict, objects: dict) -> None:
-    env = {e["name"]: e["value"] for e in container(objects)["env"]}
+    env = {e["name"]: e["value"] for e in container(objects)["env"] if "value" in e}
     defaults = Settings.model_fields
     conf = {
         key: env.get(f"REFLEX_{key.upper()}", defaults[key].default)

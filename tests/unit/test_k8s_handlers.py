@@ -149,7 +149,7 @@ def test_the_queued_probe():
 async def test_startup_wires_and_cleanup_stops(monkeypatch):
     w = World()
     rt = w.runtime()
-    rt.settings = Settings(workers=3)
+    rt.settings = Settings(workers=3, leader_election=False)
     served: list[int] = []
 
     async def build(settings):

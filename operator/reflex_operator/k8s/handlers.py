@@ -12,10 +12,10 @@ import kopf
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.k8s import wiring
-from reflex_operator.k8s.runtime import Entry, Runtime, SecretMeta
+from reflex_operator.k8s.runtime import Entry, Runtime, SecretMeta, Stop
 from reflex_operator.settings import Settings
 
-__all__ = ["startup", "cleanup", "on_database", "on_secret", "queued"]
+__all__ = ["startup", "cleanup", "on_database", "on_secret", "queued", "leadership"]
 
 log = logging.getLogger("reflex_operator.handlers")
 
@@ -32,10 +32,16 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # Our events are posted explicitly; log lines never become events.
     settings.posting.level = logging.CRITICAL
     rt = await wiring.build_runtime(config)
+    if isinstance(memo.get("stop"), Stop):
+        rt.stop = memo.stop
     rt.metrics.serve(config.metrics_port)
     wiring.start(rt)
     memo.runtime = rt
-    log.info("reflex-operator started: cluster %s, poll every %ss", config.ecs_cluster, config.poll_interval_seconds)
+    log.info(
+        "reflex-operator started: cluster %s, poll every %ss, %s",
+        config.ecs_cluster, config.poll_interval_seconds,
+        f"leader election as {rt.elector.identity} ({config.shards} shard(s))" if rt.elector else "no leader election",
+    )
 
 
 @kopf.on.cleanup()
@@ -43,6 +49,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     rt: Runtime | None = memo.get("runtime")
     if rt is not None:
         await wiring.stop(rt)
+    stop = memo.get("stop")
+    if isinstance(stop, Stop):
+        stop.stopping()
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -89,3 +98,20 @@ def on_secret(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 def queued(memo: kopf.Memo, **_: Any) -> int:
     rt: Runtime | None = memo.get("runtime")
     return len(rt.queue) if rt is not None else 0
+
+
+@kopf.on.probe(id="leadership")
+def leadership(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Leading or standby, and the shards held: a standby is ready (it can take over) but does
+    not act."""
+    rt: Runtime | None = memo.get("runtime")
+    if rt is None:
+        return {"leading": False, "shards": []}
+    held = rt.gate.held()
+    return {
+        "identity": rt.elector.identity if rt.elector is not None else None,
+        "leading": bool(held),
+        "shards": held,
+        "of": rt.settings.shards,
+        "resources": len(rt.resources),
+    }

@@ -7,6 +7,7 @@ import sys
 
 import kopf
 
+from reflex_operator.k8s.runtime import Stop
 from reflex_operator.settings import Settings
 
 __all__ = ["run", "setup_logging"]
@@ -32,10 +33,17 @@ def run(verbose: bool = False) -> int:
     setup_logging(settings, verbose)
     from reflex_operator.k8s import handlers  # noqa: F401 - registers the handlers
 
+    stop = Stop()
+    # kopf only watches (its handlers are ``on.event``: it writes nothing) and never peers:
+    # which replica acts is leader election's (reflex_operator.k8s.elector).
     kopf.run(
         standalone=True,
+        stop_flag=stop.flag,
+        memo=kopf.Memo(stop=stop),
         clusterwide=settings.namespace is None,
         namespaces=[settings.namespace] if settings.namespace else [],
         liveness_endpoint=f"http://0.0.0.0:{settings.probe_port}/healthz",
     )
-    return 0
+    if stop.code:
+        logging.getLogger("reflex_operator").error("exiting with %d: %s", stop.code, stop.reason)
+    return stop.code

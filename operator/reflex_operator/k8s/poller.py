@@ -28,6 +28,8 @@ async def poll_once(rt: Runtime) -> set[Key]:
     now = rt.clock()
     parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
     for key, entry in list(rt.resources.items()):
+        if not rt.gate.owns(entry.uid):
+            continue  # another replica's (or no one's yet): no AWS call for it here
         try:
             spec = ReflexDatabaseSpec.model_validate(entry.spec)
             status = ReflexDatabaseStatus.model_validate(entry.status)

@@ -135,6 +135,8 @@ def _unknown_services(rt: Runtime, first: str) -> list[str]:
     for (namespace, name), entry in list(rt.resources.items()):
         if len(names) == ecs_batch:
             break
+        if not rt.gate.owns(entry.uid):
+            continue
         other = identity.service_name(namespace, name, entry.uid)
         if other not in rt.services and other not in names:
             names.append(other)

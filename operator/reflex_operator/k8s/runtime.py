@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,11 +17,12 @@ from typing import Any
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.decide.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
+from reflex_operator.k8s.gate import Gate
 from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "WRITE_WAIT_SECONDS"]
+__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS"]
 
 log = logging.getLogger("reflex_operator.runtime")
 
@@ -94,6 +96,26 @@ class Entry:
 
 
 @dataclass
+class Stop:
+    """How the process ends: ``request`` asks kopf to stop (``flag``, given to ``kopf.run``) and
+    sets the exit code ``reflex-operator run`` returns."""
+
+    flag: threading.Event = field(default_factory=threading.Event)
+    code: int = 0
+    reason: str = ""
+
+    def request(self, code: int, reason: str) -> None:
+        if not self.flag.is_set():
+            self.code, self.reason = code, reason
+            self.flag.set()
+
+    def stopping(self) -> None:
+        """The operator stops anyway (a signal): set the flag all the same, so the thread kopf
+        waits on it with lets the process exit (the exit code stays as it is)."""
+        self.flag.set()
+
+
+@dataclass
 class Runtime:
     settings: Settings
     config: Config
@@ -115,6 +137,11 @@ class Runtime:
     # Events being posted (a pass does not wait for them).
     posting: set[asyncio.Task[None]] = field(default_factory=set)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Which resources this replica acts on (leader election; without it, all).
+    gate: Gate = field(default_factory=Gate)
+    stop: Stop = field(default_factory=Stop)
+    # The leader-election loop, when enabled (a ``reflex_operator.k8s.elector.Elector``).
+    elector: Any = None
     # The time the decisions are made at (the unit tests' world moves its own clock).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
+import secrets
 
 from reflex_operator.aws import ecr
 from reflex_operator.aws.clients import AwsCallError, AwsClients
@@ -14,7 +16,11 @@ from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import DataPlane
+from reflex_operator.decide import identity as names
+from reflex_operator.k8s.elector import Elector
+from reflex_operator.k8s.gate import Gate
 from reflex_operator.k8s.kube import Kube
+from reflex_operator.k8s.leases import Leases
 from reflex_operator.k8s.poller import run_poller
 from reflex_operator.k8s.queue import Backoff, WorkQueue, resync
 from reflex_operator.k8s.runtime import Runtime
@@ -22,7 +28,7 @@ from reflex_operator.k8s.workers import worker
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["build_runtime", "queue_of", "start", "stop"]
+__all__ = ["build_runtime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
 
 log = logging.getLogger("reflex_operator.wiring")
 
@@ -61,18 +67,75 @@ async def build_runtime(settings: Settings) -> Runtime:
         kube=Kube(),
         metrics=metrics,
         queue=queue_of(settings),
+        gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
     )
 
 
-def start(rt: Runtime) -> None:
-    """The workers, the poller and the resync, as tasks of the running loop."""
+def replica_identity() -> str:
+    """The pod's name (downward API POD_NAME, else HOSTNAME) and a random suffix: a restarted
+    process is a new candidate, never mistaken for the one before it."""
+    base = os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or "reflex-operator"
+    base = re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")[:40] or "reflex-operator"
+    return f"{base}-{secrets.token_hex(4)}"
+
+
+def acquired(rt: Runtime, shard: int) -> None:
+    """A shard was taken: forget what this replica observed of its resources before (another
+    replica acted meanwhile) and give each of them a full pass now."""
+    for key, entry in list(rt.resources.items()):
+        if rt.gate.shard(entry.uid) != shard:
+            continue
+        rt.health.pop(key, None)
+        rt.services.pop(names.service_name(key[0], key[1], entry.uid), None)
+        for build in entry.status.get("builds") or []:
+            rt.builds.pop(build.get("codebuildId") or "", None)
+        rt.queue.forget(key)
+        rt.queue.add(key)
+
+
+def lost(rt: Runtime, shard: int) -> None:
+    """A shard was lost or given up: its per-resource series are the new holder's to show."""
+    for key, entry in list(rt.resources.items()):
+        if rt.gate.shard(entry.uid) == shard:
+            rt.metrics.forget(*key)
+
+
+def _elector(rt: Runtime, identity: str) -> Elector:
+    settings = rt.settings
+    timings = settings.timings()
+    leases = Leases(settings.leases_namespace(), settings.lease_name, timeout=timings.renew_deadline / 2, count=rt.metrics.lease_request)
+    return Elector(
+        rt.gate,
+        leases,
+        identity,
+        settings.lease_name,
+        timings,
+        on_acquired=lambda shard: acquired(rt, shard),
+        on_lost=lambda shard: lost(rt, shard),
+        on_failed=lambda why: rt.stop.request(1, why),
+        report=lambda held: rt.metrics.leadership(held, settings.shards),
+    )
+
+
+def start(rt: Runtime, identity: str | None = None) -> None:
+    """The workers, the poller and the resync, as tasks of the running loop; with leader election,
+    the elector too (the workers and the poller act only on what the gate lets through)."""
     rt.tasks = [asyncio.create_task(worker(rt)) for _ in range(rt.settings.workers)]
     rt.tasks.append(asyncio.create_task(run_poller(rt)))
     rt.tasks.append(asyncio.create_task(resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
+    if rt.settings.leader_election:
+        rt.elector = _elector(rt, identity or replica_identity())
+        rt.tasks.append(asyncio.create_task(rt.elector.run()))
+    else:
+        rt.metrics.leadership(rt.gate.held(), rt.settings.shards)
 
 
 async def stop(rt: Runtime, grace: float = 5.0) -> None:
-    """Cancel the tasks, give the events being posted ``grace`` seconds, close the data plane."""
+    """Stop acting, then hand over: let nothing new through, give the running passes and the
+    events being posted ``grace`` seconds each, cancel the tasks, and only then release the
+    Leases (so the next holder never overlaps with this one), and close the data plane."""
+    rt.gate.close()
+    await rt.gate.drain(grace)
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
@@ -81,4 +144,7 @@ async def stop(rt: Runtime, grace: float = 5.0) -> None:
         await asyncio.wait_for(rt.flush_events(), timeout=grace)
     except asyncio.TimeoutError:
         await rt.flush_events(cancel=True)
+    if rt.elector is not None:
+        await rt.elector.release_all()
+        rt.elector.leases.close()
     await rt.dataplane.close()

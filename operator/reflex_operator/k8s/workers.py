@@ -19,11 +19,17 @@ log = logging.getLogger("reflex_operator.workers")
 
 
 async def worker(rt: Runtime) -> None:
-    """Process keys until cancelled."""
+    """Process keys until cancelled. Only keys the gate lets through are acted on (this replica
+    holds their shard's Lease); the others are dropped here: the replica that takes their shard
+    queues all of them then."""
     while True:
         key = await rt.queue.get()
         try:
-            await process(rt, key)
+            entry = rt.resources.get(key)
+            if entry is None:
+                await process(rt, key)
+            else:
+                await rt.gate.run(entry.uid, lambda: process(rt, key))
         finally:
             rt.queue.done(key)
 
