@@ -51,6 +51,10 @@ LABEL org.opencontainers.image.title="reflex-operator" \
 # No package installer in the runtime image either: the base image's own pip, setuptools and wheel
 # go (a base whose Python has no pip has nothing to remove).
 RUN if python -m pip --version >/dev/null 2>&1; then python -m pip uninstall --yes pip setuptools wheel; fi
+# The user has a name: kopf asks for it (getpass.getuser()) when it makes its identity, and without a
+# passwd entry the operator would stop at start-up (tests/e2e/test_image.py runs it as 65532).
+RUN groupadd --gid 65532 nonroot \
+    && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -37,13 +37,13 @@ crds: venv
 chart: venv
 	$(BIN)/python -m reflex_dev.chart
 
-# Debian's buildah (with crun) and debootstrap, to build and run the image in the tests: installed
+# Debian's buildah, debootstrap and runc, to build and run the image in the tests: installed
 # when missing and we are root (CI); otherwise tests/e2e/test_image.py skips, saying why.
 image-tools:
-	@if command -v buildah >/dev/null && command -v debootstrap >/dev/null && command -v crun >/dev/null; then :; \
+	@if command -v buildah >/dev/null && command -v debootstrap >/dev/null && command -v runc >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap crun >/dev/null; \
-	else echo "image-tools: buildah/debootstrap/crun missing and not root: the image test will skip"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap runc >/dev/null; \
+	else echo "image-tools: buildah/debootstrap/runc missing and not root: the image test will skip"; fi
 
 # The image, built here from the Dockerfile on a Debian base, hermetically (reflex_dev/image.py).
 image: venv image-tools

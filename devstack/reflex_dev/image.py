@@ -17,7 +17,8 @@ packages and the wheels of the runtime lock:
   root without overlay support), storage under ``~/.cache/reflex-image/``.
 
 Needs root (debootstrap, the chroot isolation), ``buildah`` and ``debootstrap``:
-``apt-get install -y buildah debootstrap`` (``make image-tools`` does it).
+``apt-get install -y buildah debootstrap runc`` (``make image-tools`` does it; the tests run the
+image with runc).
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def cache_root() -> Path:
 
 def missing_tools() -> str | None:
     """Why the image cannot be built here, or None."""
-    missing = [t for t in ("buildah", "debootstrap", "crun") if shutil.which(t) is None]
+    missing = [t for t in ("buildah", "debootstrap", "runc") if shutil.which(t) is None]
     if missing:
-        return f"{', '.join(missing)} not installed (as root: apt-get install -y buildah debootstrap; or `make image-tools`)"
+        return f"{', '.join(missing)} not installed (as root: apt-get install -y buildah debootstrap runc; or `make image-tools`)"
     if os.geteuid() != 0:
         return "building the image needs root (debootstrap and buildah's chroot isolation)"
     return None
@@ -273,11 +274,16 @@ def build_image(ref: str = "localhost/reflex-operator:test", log=None) -> Built:
     base = ensure_base(log)
     wheels = ensure_wheels(log=log)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="reflex-image-ctx-") as tmp:
+    with _locked("build"), tempfile.TemporaryDirectory(prefix="reflex-image-ctx-") as tmp:
         ctx = build_context(Path(tmp) / "context", wheels)
-        buildah("bud", "--isolation", "chroot", "--layers", "--force-rm", "--pull=never",
-                "--build-arg", f"PYTHON_IMAGE={base}", "--build-arg", "PIP_SOURCE=wheelhouse",
-                "-f", str(ctx / "Dockerfile"), "-t", ref, str(ctx), log=log)
+        try:
+            buildah("bud", "--isolation", "chroot", "--layers", "--force-rm", "--pull=never",
+                    "--build-arg", f"PYTHON_IMAGE={base}", "--build-arg", "PIP_SOURCE=wheelhouse",
+                    "-f", str(ctx / "Dockerfile"), "-t", ref, str(ctx), log=log)
+        finally:
+            # Working containers a build leaves behind (each a full copy of a root filesystem
+            # with vfs); the layers stay cached as images. This storage is ours alone.
+            buildah("rm", "--all", timeout=600)
     seconds = time.monotonic() - started
     return Built(ref=ref, base=base, size_bytes=image_size(ref), seconds=seconds)
 
