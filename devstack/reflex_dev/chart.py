@@ -98,6 +98,8 @@ OTHER_VALUES: dict[str, Any] = {
     "serviceAccount": _obj(create=_BOOL, name=_STR, annotations=_STRMAP),
     "rbac": _obj(create=_BOOL),
     "admissionPolicies": _obj(enabled=_BOOL),
+    "replicaCount": {"type": "integer", "minimum": 1},
+    "podDisruptionBudget": _obj(enabled=_BOOL, minAvailable={"type": ["integer", "string"]}),
     "revisionHistoryLimit": _INT0,
     "terminationGracePeriodSeconds": _INT0,
     "priorityClassName": _STR,
