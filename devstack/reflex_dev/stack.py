@@ -42,6 +42,8 @@ HOST = "127.0.0.1"
 REGION = "us-east-1"
 ECS_CLUSTER = "reflex"
 OPERATOR_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
+# Applied once the CRDs are established: the plans' admission policy and the default ReflexPlan.
+PLAN_MANIFESTS = ("plans.yaml",)
 EXAMPLE = Path("examples") / "minimal.yaml"
 
 
@@ -246,6 +248,7 @@ def up(*, operator: bool = True) -> int:
         for crd in crds:
             _kubectl(str(binaries.kubectl), cp.admin_kubeconfig, "wait", "--for=condition=Established",
                      "--timeout=60s", "-f", str(crd), timeout=90)
+        apply_manifests(cp.admin_kubeconfig, [root / "manifests" / m for m in PLAN_MANIFESTS], kubectl=binaries.kubectl)
 
         # 6. .dev/kubeconfig and .dev/env.
         kubeconfig = d / "kubeconfig"

@@ -32,6 +32,10 @@ EXPECTED = {
     ("ClusterRoleBinding", "reflex-operator"),
     ("Deployment", "reflex-operator"),
     ("Service", "reflex-operator-metrics"),
+    ("CustomResourceDefinition", "reflexplans.reflexdb.cloud"),
+    ("ValidatingAdmissionPolicy", "reflexdb-plan-limits"),
+    ("ValidatingAdmissionPolicyBinding", "reflexdb-plan-limits"),
+    ("ReflexPlan", "default"),
 }
 
 
