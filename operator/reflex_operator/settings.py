@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reflex_operator.api.plan import DEFAULT_PLAN
 from reflex_operator.decide.observed import Config
 
 __all__ = ["Settings"]
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(2.0, gt=0, description="Delay before the first retry.")
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest delay between retries.")
     retry_jitter: float = Field(0.2, ge=0, lt=1, description="Relative spread of retry delays.")
+
+    # Plans: the ReflexPlan of a namespace without the label reflexdb.cloud/plan.
+    default_plan: str = Field(DEFAULT_PLAN, min_length=1, description="The plan of namespaces without the reflexdb.cloud/plan label.")
 
     # Observability.
     metrics_port: int = 9090

@@ -15,6 +15,7 @@ from reflex_operator.aws.ecs import Ecs
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import DataPlane
 from reflex_operator.k8s.kube import Kube
+from reflex_operator.k8s.plans import PlanCache
 from reflex_operator.k8s.poller import run_poller
 from reflex_operator.k8s.queue import Backoff, WorkQueue, resync
 from reflex_operator.k8s.runtime import Runtime
@@ -22,7 +23,7 @@ from reflex_operator.k8s.workers import worker
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["build_runtime", "queue_of", "start", "stop"]
+__all__ = ["build_runtime", "prime", "queue_of", "start", "stop"]
 
 log = logging.getLogger("reflex_operator.wiring")
 
@@ -61,7 +62,20 @@ async def build_runtime(settings: Settings) -> Runtime:
         kube=Kube(),
         metrics=metrics,
         queue=queue_of(settings),
+        plans=PlanCache(default=settings.default_plan),
     )
+
+
+async def prime(rt: Runtime) -> None:
+    """One listing of the plans and the namespaces before the first pass, so that no database is
+    judged before its plan is known (the watches keep them current afterwards)."""
+    try:
+        for body in await rt.kube.list_plans():
+            rt.plans.plan_seen(body)
+        for body in await rt.kube.list_namespaces():
+            rt.plans.namespace_seen(body)
+    except Exception as exc:  # noqa: BLE001 - the watches fill them in anyway
+        log.warning("could not list the plans and namespaces: %s", exc)
 
 
 def start(rt: Runtime) -> None:
