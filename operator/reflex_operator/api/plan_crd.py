@@ -25,6 +25,7 @@ PLAN_COLUMNS: list[dict[str, Any]] = [
     {"name": "GB/Month", "type": "number", "jsonPath": ".spec.dataTransferGBPerMonth", "description": "Monthly data transfer allowance of each namespace."},
     {"name": "Namespaces", "type": "string", "jsonPath": ".status.namespaces[*].namespace", "description": "Namespaces on the plan with databases."},
     {"name": "Used", "type": "string", "jsonPath": ".status.namespaces[*].computeUnitsUsed", "description": "Compute units used, per namespace (in the order of NAMESPACES)."},
+    {"name": "Waiting", "type": "string", "jsonPath": ".status.namespaces[*].databasesWaiting", "description": "Databases waiting for room, per namespace."},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Sync Modes", "type": "string", "priority": 1, "jsonPath": ".spec.allowedSyncModes", "description": "Sync modes allowed."},
     {"name": "Bytes", "type": "string", "priority": 1, "jsonPath": ".status.namespaces[*].bytesTransferredThisMonth", "description": "Bytes transferred this month, per namespace."},
