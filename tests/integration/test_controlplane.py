@@ -55,6 +55,11 @@ ALLOWED = [
     ("watch", "secrets", "--all-namespaces"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ("list", "namespaces"),
+    ("get", "namespaces"),
+    ("watch", "namespaces"),
+    ("list", "reflexplans.reflexdb.cloud"),
+    ("watch", "reflexplans.reflexdb.cloud"),
+    ("patch", "reflexplans.reflexdb.cloud", "--subresource=status"),
 ]
 
 DENIED = [
@@ -67,6 +72,10 @@ DENIED = [
     ("create", "reflexdatabases.reflexdb.cloud", "-n", "default"),
     ("patch", "customresourcedefinitions.apiextensions.k8s.io"),
     ("create", "leases.coordination.k8s.io", "-n", "reflex-system"),
+    ("patch", "reflexplans.reflexdb.cloud"),
+    ("create", "reflexplans.reflexdb.cloud"),
+    ("delete", "reflexplans.reflexdb.cloud"),
+    ("patch", "namespaces"),
 ]
 
 

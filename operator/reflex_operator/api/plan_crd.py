@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from reflex_operator.api.common import CATEGORIES, GROUP, VERSION
+from reflex_operator.api.common import GROUP, VERSION
 from reflex_operator.api.plan import PLAN_KIND, PLAN_LABEL, PLAN_PLURAL, PLAN_SINGULAR, ReflexPlanSpec, ReflexPlanStatus
 from reflex_operator.api.spec import SIZE_RESOURCES
 
@@ -72,7 +72,6 @@ def build_plan_crd() -> dict[str, Any]:
                 "plural": PLAN_PLURAL,
                 "singular": PLAN_SINGULAR,
                 "shortNames": ["rplan"],
-                "categories": list(CATEGORIES),
             },
             "versions": [
                 {
