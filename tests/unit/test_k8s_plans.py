@@ -95,3 +95,12 @@ def test_plan_status_is_written_only_when_it_changed() -> None:
     w.plan_status.clear()
     asyncio.run(publish_plans(rt, NOW))
     assert w.plan_status == {}
+
+
+def test_a_newer_spec_is_taken_even_before_our_own_write_is_seen() -> None:
+    import time
+
+    entry = Entry(body={"metadata": {"resourceVersion": "1", "generation": 1}})
+    entry.wrote({"metadata": {"resourceVersion": "5", "generation": 1}}, time.monotonic())
+    assert not entry.seen({"metadata": {"resourceVersion": "4", "generation": 1}}, time.monotonic())
+    assert entry.seen({"metadata": {"resourceVersion": "6", "generation": 2}}, time.monotonic())

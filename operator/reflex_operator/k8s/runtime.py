@@ -76,7 +76,11 @@ class Entry:
         it was taken."""
         if self.written is not None and not listing:
             version = body["metadata"].get("resourceVersion")
-            if version != self.written and now - self.written_at < WRITE_WAIT_SECONDS:
+            # A higher generation is a newer spec, whatever became of our write's own event (kopf
+            # may fold a burst of events into the latest one): generations, unlike
+            # resourceVersions, are ordered integers.
+            newer_spec = int(body["metadata"].get("generation") or 0) > int(self.body["metadata"].get("generation") or 0)
+            if version != self.written and not newer_spec and now - self.written_at < WRITE_WAIT_SECONDS:
                 return False
         self.body, self.written = body, None
         return True
