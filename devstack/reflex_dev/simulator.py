@@ -8,7 +8,7 @@ Every ``--poll-interval`` seconds it lists and describes the cluster's services;
 with desiredCount > 0 and at least one running task is an instance, served under ``/i/{service}``:
 
 - ``GET  /i/{svc}/healthz`` -> ``{"status", "snapshotAgeMs", "swapCount", "rowCounts",
-  "replication", "uptimeSeconds", "lastSwapTime"}``
+  "replication", "uptimeSeconds", "lastSwapTime", "bytesTransferredThisMonth"}``
 - ``POST /i/{svc}/admin/reload``, ``POST /i/{svc}/admin/replication/pause`` and ``/resume``
 
 An unknown service answers 404, a known one without running tasks (scaled to 0, deleted, still
@@ -21,7 +21,11 @@ replication running).
 
 Control API for tests (JSON): ``GET /_sim/instances``; ``GET /_sim/instances/{svc}``;
 ``POST /_sim/instances/{svc}`` with ``{"mode": "ok"|"degraded"|"unreachable"|"hang"}``;
-``POST /_sim/refresh`` (poll the emulator now); ``POST /_sim/reset``.
+``POST /_sim/refresh`` (poll the emulator now); ``POST /_sim/reset``. Data transfer (each instance
+counts the bytes it transferred this month, UTC, from 0 when it starts, while replication runs):
+``POST /_sim/transfer`` with ``{"bytesPerSecond": r}`` sets the rate of every instance (the
+``--bytes-per-second`` default is 0); ``POST /_sim/instances/{svc}`` with ``{"bytesPerSecond": r}``
+and/or ``{"bytesTransferred": n}`` sets one instance's rate or counter.
 """
 
 from __future__ import annotations
@@ -127,19 +131,37 @@ class Instance:
     resumes: int = 0
     restarts: int = 0
     ever_served: bool = False
+    # Data transfer: bytes this month (UTC), counted at ``rate`` bytes/s while replication runs.
+    rate: float = 0.0
+    rate_set: bool = False  # set for this instance (else it follows the simulator's rate)
+    transferred: float = 0.0
+    transfer_month: str = ""
+    transfer_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.start(self.started_at)
 
     def start(self, now: float) -> None:
-        """A (re)start: the server loads its first snapshot and replication runs."""
+        """A (re)start: the server loads its first snapshot and replication runs; it counts its
+        data transfer from 0."""
         self.started_at = now
         self.swaps = 1
         self.last_swap = now
         self.next_swap = now + self.settings.swap_period
         self.replication_paused = False
+        self.transferred, self.transfer_month, self.transfer_at = 0.0, _month(now), now
+
+    def transfer(self, now: float) -> int:
+        """The bytes transferred this month, counted up to ``now``."""
+        if _month(now) != self.transfer_month:
+            self.transferred, self.transfer_month = 0.0, _month(now)
+        if self.serving and not self.replication_paused:
+            self.transferred += self.rate * max(0.0, now - self.transfer_at)
+        self.transfer_at = now
+        return int(self.transferred)
 
     def advance(self, now: float) -> None:
+        self.transfer(now)
         if self.replication_paused:
             return
         period = self.settings.swap_period
@@ -181,6 +203,7 @@ class Instance:
             replication=Replication.PAUSED if self.replication_paused else Replication.RUNNING,
             uptime_seconds=int(now - self.started_at),
             last_swap_time=datetime.fromtimestamp(self.last_swap, tz=timezone.utc),
+            bytes_transferred_this_month=self.transfer(now),
         ).wire()
 
     def describe(self, now: float, mode: str) -> dict[str, Any]:
@@ -193,11 +216,16 @@ class Instance:
             "resumes": self.resumes,
             "swaps": self.swaps,
             "restarts": self.restarts,
+            "bytesPerSecond": self.rate,
             "taskDefinitionArn": self.task_definition_arn,
             "deploymentId": self.deployment_id,
             "settings": self.settings.to_dict(),
             "health": self.health(now, mode),
         }
+
+
+def _month(now: float) -> str:
+    return datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y-%m")
 
 
 # The emulator neither counts nor fault-injects the simulator's own requests: it stands in for the
@@ -206,7 +234,7 @@ SIMULATOR_APP_ID = "reflex-simulator"
 
 
 class Simulator:
-    def __init__(self, aws_endpoint: str, region: str, cluster: str, poll_interval: float = 0.5) -> None:
+    def __init__(self, aws_endpoint: str, region: str, cluster: str, poll_interval: float = 0.5, bytes_per_second: float = 0.0) -> None:
         import boto3
         from botocore.config import Config
 
@@ -224,6 +252,7 @@ class Simulator:
         self._poll_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.polls = 0
+        self.bytes_per_second = bytes_per_second  # the data transfer rate of instances (POST /_sim/transfer)
 
     # --- following the emulator ------------------------------------------------------------------
 
@@ -275,7 +304,7 @@ class Simulator:
             deployment_id = primary["id"] if primary else None
             inst = self.instances.get(name)
             if inst is None:
-                inst = self.instances[name] = Instance(name, settings, td_arn, deployment_id, started_at=now)
+                inst = self.instances[name] = Instance(name, settings, td_arn, deployment_id, started_at=now, rate=self.bytes_per_second)
                 inst.serving = inst.ever_served = running
                 log.info("instance %s appeared (serving=%s, settings=%s)", name, running, _loggable(settings))
                 continue
@@ -367,13 +396,37 @@ class Simulator:
         return web.json_response(inst.describe(time.time(), self.modes.get(name, "ok")))
 
     async def set_mode(self, request: web.Request) -> web.Response:
+        """``{"mode": ...}``, and/or the instance's data transfer: ``{"bytesPerSecond": r}`` (its
+        rate from now on) and ``{"bytesTransferred": n}`` (its counter this month, now)."""
         name = request.match_info["svc"]
         body = await request.json()
-        mode = body.get("mode")
+        mode = body.get("mode", self.modes.get(name, "ok"))
         if mode not in MODES:
             return web.json_response({"error": f"mode must be one of {MODES}"}, status=400)
+        inst, now = self.instances.get(name), time.time()
+        if ("bytesPerSecond" in body or "bytesTransferred" in body) and inst is None:
+            return web.json_response({"error": "no such instance"}, status=404)
+        if inst is not None:
+            inst.transfer(now)
+            if "bytesPerSecond" in body:
+                inst.rate, inst.rate_set = float(body["bytesPerSecond"]), True
+            if "bytesTransferred" in body:
+                inst.transferred = float(body["bytesTransferred"])
         self.modes[name] = mode
         return web.json_response({"service": name, "mode": mode})
+
+    async def set_transfer(self, request: web.Request) -> web.Response:
+        """``{"bytesPerSecond": r}``: the data transfer rate of every instance not set on its own."""
+        body = await request.json()
+        rate, now = float(body.get("bytesPerSecond", 0)), time.time()
+        if rate < 0:
+            return web.json_response({"error": "bytesPerSecond must be >= 0"}, status=400)
+        self.bytes_per_second = rate
+        for inst in self.instances.values():
+            if not inst.rate_set:
+                inst.transfer(now)
+                inst.rate = rate
+        return web.json_response({"bytesPerSecond": rate})
 
     async def refresh(self, request: web.Request) -> web.Response:
         await self.poll()
@@ -383,6 +436,7 @@ class Simulator:
         async with self._poll_lock:
             self.instances.clear()
             self.modes.clear()
+            self.bytes_per_second = 0.0
             self._task_definitions.clear()
         await self.poll()
         return web.json_response({"reset": True})
@@ -397,6 +451,7 @@ class Simulator:
                 web.get("/_sim/instances/{svc}", self.get_instance),
                 web.post("/_sim/instances/{svc}", self.set_mode),
                 web.post("/_sim/refresh", self.refresh),
+                web.post("/_sim/transfer", self.set_transfer),
                 web.post("/_sim/reset", self.reset),
                 web.get("/_sim/health", lambda r: web.json_response({"ok": True, "polls": self.polls})),
             ]
@@ -412,7 +467,7 @@ def _loggable(settings: Settings) -> dict[str, Any]:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sim = Simulator(args.aws_endpoint, args.region, args.cluster, args.poll_interval)
+    sim = Simulator(args.aws_endpoint, args.region, args.cluster, args.poll_interval, args.bytes_per_second)
     runner = web.AppRunner(sim.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
@@ -439,6 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--cluster", default="reflex")
     parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--bytes-per-second", type=float, default=0.0, help="data transfer rate of each instance")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -42,6 +42,8 @@ HOST = "127.0.0.1"
 REGION = "us-east-1"
 ECS_CLUSTER = "reflex"
 OPERATOR_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
+# Applied once the CRDs are established: the plans' admission policy and the default ReflexPlan.
+PLAN_MANIFESTS = ("admission/plans.yaml",)
 EXAMPLE = Path("examples") / "minimal.yaml"
 
 
@@ -215,7 +217,9 @@ def up(*, operator: bool = True) -> int:
         sim_port = free_port(HOST)
         sim_url = f"http://{HOST}:{sim_port}"
         sim = spawn([sys.executable, "-m", "reflex_dev.simulator", "--host", HOST, "--port", str(sim_port),
-                     "--aws-endpoint", aws_url, "--region", REGION, "--cluster", ECS_CLUSTER],
+                     "--aws-endpoint", aws_url, "--region", REGION, "--cluster", ECS_CLUSTER,
+                     # Data transfer of each instance, bytes/s (also POST {sim}/_sim/transfer).
+                     "--bytes-per-second", os.environ.get("REFLEX_DEV_BYTES_PER_SECOND", "0")],
                     log_path=d / "simulator.log", cwd=repo_root())
         state["simulator"] = {"pid": sim.pid, "marker": "reflex_dev.simulator", "port": sim_port,
                               "url": sim_url, "log": str(d / "simulator.log")}
@@ -246,6 +250,7 @@ def up(*, operator: bool = True) -> int:
         for crd in crds:
             _kubectl(str(binaries.kubectl), cp.admin_kubeconfig, "wait", "--for=condition=Established",
                      "--timeout=60s", "-f", str(crd), timeout=90)
+        apply_manifests(cp.admin_kubeconfig, [root / "manifests" / m for m in PLAN_MANIFESTS], kubectl=binaries.kubectl)
 
         # 6. .dev/kubeconfig and .dev/env.
         kubeconfig = d / "kubeconfig"

@@ -43,6 +43,11 @@ class Metrics:
             "reflex_operator_lease_requests_total", "Lease API requests of leader election", ["verb", "outcome"], registry=r
         )
         self.health_checks = Counter("reflex_operator_health_checks_total", "Health endpoint checks", ["outcome"], registry=r)
+        plan = ["namespace", "plan"]
+        self.plan_units_used = Gauge("reflexdb_plan_compute_units_used", "Compute units the namespace's databases hold", plan, registry=r)
+        self.plan_units_limit = Gauge("reflexdb_plan_compute_units_limit", "The plan's compute units limit", plan, registry=r)
+        self.plan_bytes = Gauge("reflexdb_plan_data_transfer_bytes", "Bytes the namespace transferred this month (UTC)", plan, registry=r)
+        self.plan_bytes_cap = Gauge("reflexdb_plan_data_transfer_cap_bytes", "The plan's monthly data transfer allowance, in bytes", plan, registry=r)
 
     def serve(self, port: int) -> None:
         start_http_server(port, registry=self.registry)
@@ -78,6 +83,19 @@ class Metrics:
         if build is not None:
             self.build_duration.labels(namespace, name).set(build.build_duration_seconds or 0)
             self.build_cost.labels(namespace, name).set(build.cost_estimate_cents or 0)
+
+    def observe_plan(self, namespace: str, plan: str, used: float, limit: float, transferred: int, cap: int) -> None:
+        """One namespace's plan usage."""
+        self.plan_units_used.labels(namespace, plan).set(used)
+        self.plan_units_limit.labels(namespace, plan).set(limit)
+        self.plan_bytes.labels(namespace, plan).set(transferred)
+        self.plan_bytes_cap.labels(namespace, plan).set(cap)
+
+    def forget_plan(self, namespace: str, plan: str) -> None:
+        """Drop a namespace's plan series (it left the plan)."""
+        for gauge in (self.plan_units_used, self.plan_units_limit, self.plan_bytes, self.plan_bytes_cap):
+            with contextlib.suppress(KeyError):
+                gauge.remove(namespace, plan)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series."""

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reflex_operator.decide.lease import Timings
+from reflex_operator.api.plan import DEFAULT_PLAN
 from reflex_operator.decide.observed import Config
 
 __all__ = ["Settings"]
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     renew_deadline_seconds: float = Field(Timings.renew_deadline, gt=0, description="A leader that cannot renew for this long stops acting and exits.")
     retry_period_seconds: float = Field(Timings.retry_period, gt=0, description="How often the Lease is renewed or tried.")
     shards: int = Field(1, ge=1, le=256, description="Split the resources into this many shards, each with its own Lease.")
+    # Plans: the ReflexPlan of a namespace without the label reflexdb.cloud/plan.
+    default_plan: str = Field(DEFAULT_PLAN, min_length=1, description="The plan of namespaces without the reflexdb.cloud/plan label.")
 
     # Observability.
     metrics_port: int = 9090

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from reflex_operator.api.plan import PlanStatus
 import yaml
 
 from reflex_operator.api.models import (
@@ -367,6 +369,10 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         applied_tokens=AppliedTokens(reload="1", restart="1", rebuild="2024-06-01", secret_version="4711"),
         secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:reflex/orders-abc123",
         message="serving snapshot 42",
+        plan=PlanStatus(
+            name="pro", found=True, compute_units_limit=8, max_instance_size=Size.LARGE, poll_mode_min_sync_interval=10,
+            data_transfer_gb_per_month=500, compute_units=1,
+        ),
     )
 
 
@@ -463,7 +469,7 @@ def _table(text: str) -> list[dict[str, str]]:
 
 
 DEFAULT_COLUMNS = ["NAME", "SIZE", "PHASE", "HEALTH", "SNAPSHOT AGE", "SWAPS", "BUILD", "AGE"]
-WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY"]
+WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "PLAN"]
 
 
 def test_printer_columns(kube, namespace: str) -> None:
@@ -493,7 +499,7 @@ def test_printer_columns(kube, namespace: str) -> None:
     rows = {row["NAME"]: row for row in _table(wide)}
     assert {k: rows["orders"][k] for k in WIDE_COLUMNS[len(DEFAULT_COLUMNS):]} == {
         "ENDPOINT": "http://orders.reflex.internal:8080", "SYNC": "stream",
-        "ACTIVE BUILD": "orders-b-0002", "READY": "True",
+        "ACTIVE BUILD": "orders-b-0002", "READY": "True", "PLAN": "pro",
     }
     assert rows["demo"]["SYNC"] == "poll"
     assert rows["demo"]["READY"] == ""

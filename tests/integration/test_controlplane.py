@@ -57,6 +57,11 @@ ALLOWED = [
     ("list", "namespaces"),
     # Leader election, in the operator's own namespace.
     *[(verb, "leases.coordination.k8s.io", "-n", "reflex-system") for verb in ("get", "list", "watch", "create", "update", "patch", "delete")],
+    ("get", "namespaces"),
+    ("watch", "namespaces"),
+    ("list", "reflexplans.reflexdb.cloud"),
+    ("watch", "reflexplans.reflexdb.cloud"),
+    ("patch", "reflexplans.reflexdb.cloud", "--subresource=status"),
 ]
 
 DENIED = [
@@ -71,6 +76,10 @@ DENIED = [
     ("create", "leases.coordination.k8s.io", "-n", "default"),
     ("update", "leases.coordination.k8s.io", "-n", "kube-system"),
     ("list", "leases.coordination.k8s.io", "--all-namespaces"),
+    ("patch", "reflexplans.reflexdb.cloud"),
+    ("create", "reflexplans.reflexdb.cloud"),
+    ("delete", "reflexplans.reflexdb.cloud"),
+    ("patch", "namespaces"),
 ]
 
 

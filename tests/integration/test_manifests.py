@@ -35,6 +35,10 @@ EXPECTED = {
     ("Role", "reflex-operator-leader-election"),
     ("RoleBinding", "reflex-operator-leader-election"),
     ("PodDisruptionBudget", "reflex-operator"),
+    ("CustomResourceDefinition", "reflexplans.reflexdb.cloud"),
+    ("ValidatingAdmissionPolicy", "reflexdb-plan-limits"),
+    ("ValidatingAdmissionPolicyBinding", "reflexdb-plan-limits"),
+    ("ReflexPlan", "default"),
 }
 
 

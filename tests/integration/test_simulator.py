@@ -94,8 +94,10 @@ def running(aws: Any, simulator: Any) -> dict[str, Any]:
 def test_health_figures(aws: Any, simulator: Any, running: dict[str, Any]) -> None:
     health = running
     assert set(health) == {
-        "status", "snapshotAgeMs", "swapCount", "rowCounts", "replication", "uptimeSeconds", "lastSwapTime"
+        "status", "snapshotAgeMs", "swapCount", "rowCounts", "replication", "uptimeSeconds", "lastSwapTime",
+        "bytesTransferredThisMonth",
     }
+    assert health["bytesTransferredThisMonth"] == 0  # the default rate is 0
     assert health["status"] == "ok"
     assert health["replication"] == "running"
     assert health["swapCount"] >= 1
@@ -243,3 +245,15 @@ def test_reset_forgets_instances_and_modes(aws: Any, simulator: Any, running: di
     assert inst["mode"] == "ok" and inst["reloads"] == 0
     listed = simulator.instances()
     assert list(listed) == ["db-a"]
+
+
+def test_data_transfer_counts_at_the_rate_while_replication_runs(aws: Any, simulator: Any, running: dict[str, Any]) -> None:
+    simulator.set_transfer("db-a", transferred=1000)
+    assert simulator.healthz("db-a")[1]["bytesTransferredThisMonth"] == 1000
+    simulator.set_transfer("db-a", per_second=1_000_000)
+    eventually(lambda: simulator.healthz("db-a")[1]["bytesTransferredThisMonth"] > 1000, what="bytes counted")
+    post(simulator.endpoint_template.format(service="db-a") + "/admin/replication/pause")
+    paused = simulator.healthz("db-a")[1]["bytesTransferredThisMonth"]
+    assert simulator.healthz("db-a")[1]["bytesTransferredThisMonth"] == paused  # nothing while paused
+    simulator.control("POST", "transfer", {"bytesPerSecond": 5})
+    assert simulator.instance("db-a")["bytesPerSecond"] == 1_000_000  # set on its own: kept

@@ -17,6 +17,7 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
     Replication,
 )
+from reflex_operator.decide.plan import CAP_EXCEEDED_EVENT, CAP_LIFTED_EVENT
 from reflex_operator.decide import reasons, transition_events
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -60,7 +61,10 @@ CASES = [
     ("same reload", st(applied_tokens=AppliedTokens(reload="a")), st(applied_tokens=AppliedTokens(reload="a")), []),
     ("degraded", st(instance=health(HealthStatus.OK)), st(instance=health(HealthStatus.DEGRADED)), [reasons.HEALTH_DEGRADED]),
     ("unreachable", st(instance=health(HealthStatus.DEGRADED)), st(instance=health(HealthStatus.UNREACHABLE)), [reasons.HEALTH_DEGRADED]),
-    ("cap exceeded from nothing", st(), st(instance=health(HealthStatus.CAP_EXCEEDED)), [reasons.HEALTH_DEGRADED]),
+    ("cap exceeded from nothing", st(), st(instance=health(HealthStatus.CAP_EXCEEDED)), [CAP_EXCEEDED_EVENT]),
+    ("cap exceeded while ok", st(instance=health(HealthStatus.OK)), st(instance=health(HealthStatus.CAP_EXCEEDED)), [CAP_EXCEEDED_EVENT]),
+    ("cap lifted", st(instance=health(HealthStatus.CAP_EXCEEDED)), st(instance=health(HealthStatus.OK)), [CAP_LIFTED_EVENT]),
+    ("cap lifted onto a degraded server", st(instance=health(HealthStatus.CAP_EXCEEDED)), st(instance=health(HealthStatus.DEGRADED)), [CAP_LIFTED_EVENT, reasons.HEALTH_DEGRADED]),
     ("still degraded", st(instance=health(HealthStatus.DEGRADED)), st(instance=health(HealthStatus.DEGRADED)), []),
     ("recovered", st(instance=health(HealthStatus.UNREACHABLE)), st(instance=health(HealthStatus.OK)), [reasons.HEALTH_RECOVERED]),
     ("first ok is no recovery", st(), st(instance=health(HealthStatus.OK)), []),

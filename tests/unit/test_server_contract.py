@@ -84,14 +84,17 @@ HEALTH = HealthDocument(
     replication=Replication.RUNNING,
     uptime_seconds=12,
     last_swap_time=datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc),
+    bytes_transferred_this_month=4096,
 )
 
 
 def test_health_document_on_the_wire() -> None:
-    # Byte for byte what the simulator has always served (key order, milliseconds, Z).
+    # Byte for byte what the simulator has always served (key order, milliseconds, Z), and the
+    # bytes transferred this month the plans' data transfer cap counts.
     assert json.dumps(HEALTH.wire()) == (
         '{"status": "ok", "snapshotAgeMs": 250, "swapCount": 3, "rowCounts": {"public.orders": 1500}, '
-        '"replication": "running", "uptimeSeconds": 12, "lastSwapTime": "2026-01-01T12:00:00.123Z"}'
+        '"replication": "running", "uptimeSeconds": 12, "lastSwapTime": "2026-01-01T12:00:00.123Z", '
+        '"bytesTransferredThisMonth": 4096}'
     )
     assert HealthDocument.model_validate(HEALTH.wire()) == HEALTH.model_copy(
         update={"last_swap_time": datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)}

@@ -18,6 +18,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from reflex_operator.api.plan import ReflexPlanSpec
+
 from reflex_operator.api.models import (
     GROUP,
     KIND,
@@ -43,6 +45,7 @@ from reflex_operator.decide import (
     desired_config,
 )
 from reflex_operator.decide import steps as s
+from reflex_operator.decide.plan import Plan
 from reflex_operator.decide.ports import Conflict
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.poller import poll_once
@@ -52,6 +55,10 @@ from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+# The namespace's plan unless a test says otherwise: room for anything.
+PERMISSIVE = ReflexPlanSpec(
+    compute_units_limit=1000, max_instance_size="xlarge", poll_mode_min_sync_interval=1, data_transfer_gb_per_month=1e6
+)
 UID = "0f6b2c1e-1111-4222-8333-944455556666"
 SECRET_VALUE = "postgres://app:s3cret@db.internal:5432/app"
 
@@ -189,6 +196,7 @@ class FakeDataPlane:
             replication=self.w.replication,
             uptime_seconds=10,
             last_swap_time=now,
+            bytes_transferred=self.w.bytes_transferred,
         )
 
     async def reload(self, endpoint: str) -> None:
@@ -284,6 +292,16 @@ class FakeKubernetes:
     async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         return SECRET_VALUE if self.w.secret.usable else None
 
+    async def list_plans(self) -> list[dict[str, Any]]:
+        plan = self.w.plan
+        return [{"metadata": {"name": "default"}, "spec": plan.wire()}] if plan is not None else []
+
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        return [{"metadata": {"name": "team-a", "labels": {}}}]
+
+    async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None:
+        self.w.plan_status[name] = status
+
 
 def _config(step: s.Deploy):
     i = step.inputs
@@ -323,6 +341,12 @@ class World:
     events: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     rt: Runtime | None = None
+    # The namespace's plan ("default"; None: it does not exist), the other databases of the
+    # namespace (bodies, as the watch delivers them), what the instance reports it transferred.
+    plan: ReflexPlanSpec | None = field(default_factory=lambda: PERMISSIVE)
+    others: list[dict[str, Any]] = field(default_factory=list)
+    bytes_transferred: int | None = None
+    plan_status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.codebuild = FakeCodeBuild(self)
@@ -346,6 +370,7 @@ class World:
                 clock=lambda: self.now,
             )
         self.rt.config = config or Config()
+        self.rt.plans.plans = {"default": Plan("default", self.plan)} if self.plan is not None else {}
         return self.rt
 
     def observed_build(self, cid: str) -> ObservedBuild:
@@ -428,6 +453,8 @@ def deliver(world: World, desired: Desired, config: Config | None = None) -> tup
     rt = world.runtime(config)
     key = (desired.namespace, desired.name)
     rt.resources[key] = Entry(body=world.kube.put(desired))
+    for body in world.others:
+        rt.resources[(body["metadata"]["namespace"], body["metadata"]["name"])] = Entry(body=body)
     rt.secret_index[(desired.namespace, desired.spec.source.secret_ref.name)] = world.secret_meta()
     return rt, key
 

@@ -64,4 +64,11 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
         "description": "Status of the Ready condition.",
     },
+    {
+        "name": "Plan",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": ".status.plan.name",
+        "description": "The ReflexPlan the namespace is on.",
+    },
 ]

@@ -137,6 +137,10 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], *, defaults: bool, path
     for key in sorted(_KEPT - {"type", "description", "default", "required"}):
         if key in node:
             out[key] = copy.deepcopy(node[key])
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if not isinstance(out.get(bound, True), bool):
+            # JSON Schema's `exclusiveMinimum: x` is OpenAPI v3.0's `minimum: x, exclusiveMinimum: true`.
+            out[flag], out[bound] = out[bound], True
 
     if "properties" in node:
         out["properties"] = {
@@ -248,7 +252,11 @@ def write_crds(output_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / CRD_FILENAME
     path.write_text(render_crd(), encoding="utf-8")
-    return [path]
+    from reflex_operator.api.plan_crd import PLAN_CRD_FILENAME, render_plan_crd
+
+    plan_path = out / PLAN_CRD_FILENAME
+    plan_path.write_text(render_plan_crd(), encoding="utf-8")
+    return [path, plan_path]
 
 
 # ------------------------------------------------------------------------------ the API reference
@@ -278,7 +286,8 @@ def _constraints(node: dict[str, Any], required: bool) -> str:
         ("maxItems", "≤ {} items"),
     ):
         if key in node:
-            parts.append(label.format(node[key]))
+            exclusive = node.get("exclusiveMinimum" if key == "minimum" else "exclusiveMaximum") is True
+            parts.append((label.replace("≥", ">").replace("≤", "<") if exclusive and key in ("minimum", "maximum") else label).format(node[key]))
     if node.get("x-kubernetes-list-type") == "set":
         parts.append("no duplicates")
     if node.get("x-kubernetes-list-type") == "map":
@@ -337,6 +346,9 @@ def render_api_reference() -> str:
         lines.append(
             f"| {column['name'].upper()} | `{column['jsonPath']}` | {shown} | {column.get('description', 'Time since creation.')} |"
         )
+    from reflex_operator.api.plan_crd import render_plan_reference
+
+    lines += ["", *render_plan_reference(_rows)]
     return "\n".join(lines) + "\n"
 
 

@@ -136,6 +136,8 @@ class HealthDocument(BaseModel):
     replication: Annotated[Replication | None, BeforeValidator(_known_replication)] = None
     uptime_seconds: Count | None = None
     last_swap_time: datetime | None = None
+    bytes_transferred_this_month: Count | None = None
+    """Bytes the instance transferred this calendar month (UTC), as it counts them (from 0 when it starts)."""
 
     @field_serializer("last_swap_time")
     def _time(self, value: datetime | None) -> str | None:

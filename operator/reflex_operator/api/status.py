@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 
 from reflex_operator.api.common import Observed
+from reflex_operator.api.plan import PlanStatus
 from reflex_operator.api.spec import LogLevel, Size, SyncMode
 
 __all__ = [
@@ -269,3 +270,5 @@ class ReflexDatabaseStatus(Observed):
     """ARN of the AWS Secrets Manager secret holding the connection string."""
     message: str | None = None
     """A human-readable summary."""
+    plan: PlanStatus | None = None
+    """The ReflexPlan the namespace is on, its limits and the compute units this database holds."""

@@ -32,6 +32,7 @@ def parse_health(body: Any, now: datetime) -> HealthSample:
         replication=doc.replication,
         uptime_seconds=doc.uptime_seconds,
         last_swap_time=doc.last_swap_time,
+        bytes_transferred=doc.bytes_transferred_this_month,
     )
 
 

@@ -62,8 +62,11 @@ def degraded_note(instance: InstanceStatus, spec: ReflexDatabaseSpec) -> Note:
     return (reasons.DEGRADED_REASON[health], f"the server reports {health.value}")
 
 
-def conditions(desired: Desired, now: datetime, phase: Phase, work: Outcome, instance: InstanceStatus) -> list[Condition]:
-    """Ready, Reconciling, Stalled and Degraded; each keeps its transition time while its value stays."""
+def conditions(
+    desired: Desired, now: datetime, phase: Phase, work: Outcome, instance: InstanceStatus, cap: Note | None = None
+) -> list[Condition]:
+    """Ready, Reconciling, Stalled and Degraded; each keeps its transition time while its value stays.
+    ``cap``: the Degraded note while the namespace is past its monthly data transfer."""
     health = instance.health_status
     ready = readiness(phase, health, work.stall)
     reconciling = work.progress is not None and work.stall is None
@@ -71,7 +74,7 @@ def conditions(desired: Desired, now: datetime, phase: Phase, work: Outcome, ins
         (ConditionType.READY, ready.ready, (ready.reason, ready.message)),
         (ConditionType.RECONCILING, reconciling, work.progress if reconciling and work.progress else (reasons.RECONCILED, "nothing to do")),
         (ConditionType.STALLED, work.stall is not None, work.stall or (reasons.PROGRESSING, "no blocker")),
-        (ConditionType.DEGRADED, health in _DEGRADED, degraded_note(instance, desired.spec)),
+        (ConditionType.DEGRADED, health in _DEGRADED, cap if cap and health is HealthStatus.CAP_EXCEEDED else degraded_note(instance, desired.spec)),
     ]
     return [_condition(desired, now, kind, value, note) for kind, value, note in values]
 

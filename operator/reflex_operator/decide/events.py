@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reflex_operator.api.models import BuildState, HealthStatus, Phase, ReflexDatabaseStatus
 from reflex_operator.decide import reasons
+from reflex_operator.decide.plan import CAP_EXCEEDED_EVENT, CAP_LIFTED_EVENT
 from reflex_operator.decide.steps import Event
 
 __all__ = ["transition_events"]
@@ -46,7 +47,13 @@ def transition_events(before: ReflexDatabaseStatus, after: ReflexDatabaseStatus)
     old_i, new_i = before.instance, after.instance
     old_health = old_i.health_status if old_i else None
     new_health = new_i.health_status if new_i else None
-    bad = (HealthStatus.DEGRADED, HealthStatus.UNREACHABLE, HealthStatus.CAP_EXCEEDED)
+    bad = (HealthStatus.DEGRADED, HealthStatus.UNREACHABLE)
+    cap = HealthStatus.CAP_EXCEEDED
+    if new_health is cap and old_health is not cap:
+        degraded = next((c.message for c in after.conditions if c.type == "Degraded"), "over the plan's data transfer")
+        events.append(Event(CAP_EXCEEDED_EVENT, degraded, warning=True))
+    elif old_health is cap and new_health is not cap and new_health is not None:
+        events.append(Event(CAP_LIFTED_EVENT, "the namespace is within its plan's data transfer again; replication resumes"))
     if new_health in bad and old_health != new_health:
         events.append(Event(reasons.HEALTH_DEGRADED, f"health is {new_health.value}", warning=True))
     elif new_health is HealthStatus.OK and old_health in bad:

@@ -29,9 +29,12 @@ _HEALTH_FIELDS = (
 )
 
 
-def classify_health(sample: HealthSample, spec: ReflexDatabaseSpec) -> HealthStatus:
+def classify_health(sample: HealthSample, spec: ReflexDatabaseSpec, capped: bool = False) -> HealthStatus:
     """A server that does not answer is unreachable; one that says so, or whose snapshot is older
-    than three sync intervals while replication should be running, is degraded."""
+    than three sync intervals while replication should be running, is degraded. An answering
+    server of a namespace past its monthly data transfer (``capped``) is cap_exceeded."""
+    if capped and sample.reachable:
+        return HealthStatus.CAP_EXCEEDED
     if sample.status is not HealthStatus.OK:
         return sample.status
     stale_after_ms = 3 * spec.sync.interval_seconds * 1000
@@ -42,13 +45,14 @@ def classify_health(sample: HealthSample, spec: ReflexDatabaseSpec) -> HealthSta
 
 
 def health_due(
-    shown: InstanceStatus | None, sample: HealthSample, spec: ReflexDatabaseSpec, now: datetime, refresh_seconds: float
+    shown: InstanceStatus | None, sample: HealthSample, spec: ReflexDatabaseSpec, now: datetime, refresh_seconds: float,
+    capped: bool = False,
 ) -> bool:
     """Whether ``sample`` goes into status now, given what status ``shown``: at once when it changes
     the health class or the replication the server reports, else when the bounded refresh is due."""
     if shown is None or shown.last_health_check is None:
         return True
-    if shown.health_status != classify_health(sample, spec):
+    if shown.health_status != classify_health(sample, spec, capped):
         return True
     if sample.reachable and shown.replication != sample.replication:
         return True
@@ -56,21 +60,23 @@ def health_due(
 
 
 def health_sample_matters(
-    spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, sample: HealthSample, now: datetime, refresh_seconds: float
+    spec: ReflexDatabaseSpec, status: ReflexDatabaseStatus, sample: HealthSample, now: datetime, refresh_seconds: float,
+    capped: bool = False,
 ) -> bool:
     """Whether a new health sample is worth a reconcile pass: when the pass would write it into
     status (``health_due``), or when the server has to be told something (replication not as
     desired, a reload waiting). The live figures go to metrics either way."""
-    if health_due(status.instance, sample, spec, now, refresh_seconds):
+    if health_due(status.instance, sample, spec, now, refresh_seconds, capped):
         return True
-    if sample.replication is not None and (sample.replication is Replication.PAUSED) != spec.sync.paused:
+    if sample.replication is not None and (sample.replication is Replication.PAUSED) != (spec.sync.paused or capped):
         return True
     applied = status.applied_tokens.reload if status.applied_tokens is not None else None
     return bool(spec.reload_token) and applied != spec.reload_token
 
 
 def instance_status(
-    desired: Desired, service: ObservedService | None, sample: HealthSample | None, config: Config, now: datetime
+    desired: Desired, service: ObservedService | None, sample: HealthSample | None, config: Config, now: datetime,
+    capped: bool = False,
 ) -> InstanceStatus:
     """``status.instance``: the service, and the health figures when a sample is due (else as before)."""
     if service is None:
@@ -86,11 +92,11 @@ def instance_status(
     if desired.spec.paused or service.running_count == 0:
         return base  # no task: no health figures
     shown = desired.status.instance
-    if sample is None or not health_due(shown, sample, desired.spec, now, config.status_refresh_seconds):
+    if sample is None or not health_due(shown, sample, desired.spec, now, config.status_refresh_seconds, capped):
         # Not sampled this pass, or nothing to write yet: keep what status says.
         previous = shown or InstanceStatus()
         return base.model_copy(update={f: getattr(previous, f) for f in _HEALTH_FIELDS})
-    health = classify_health(sample, desired.spec)
+    health = classify_health(sample, desired.spec, capped)
     if not sample.reachable:
         return base.model_copy(update={"health_status": health, "last_health_check": sample.checked_at})
     return base.model_copy(

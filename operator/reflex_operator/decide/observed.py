@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from reflex_operator.decide.plan import PlanFacts
 from reflex_operator.api.models import (
     DeployedConfig,
     HealthStatus,
@@ -113,6 +114,7 @@ class HealthSample:
     replication: Replication | None = None
     uptime_seconds: int | None = None
     last_swap_time: datetime | None = None
+    bytes_transferred: int | None = None  # this month, as the server counts it
 
     @property
     def reachable(self) -> bool:
@@ -142,6 +144,7 @@ class Observation:
     health: HealthSample | None = None
     aws_secret_arn: str | None = None
     aws_error: str | None = None
+    plan: PlanFacts | None = None  # the namespace's plan; None: plans are not enforced
 
 
 @dataclass(frozen=True)

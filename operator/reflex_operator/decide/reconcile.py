@@ -5,7 +5,8 @@ named reasons), computes what is deployed and what is pending, the allowed-actio
 ordered steps that move the world one pass closer to the spec. It does no I/O; the kopf handlers
 observe, call it, carry out the steps and write the status it returns.
 
-It reads as a pipeline, one concern per module: the connection secret (``secret``), the build
+It reads as a pipeline, one concern per module: the namespace's plan (``plan``: a database with no
+room stays where it is, one past the data transfer cap has replication paused), the connection secret (``secret``), the build
 (``build``), the ECS service (``service``), the running server (``health``, ``server``), then the
 phase (``phase``), the conditions (``conditions``) and the status (``status``); deletion has its
 own module (``deleting``).
@@ -13,16 +14,26 @@ own module (``deleting``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from reflex_operator.api.models import AppliedTokens, Condition, ConditionType, Phase, ReflexDatabaseStatus
+from reflex_operator.api.models import (
+    Action,
+    AppliedTokens,
+    Condition,
+    ConditionType,
+    InstanceStatus,
+    Phase,
+    ReflexDatabaseSpec,
+    ReflexDatabaseStatus,
+)
 from reflex_operator.decide import reasons
 from reflex_operator.decide.build import BuildChoice, Builds, build_history, choose_build, known_builds
 from reflex_operator.decide.deleting import deleting
 from reflex_operator.decide.health import classify_health, health_sample_matters, instance_status
-from reflex_operator.decide.observed import Config, Desired, Observation
-from reflex_operator.decide.outcome import Outcome, combine
+from reflex_operator.decide.observed import Config, Desired, Observation, ObservedService
+from reflex_operator.decide.outcome import Outcome, blocked, combine
+from reflex_operator.decide.plan import PlanVerdict, held_back, verdict
 from reflex_operator.decide.phase import PhaseFacts, phase_of
 from reflex_operator.decide.secret import SecretResult, connection_secret, secret_arn
 from reflex_operator.decide.server import ServerResult, server_actions
@@ -59,29 +70,79 @@ class Decision:
 
 
 def decide(desired: Desired, observed: Observation, config: Config, now: datetime) -> Decision:
-    """The whole judgement for one resource in one pass: secret → build → service → server → phase → status."""
+    """The whole judgement for one resource in one pass: plan → secret → build → service → server → phase → status."""
     service = live_service(observed)
     builds = known_builds(desired, observed.builds, service, config)
     if desired.deleting:
         return _deleting(desired, observed, config, now, builds)
-    secret = connection_secret(desired, observed, config)
-    choice = choose_build(desired, builds, config)
-    svc = plan_service(desired, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
-    instance = instance_status(desired, service, observed.health, config, now)
-    server = server_actions(desired, service, instance, observed.health)
-    work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome)
-    phase = phase_of(_phase_facts(desired, builds, choice, svc, work))
-    work = work.then(waits_for_build(desired, svc, phase))
+    plan = _plan(desired, observed)
+    if plan is not None and not plan.admitted and service is None:
+        return _waiting(desired, observed, now, builds, plan)
+    wanted = desired
+    if plan is not None and not plan.admitted:
+        wanted = replace(desired, spec=_held_back(desired, service))
+    capped = plan is not None and plan.capped
+    secret = connection_secret(wanted, observed, config)
+    choice = choose_build(wanted, builds, config)
+    svc = plan_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
+    instance = instance_status(wanted, service, observed.health, config, now, capped)
+    server = server_actions(wanted, service, instance, observed.health, capped)
+    work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan))
+    phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
+    work = work.then(waits_for_build(wanted, svc, phase))
     judgement = Judgement(
         phase=phase,
         work=_with_aws_error(work, observed),
         instance=instance,
         service=service,
         builds=builds,
-        tokens=_tokens(desired, builds, secret, svc, server),
+        tokens=_tokens(wanted, builds, secret, svc, server),
         secret_arn=secret.arn,
-        pending=pending_changes(desired, svc, choice.image),
+        pending=pending_changes(wanted, svc, choice.image) or wanted is not desired,
         build_running=builds.current_running,
+        plan=plan,
+    )
+    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+
+
+def _plan(desired: Desired, observed: Observation) -> PlanVerdict | None:
+    if observed.plan is None:
+        return None
+    return verdict(desired.uid, desired.spec, desired.status, observed.plan, desired.deleting)
+
+
+def _held_back(desired: Desired, service: ObservedService) -> ReflexDatabaseSpec:
+    deployed = service.config.instance_size if service.config is not None else None
+    return held_back(desired.spec, deployed, live=True, scaled_to_zero=service.desired_count == 0)
+
+
+def _plan_outcome(desired: Desired, plan: PlanVerdict | None) -> Outcome:
+    """A database that may not grow: the blocker, and the change that waits (once an event)."""
+    if plan is None or plan.hold is None:
+        return Outcome()
+    return Outcome(stall=plan.hold).then(blocked(_grown(desired), plan.hold[1], desired.status.queued_goals))
+
+
+def _grown(desired: Desired) -> Action:
+    deployed = desired.status.deployed_config
+    if deployed is None or desired.status.phase in (Phase.TERMINATED, Phase.PENDING, None):
+        return Action.PROVISION
+    return Action.RESUME if not desired.spec.paused and desired.status.phase is Phase.PAUSED else Action.RESIZE
+
+
+def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Builds, plan: PlanVerdict) -> Decision:
+    """No room (or no plan) for a database that runs nothing: nothing is started or created in AWS."""
+    work = _plan_outcome(desired, plan)
+    judgement = Judgement(
+        phase=Phase.TERMINATED if desired.status.phase is Phase.TERMINATED else Phase.PENDING,
+        work=_with_aws_error(work, observed),
+        instance=InstanceStatus(),
+        service=None,
+        builds=builds,
+        tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
+        secret_arn=secret_arn(desired, observed),
+        pending=True,
+        plan=plan,
     )
     return Decision(status=write_status(desired, now, judgement), steps=work.steps)
 
@@ -97,6 +158,7 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
         builds=builds,
         tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
         secret_arn=arn,
+        plan=_plan(desired, observed),
     )
     return Decision(status=write_status(desired, now, judgement), steps=work.steps)
 

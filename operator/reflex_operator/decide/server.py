@@ -36,9 +36,11 @@ def serving(spec: ReflexDatabaseSpec, service: ObservedService | None, instance:
 
 
 def server_actions(
-    desired: Desired, service: ObservedService | None, instance: InstanceStatus, sample: HealthSample | None
+    desired: Desired, service: ObservedService | None, instance: InstanceStatus, sample: HealthSample | None,
+    capped: bool = False,
 ) -> ServerResult:
-    """Reload once per new ``spec.reloadToken``; pause or resume replication to match the spec."""
+    """Reload once per new ``spec.reloadToken``; pause or resume replication to match the spec
+    (paused too while the namespace is past its monthly data transfer, ``capped``)."""
     spec = desired.spec
     applied = desired.status.applied_tokens.reload if desired.status.applied_tokens else None
     up = serving(spec, service, instance)
@@ -50,8 +52,9 @@ def server_actions(
             reload = blocked(Action.RELOAD, "waits for a serving instance", desired.status.queued_goals)
     steps: tuple[Step, ...] = ()
     if up and instance.endpoint_url and sample is not None and sample.reachable:
-        if spec.sync.paused and sample.replication is not Replication.PAUSED:
+        paused = spec.sync.paused or capped
+        if paused and sample.replication is not Replication.PAUSED:
             steps = (PauseReplication(instance.endpoint_url),)
-        elif not spec.sync.paused and sample.replication is Replication.PAUSED:
+        elif not paused and sample.replication is Replication.PAUSED:
             steps = (ResumeReplication(instance.endpoint_url),)
     return ServerResult(reload.then(Outcome(steps=steps)), applied)

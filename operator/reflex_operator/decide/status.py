@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reflex_operator.api.models import (
+    Action,
+    ActionAvailability,
+    ActionMode,
     AllowedActions,
     AppliedTokens,
     BuildStatus,
@@ -21,6 +24,7 @@ from reflex_operator.decide.build import Builds
 from reflex_operator.decide.conditions import conditions, readiness
 from reflex_operator.decide.observed import Desired, ObservedService
 from reflex_operator.decide.outcome import Outcome
+from reflex_operator.decide.plan import PlanVerdict
 
 __all__ = ["Judgement", "write_status"]
 
@@ -38,6 +42,7 @@ class Judgement:
     secret_arn: str | None
     pending: bool = False
     build_running: bool = False  # a build of the desired inputs is queued or in progress
+    plan: PlanVerdict | None = None  # the namespace's plan (None: plans not enforced)
 
 
 def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -48,19 +53,35 @@ def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabas
     return ReflexDatabaseStatus(
         observed_generation=desired.generation,
         phase=j.phase,
-        conditions=conditions(desired, now, j.phase, j.work, j.instance),
+        conditions=conditions(desired, now, j.phase, j.work, j.instance, j.plan.cap if j.plan else None),
         deployed_config=service.config if service is not None and service.config else desired.status.deployed_config,
         has_pending_changes=j.pending,
         instance=j.instance if service is not None else None,
         latest_build=BuildStatus.model_validate(latest.model_dump(exclude={"deployable"})) if latest else None,
         builds=history,
         active_build_id=active.id if active else None,
-        allowed_actions=AllowedActions.from_map(allowed_actions(j.phase, _facts(desired, j))),
+        allowed_actions=AllowedActions.from_map(_plan_blocks(allowed_actions(j.phase, _facts(desired, j)), j)),
         queued_goals=list(j.work.queued),
         applied_tokens=j.tokens,
         secret_arn=j.secret_arn,
         message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
+        plan=j.plan.status if j.plan else None,
     )
+
+
+def _plan_blocks(matrix: dict[Action, ActionAvailability], j: Judgement) -> dict[Action, ActionAvailability]:
+    """What the plan changes in the matrix, with its reason: with no room, provisioning (of a
+    database that runs nothing) and resuming are refused and a resize waits; past the data transfer
+    cap, resuming replication is refused."""
+    if j.plan is None:
+        return matrix
+    out = dict(matrix)
+    for action, why in j.plan.blocks.items():
+        if action is Action.RESIZE and matrix[action].allowed:
+            out[action] = ActionAvailability(allowed=True, mode=ActionMode.QUEUED, reason=why)
+        elif action is Action.RESUME_REPLICATION or matrix[action].allowed or (action is Action.PROVISION and j.service is None):
+            out[action] = ActionAvailability(allowed=False, reason=why)
+    return out
 
 
 def _facts(desired: Desired, j: Judgement) -> Facts:

@@ -11,11 +11,13 @@ from typing import Any
 import kopf
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
+from reflex_operator.api.plan import PLAN_PLURAL
+from reflex_operator.k8s.plans import usage_of
 from reflex_operator.k8s import wiring
 from reflex_operator.k8s.runtime import Entry, Runtime, SecretMeta, Stop
 from reflex_operator.settings import Settings
 
-__all__ = ["startup", "cleanup", "on_database", "on_secret", "queued", "leadership"]
+__all__ = ["startup", "cleanup", "on_database", "on_secret", "on_plan", "on_namespace", "queued", "leadership"]
 
 log = logging.getLogger("reflex_operator.handlers")
 
@@ -34,6 +36,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     rt = await wiring.build_runtime(config)
     if isinstance(memo.get("stop"), Stop):
         rt.stop = memo.stop
+    await wiring.prime(rt)
     rt.metrics.serve(config.metrics_port)
     wiring.start(rt)
     memo.runtime = rt
@@ -68,15 +71,21 @@ def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     if event["type"] == "DELETED":
         rt.resources.pop(key, None)
         rt.health.pop(key, None)
+        rt.plans.forget(key)
         rt.queue.discard(key)
         rt.metrics.forget(*key)
+        rt.wake_waiting(key[0])  # its room is free
         return
     entry = rt.resources.get(key)
+    before = usage_of(entry.body) if entry is not None else None
     if entry is None or entry.uid != obj["metadata"]["uid"]:
         rt.resources[key] = Entry(body=obj)
     elif not entry.seen(obj, time.monotonic(), listing=event["type"] is None):
         return  # older than what the operator wrote: nothing new
     rt.queue.add(key)
+    after = usage_of(obj)
+    if before is not None and after is not None and (before.want, before.held) != (after.want, after.held):
+        rt.wake_waiting(key[0])  # it took or freed room: the others waiting may fit now
 
 
 @kopf.on.event("", "v1", "secrets")
@@ -92,6 +101,27 @@ def on_secret(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         rt.secret_index[key] = SecretMeta(resource_version=obj["metadata"]["resourceVersion"], keys=keys)
     for ref in rt.referencing(*key):
         rt.queue.add(ref)
+
+
+@kopf.on.event(GROUP, VERSION, PLAN_PLURAL)
+def on_plan(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the plan; when its limits change (or it comes or goes), every database of the
+    namespaces on it gets a pass (their status shows the limits)."""
+    rt: Runtime = memo.runtime
+    obj = event["object"]
+    if rt.plans.plan_seen(obj, deleted=event["type"] == "DELETED"):
+        namespaces = {ns for ns, _ in rt.resources}
+        for namespace in rt.plans.on_plan(obj["metadata"]["name"], namespaces):
+            rt.wake_waiting(namespace, everyone=True)
+
+
+@kopf.on.event("", "v1", "namespaces")
+def on_namespace(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the namespace's plan label; a namespace moved to another plan gets a pass for each database."""
+    rt: Runtime = memo.runtime
+    obj = event["object"]
+    if rt.plans.namespace_seen(obj, deleted=event["type"] == "DELETED"):
+        rt.wake_waiting(obj["metadata"]["name"], everyone=True)
 
 
 @kopf.on.probe(id="queued")

@@ -14,6 +14,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
+from reflex_operator.api.plan import PLAN_PLURAL
 from reflex_operator.decide.ports import Conflict
 
 __all__ = ["Kube", "FINALIZER", "Conflict"]
@@ -94,6 +95,27 @@ class Kube:
             reporting_instance=os.environ.get("HOSTNAME", "reflex-operator"),
         )
         await asyncio.to_thread(self.core.create_namespaced_event, meta["namespace"], event)
+
+    async def list_plans(self) -> list[dict[str, Any]]:
+        """Every ReflexPlan, as the watch would deliver them."""
+        answer = await asyncio.to_thread(self.custom.list_cluster_custom_object, GROUP, VERSION, PLAN_PLURAL)
+        return list(answer.get("items") or [])
+
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        """Every namespace's name and labels."""
+        answer = await asyncio.to_thread(self.core.list_namespace)
+        return [{"metadata": {"name": n.metadata.name, "labels": dict(n.metadata.labels or {})}} for n in answer.items]
+
+    async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch a ReflexPlan's status subresource (a plan gone meanwhile is not an error)."""
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_cluster_custom_object_status,
+                GROUP, VERSION, PLAN_PLURAL, name, {"status": status}, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
     async def _secret(self, namespace: str, name: str) -> Any:
         try:

@@ -11,10 +11,11 @@ import time
 from datetime import datetime
 
 from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.decide import classify_health, health_sample_matters, identity
 from reflex_operator.k8s.runtime import Key, Runtime
 
-__all__ = ["poll_once", "run_poller"]
+__all__ = ["poll_once", "publish_plans", "run_poller"]
 
 log = logging.getLogger("reflex_operator.poller")
 
@@ -69,13 +70,40 @@ async def poll_once(rt: Runtime) -> set[Key]:
             continue
         endpoint = rt.config.endpoint_template.format(service=name, name=key[1], namespace=key[0])
         probes.append(_probe(rt, key, spec, status, endpoint, now))
+    # A sample that crosses the namespace's cap (or a new month) wakes its database: the health
+    # it would show changes (``health_sample_matters`` with ``capped``).
     for key in await asyncio.gather(*probes):
         if key is not None:
             woken.add(key)
 
     for key in woken:
         rt.queue.add(key)
+    await publish_plans(rt, now)
     return woken
+
+
+async def publish_plans(rt: Runtime, now: datetime) -> None:
+    """Each ReflexPlan's status (per namespace on it with databases: compute units used, bytes
+    this month), written when it changed; and the plan metrics."""
+    by_namespace: dict[str, list[dict]] = {}
+    for (namespace, _), entry in list(rt.resources.items()):
+        by_namespace.setdefault(namespace, []).append(entry.body)
+    for name, plan in list(rt.plans.plans.items()):
+        usages = [rt.plans.usage(ns, bodies, now) for ns, bodies in sorted(by_namespace.items()) if rt.plans.plan_name(ns) == name]
+        for u in usages:
+            rt.metrics.observe_plan(u.namespace, name, u.compute_units_used, plan.spec.compute_units_limit, u.bytes_transferred_this_month, plan.cap_bytes)
+        status = ReflexPlanStatus(namespaces=usages)
+        shown = rt.plans.status.get(name)
+        if shown is not None and shown.wire() == status.wire():
+            continue
+        for gone in {u.namespace for u in (shown.namespaces if shown else [])} - {u.namespace for u in usages}:
+            rt.metrics.forget_plan(gone, name)
+        try:
+            await rt.kube.patch_plan_status(name, status.wire())
+        except Exception as exc:  # noqa: BLE001 - written again next round
+            log.warning("could not write the status of ReflexPlan %s: %s", name, exc)
+            continue
+        rt.plans.status[name] = status
 
 
 async def _probe(
@@ -83,10 +111,12 @@ async def _probe(
 ) -> Key | None:
     sample = await rt.dataplane.health(endpoint, now)
     rt.health[key] = sample
+    rt.plans.count(key, sample.bytes_transferred, now)
+    capped = rt.plans.capped(key[0], now)
     rows = sum(sample.row_counts.values()) if sample.row_counts else None
-    rt.metrics.observe_health(key[0], key[1], classify_health(sample, spec), sample.snapshot_age_ms, sample.swap_count, rows)
+    rt.metrics.observe_health(key[0], key[1], classify_health(sample, spec, capped), sample.snapshot_age_ms, sample.swap_count, rows)
     rt.metrics.health_checks.labels("ok" if sample.reachable else "unreachable").inc()
-    return key if health_sample_matters(spec, status, sample, now, rt.settings.status_refresh_seconds) else None
+    return key if health_sample_matters(spec, status, sample, now, rt.settings.status_refresh_seconds, capped) else None
 
 
 async def run_poller(rt: Runtime) -> None:

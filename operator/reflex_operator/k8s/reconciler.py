@@ -127,6 +127,7 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         service=rt.services.get(svc_name),
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
+        plan=rt.plans.facts(desired.namespace, (e.body for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
     )
 
 
@@ -252,6 +253,9 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     written = await rt.kube.patch_status(meta["namespace"], meta["name"], after)
     rt.metrics.status_writes.inc()
     rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
+    held = (before.plan.compute_units if before.plan else None, decision.status.plan.compute_units if decision.status.plan else None)
+    if held[0] != held[1]:
+        rt.wake_waiting(meta["namespace"])  # it took or freed room
     # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
     # delivers the change does not repeat what this one did.
     if isinstance(written, dict) and "metadata" in written:

@@ -18,6 +18,7 @@ from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.decide.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.k8s.gate import Gate
+from reflex_operator.k8s.plans import PlanCache, waiting
 from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
@@ -88,7 +89,14 @@ class Entry:
         it was taken."""
         if self.written is not None and not listing:
             version = body["metadata"].get("resourceVersion")
-            if version != self.written and now - self.written_at < WRITE_WAIT_SECONDS:
+            # A higher generation is a newer spec, whatever became of our write's own event (kopf
+            # may fold a burst of events into the latest one): generations, unlike
+            # resourceVersions, are ordered integers.
+            newer_spec = int(body["metadata"].get("generation") or 0) > int(self.body["metadata"].get("generation") or 0)
+            # Only the operator writes status: a body that carries the status we wrote is our
+            # write's version or a later one (a user's label or annotation change, folded or not).
+            has_our_status = body.get("status") == self.body.get("status")
+            if version != self.written and not newer_spec and not has_our_status and now - self.written_at < WRITE_WAIT_SECONDS:
                 return False
         self.body, self.written = body, None
         self.delivered.append(body["metadata"].get("resourceVersion"))
@@ -132,6 +140,8 @@ class Runtime:
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
     services: dict[str, ObservedService | None] = field(default_factory=dict)
     health: dict[Key, HealthSample] = field(default_factory=dict)
+    # The plans, the namespaces' plan labels and their monthly data transfer.
+    plans: PlanCache = field(default_factory=PlanCache)
     # First looks at services the poller has not seen yet go one batch at a time.
     first_look: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Events being posted (a pass does not wait for them).
@@ -150,6 +160,18 @@ class Runtime:
         for (ns, name), entry in self.resources.items():
             if ns == namespace and entry.spec.get("source", {}).get("secretRef", {}).get("name") == secret:
                 yield (ns, name)
+
+    def in_namespace(self, namespace: str) -> Iterator[tuple[Key, Entry]]:
+        """The databases of one namespace."""
+        for key, entry in list(self.resources.items()):
+            if key[0] == namespace:
+                yield key, entry
+
+    def wake_waiting(self, namespace: str, everyone: bool = False) -> None:
+        """Queue the databases of a namespace that wait for their plan (``everyone``: all of them)."""
+        for key, entry in self.in_namespace(namespace):
+            if everyone or waiting(entry.body):
+                self.queue.add(key)
 
     def post(self, body: dict[str, Any], events: list[s.Event]) -> None:
         """Post events without holding up the pass; a lost event is logged, never retried."""

@@ -21,6 +21,7 @@ from reflex_operator.k8s.elector import Elector
 from reflex_operator.k8s.gate import Gate
 from reflex_operator.k8s.kube import Kube
 from reflex_operator.k8s.leases import Leases
+from reflex_operator.k8s.plans import PlanCache
 from reflex_operator.k8s.poller import run_poller
 from reflex_operator.k8s.queue import Backoff, WorkQueue, resync
 from reflex_operator.k8s.runtime import Runtime
@@ -28,7 +29,7 @@ from reflex_operator.k8s.workers import worker
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["build_runtime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
+__all__ = ["build_runtime", "prime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
 
 log = logging.getLogger("reflex_operator.wiring")
 
@@ -68,6 +69,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         metrics=metrics,
         queue=queue_of(settings),
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
+        plans=PlanCache(default=settings.default_plan),
     )
 
 
@@ -115,6 +117,18 @@ def _elector(rt: Runtime, identity: str) -> Elector:
         on_failed=lambda why: rt.stop.request(1, why),
         report=lambda held: rt.metrics.leadership(held, settings.shards),
     )
+
+
+async def prime(rt: Runtime) -> None:
+    """One listing of the plans and the namespaces before the first pass, so that no database is
+    judged before its plan is known (the watches keep them current afterwards)."""
+    try:
+        for body in await rt.kube.list_plans():
+            rt.plans.plan_seen(body)
+        for body in await rt.kube.list_namespaces():
+            rt.plans.namespace_seen(body)
+    except Exception as exc:  # noqa: BLE001 - the watches fill them in anyway
+        log.warning("could not list the plans and namespaces: %s", exc)
 
 
 def start(rt: Runtime, identity: str | None = None) -> None:
