@@ -100,7 +100,22 @@ def test_plan_status_is_written_only_when_it_changed() -> None:
 def test_a_newer_spec_is_taken_even_before_our_own_write_is_seen() -> None:
     import time
 
-    entry = Entry(body={"metadata": {"resourceVersion": "1", "generation": 1}})
-    entry.wrote({"metadata": {"resourceVersion": "5", "generation": 1}}, time.monotonic())
-    assert not entry.seen({"metadata": {"resourceVersion": "4", "generation": 1}}, time.monotonic())
-    assert entry.seen({"metadata": {"resourceVersion": "6", "generation": 2}}, time.monotonic())
+    old, ours = {"phase": "Pending"}, {"phase": "Building"}
+    entry = Entry(body={"metadata": {"resourceVersion": "1", "generation": 1}, "status": old})
+    entry.wrote({"metadata": {"resourceVersion": "5", "generation": 1}, "status": ours}, time.monotonic())
+    assert not entry.seen({"metadata": {"resourceVersion": "4", "generation": 1}, "status": old}, time.monotonic())
+    # kopf folded our write's event into the user's: a newer generation, still the old status.
+    assert entry.seen({"metadata": {"resourceVersion": "6", "generation": 2}, "status": old}, time.monotonic())
+
+
+def test_a_later_event_without_our_own_version_is_taken_when_it_carries_our_status() -> None:
+    """Only the operator writes status: an event with the status it wrote is its write or later
+    (a label or annotation change, say), even when the write's own event never comes (kopf folds
+    bursts of events)."""
+    import time
+
+    old, ours = {"phase": "Pending"}, {"phase": "Building"}
+    entry = Entry(body={"metadata": {"resourceVersion": "1", "generation": 1}, "status": old})
+    entry.wrote({"metadata": {"resourceVersion": "5", "generation": 1}, "status": ours}, time.monotonic())
+    later = {"metadata": {"resourceVersion": "7", "generation": 1, "annotations": {"a": "b"}}, "status": ours}
+    assert entry.seen(later, time.monotonic()) and entry.written is None and entry.body is later
