@@ -62,6 +62,14 @@ from reflex_operator.api.status import (
     ReflexDatabaseStatus,
     Replication,
 )
+from reflex_operator.api.status import (
+    NOTIFICATIONS_SEEN,
+    HistoryEntry,
+    HistoryKind,
+    Notification,
+    NotificationType,
+    Severity,
+)
 
 # The base classes' names before the split.
 _Wire = Wire
@@ -102,6 +110,12 @@ __all__ = [
     "AllowedActions",
     "AppliedTokens",
     "ReflexDatabaseStatus",
+    "NOTIFICATIONS_SEEN",
+    "Severity",
+    "NotificationType",
+    "Notification",
+    "HistoryKind",
+    "HistoryEntry",
 ]
 
 # The string formats and constrained string types above are importable from here too, as before,
