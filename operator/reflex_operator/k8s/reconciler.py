@@ -268,6 +268,12 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
     # delivers the change does not repeat what this one did.
     if isinstance(written, dict) and "metadata" in written:
-        entry.wrote(written, time.monotonic())
+        if written["metadata"].get("resourceVersion") == meta.get("resourceVersion"):
+            # The server found nothing to change (it normalised the difference away): no watch
+            # event will bring this version, so do not wait for one (that would ignore the
+            # user's next change for WRITE_WAIT_SECONDS).
+            entry.body = written
+        else:
+            entry.wrote(written, time.monotonic())
     else:
         entry.body = {**entry.body, "status": after}
