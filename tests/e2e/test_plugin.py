@@ -53,7 +53,8 @@ def test_one_database_through_a_sequence_of_actions(operator, kube, aws, simulat
     assert out.strip() == "orders: done: Paused"
     obj = operator.rdb("orders")
     assert status(obj)["phase"] == "Paused" and obj["spec"]["paused"] is True
-    managers = {m["manager"] for m in obj["metadata"]["managedFields"]}
+    shown = json.loads(kube.kubectl("get", "rdb", "orders", "-n", namespace, "-o", "json", "--show-managed-fields").stdout)
+    managers = {m["manager"] for m in shown["metadata"]["managedFields"]}
     assert "kubectl-reflex" in managers
 
     # Refused by allowedActions: nothing is written, the exit status says so.
