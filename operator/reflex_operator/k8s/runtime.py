@@ -76,9 +76,18 @@ class Entry:
         if self.written is not None and not listing:
             version = body["metadata"].get("resourceVersion")
             if version != self.written and now - self.written_at < WRITE_WAIT_SECONDS:
+                if _generation(body) > _generation(self.body):
+                    # A newer spec than the one kept: never ignored (the user's change), but
+                    # with the status the operator wrote, until the watch catches up.
+                    self.body = {**body, "status": self.body.get("status")}
+                    return True
                 return False
         self.body, self.written = body, None
         return True
+
+
+def _generation(body: dict[str, Any]) -> int:
+    return int(body.get("metadata", {}).get("generation") or 0)
 
 
 @dataclass
