@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     secret_prefix: str = Config.secret_prefix
     container_port: int = 8080
     build_history_limit: int = Field(Config.build_history_limit, ge=1, le=20)
+    notification_limit: int = Field(Config.notification_limit, ge=1, le=100, description="Notifications kept in status.")
+    history_limit: int = Field(Config.history_limit, ge=1, le=200, description="Phase and health transitions kept in status.")
 
     # The data plane: where each instance answers. Placeholders: {service} (the ECS service name),
     # {name}, {namespace}. In production a service-discovery name such as
@@ -109,4 +111,6 @@ class Settings(BaseSettings):
             compute_type=self.build_compute_type,
             secret_prefix=self.secret_prefix,
             status_refresh_seconds=self.status_refresh_seconds,
+            notification_limit=self.notification_limit,
+            history_limit=self.history_limit,
         )

@@ -33,3 +33,19 @@ def status(obj: dict[str, Any]) -> dict[str, Any]:
 
 def action(obj: dict[str, Any], name: str) -> dict[str, Any]:
     return status(obj)["allowedActions"][name]
+
+
+def plugin(kube: Any, namespace: str, *args: str, timeout: float = 180.0) -> Any:
+    """``kubectl reflex ARGS -n NAMESPACE`` as a user runs it: kubectl finds the ``kubectl-reflex``
+    console script on the PATH (the one installed beside this interpreter). Returns the completed
+    process (text output captured, exit status not checked)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "NO_COLOR": "1"}
+    env.pop("KUBECONFIG", None)
+    cmd = [str(kube.kubectl_path), "reflex", *args, "-n", namespace, "--kubeconfig", str(kube.admin_kubeconfig)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

@@ -30,6 +30,8 @@ def test_every_config_field_comes_from_the_settings() -> None:
         build_compute_type="BUILD_GENERAL1_LARGE",
         secret_prefix="other/",
         status_refresh_seconds=5.0,
+        notification_limit=7,
+        history_limit=9,
     )
     config = settings.decision_config("repo")
     defaults = Config()

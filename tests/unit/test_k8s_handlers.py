@@ -81,6 +81,23 @@ def test_events_older_than_our_write_do_not_overwrite_it():
     assert rt.resources[KEY].body["metadata"]["resourceVersion"] == "r4"
 
 
+def test_a_newer_spec_is_never_ignored_while_our_write_is_awaited():
+    memo, _ = memo_with_runtime()
+    rt = memo.runtime
+    deliver(memo, "ADDED", body("r1"))
+    drain(rt)
+    written = body("r3", phase="Paused")
+    written["metadata"]["generation"] = 2
+    rt.resources[KEY].wrote(written, time.monotonic())
+    user = body("r4")  # the user's change, delivered before our write came back
+    user["metadata"]["generation"] = 3
+    user["spec"]["paused"] = False
+    deliver(memo, "MODIFIED", user)
+    entry = rt.resources[KEY]
+    assert entry.spec["paused"] is False and entry.status == {"phase": "Paused"} and drain(rt) == [KEY]
+    assert entry.written == "r3"  # still awaited
+
+
 def test_a_listing_is_always_taken():
     memo, _ = memo_with_runtime()
     rt = memo.runtime

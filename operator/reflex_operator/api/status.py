@@ -30,6 +30,12 @@ __all__ = [
     "AllowedActions",
     "AppliedTokens",
     "ReflexDatabaseStatus",
+    "NOTIFICATIONS_SEEN",
+    "Severity",
+    "NotificationType",
+    "Notification",
+    "HistoryKind",
+    "HistoryEntry",
 ]
 
 
@@ -272,3 +278,91 @@ class ReflexDatabaseStatus(Observed):
     """A human-readable summary."""
     plan: PlanStatus | None = None
     """The ReflexPlan the namespace is on, its limits and the compute units this database holds."""
+    notifications: list[Notification] = Field(default_factory=list)
+    """What happened to the database, newest first: the latest notifications (a bounded number,
+    REFLEX_NOTIFICATION_LIMIT) and every sticky one whose cause is not resolved."""
+    unseen_count: int = 0
+    """Notifications newer than the reflexdb.cloud/notifications-seen annotation (all, without it)."""
+    skipped_count: int = 0
+    """Unseen notifications that fell off the bound of the list."""
+    history: list[HistoryEntry] = Field(default_factory=list)
+    """Phase and health transitions, newest first (a bounded number, REFLEX_HISTORY_LIMIT); how
+    long a state lasted is the time to the next newer entry of the same kind."""
+
+
+# ------------------------------------------------------------------ notifications and history
+
+NOTIFICATIONS_SEEN = "reflexdb.cloud/notifications-seen"
+"""The annotation a user sets (an RFC 3339 timestamp) to mark the notifications up to then seen."""
+
+
+class Severity(StrEnum):
+    SUCCESS = "success"
+    ERROR = "error"
+    INFO = "info"
+
+
+class NotificationType(StrEnum):
+    """What a notification tells (the Kubernetes Event reason of the same transition)."""
+
+    BUILD_SUCCEEDED = "BuildSucceeded"
+    BUILD_FAILED = "BuildFailed"
+    BUILD_STOPPED = "BuildStopped"
+    DEPLOYED = "Deployed"
+    PAUSED = "Paused"
+    RESUMED = "Resumed"
+    TERMINATED = "Terminated"
+    FAILED = "Failed"
+    RELOADED = "Reloaded"
+    REPLICATION_PAUSED = "ReplicationPaused"
+    REPLICATION_RESUMED = "ReplicationResumed"
+    HEALTH_DEGRADED = "HealthDegraded"
+    HEALTH_RECOVERED = "HealthRecovered"
+    ACTION_BLOCKED = "ActionBlocked"
+    PLAN_LIMIT_REACHED = "PlanLimitReached"
+    DATA_TRANSFER_CAP_EXCEEDED = "DataTransferCapExceeded"
+    DATA_TRANSFER_CAP_LIFTED = "DataTransferCapLifted"
+
+
+class Notification(Observed):
+    """Something that happened to the database that a user should know (seed: notifications)."""
+
+    id: str
+    """A UUID derived from the resource and the transition: the same across operator restarts and repeated passes."""
+    event_type: NotificationType
+    """What happened; the reason of the Kubernetes Event posted with it."""
+    message: str
+    """One line for a human."""
+    detail: str | None = None
+    """More about it, when there is more."""
+    severity: Severity
+    """success, error or info."""
+    sticky: bool = False
+    """Kept, whatever the bound, until its cause is resolved (a failed build, a stalled deployment)."""
+    created_at: datetime
+    """When the operator saw it happen."""
+
+
+class HistoryKind(StrEnum):
+    PHASE = "phase"
+    HEALTH = "health"
+
+
+class HistoryEntry(Observed):
+    """One transition of the phase or of the health."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    kind: HistoryKind
+    """phase or health."""
+    from_: str | None = Field(None, alias="from")
+    """The value before (null: none, e.g. no instance)."""
+    to: str | None = None
+    """The value after (null: none)."""
+    at: datetime
+    """When the operator saw the transition."""
+    reason: str | None = None
+    """Why: the condition reason that explains the new value."""
+
+
+ReflexDatabaseStatus.model_rebuild()

@@ -172,3 +172,5 @@ class Config:
     compute_type: str = "BUILD_GENERAL1_MEDIUM"
     secret_prefix: str = "reflexdb/"
     status_refresh_seconds: float = 60.0
+    notification_limit: int = 20  # notifications kept in status (sticky ones beyond it)
+    history_limit: int = 50  # phase and health transitions kept in status

@@ -66,6 +66,11 @@ def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabas
         secret_arn=j.secret_arn,
         message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
         plan=j.plan.status if j.plan else None,
+        # Carried over; decide.chronicle adds what this pass changed.
+        notifications=desired.status.notifications,
+        unseen_count=desired.status.unseen_count,
+        skipped_count=desired.status.skipped_count,
+        history=desired.status.history,
     )
 
 

@@ -13,8 +13,11 @@ from typing import Any
 
 
 from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
-from reflex_operator.decide import Decision, Desired, Observation, SecretState, decide, transition_events
+from reflex_operator.decide import Decision, Desired, Observation, SecretState, decide
 from reflex_operator.decide import identity
+from reflex_operator.decide.chronicle import Chronicle, chronicle
+from reflex_operator.decide.notify import parse_seen
+from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
 from reflex_operator.aws.ecs import BATCH as ecs_batch
@@ -86,8 +89,9 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
     second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, rt.clock())
-    await _write(rt, entry, desired.status, second)
-    rt.post(entry.body, acted.events + transition_events(desired.status, second.status))
+    told = _chronicle(rt, entry, desired, second, acted.events)
+    await _write(rt, entry, desired.status, replace(second, status=told.status))
+    rt.post(entry.body, list(told.events))
 
 
 async def surface_error(rt: Runtime, key: Key, error: str) -> None:
@@ -98,10 +102,21 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
     desired = _desired(entry)
     observed = await observe(rt, desired, fetch=False)
     decision = decide(desired, replace(observed, aws_error=error), rt.config, rt.clock())
+    told = _chronicle(rt, entry, desired, decision, [])
     if entry.last_error != error:
         rt.post(entry.body, [s.Event("AWSError", error, warning=True)])
         entry.last_error = error
-    await _write(rt, entry, desired.status, decision)
+    await _write(rt, entry, desired.status, replace(decision, status=told.status))
+    rt.post(entry.body, list(told.events))
+
+
+def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, done: list[s.Event]) -> Chronicle:
+    """The notifications, history and Events of what this pass changed (one source for all three)."""
+    annotations = entry.body["metadata"].get("annotations") or {}
+    return chronicle(
+        desired.status, decision.status, done,
+        uid=desired.uid, now=rt.clock(), seen=parse_seen(annotations.get(NOTIFICATIONS_SEEN)), config=rt.config,
+    )
 
 
 # ------------------------------------------------------------------------------------ observe
@@ -259,6 +274,12 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
     # delivers the change does not repeat what this one did.
     if isinstance(written, dict) and "metadata" in written:
-        entry.wrote(written, time.monotonic())
+        if written["metadata"].get("resourceVersion") == meta.get("resourceVersion"):
+            # The server found nothing to change (it normalised the difference away): no watch
+            # event will bring this version, so do not wait for one (that would ignore the
+            # user's next change for WRITE_WAIT_SECONDS).
+            entry.body = written
+        else:
+            entry.wrote(written, time.monotonic())
     else:
         entry.body = {**entry.body, "status": after}

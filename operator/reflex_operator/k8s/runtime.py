@@ -89,18 +89,24 @@ class Entry:
         it was taken."""
         if self.written is not None and not listing:
             version = body["metadata"].get("resourceVersion")
-            # A higher generation is a newer spec, whatever became of our write's own event (kopf
-            # may fold a burst of events into the latest one): generations, unlike
-            # resourceVersions, are ordered integers.
-            newer_spec = int(body["metadata"].get("generation") or 0) > int(self.body["metadata"].get("generation") or 0)
             # Only the operator writes status: a body that carries the status we wrote is our
             # write's version or a later one (a user's label or annotation change, folded or not).
             has_our_status = body.get("status") == self.body.get("status")
-            if version != self.written and not newer_spec and not has_our_status and now - self.written_at < WRITE_WAIT_SECONDS:
+            if version != self.written and not has_our_status and now - self.written_at < WRITE_WAIT_SECONDS:
+                if _generation(body) > _generation(self.body):
+                    # A newer spec than the one kept (kopf may fold our write's own event into the
+                    # user's; generations, unlike resourceVersions, are ordered integers): never
+                    # ignored, but with the status the operator wrote, until the watch catches up.
+                    self.body = {**body, "status": self.body.get("status")}
+                    return True
                 return False
         self.body, self.written = body, None
         self.delivered.append(body["metadata"].get("resourceVersion"))
         return True
+
+
+def _generation(body: dict[str, Any]) -> int:
+    return int(body.get("metadata", {}).get("generation") or 0)
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""Snapshot tests of kubectl reflex's human output, rendered from a fixed status document at a fixed
+time. The expected text is in tests/unit/snapshots/; to accept a deliberate change, run with
+REFLEX_UPDATE_SNAPSHOTS=1 and review the diff."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from reflex_operator.plugin import render
+
+HERE = Path(__file__).parent
+DOC = json.loads((HERE / "fixtures" / "plugin_status.json").read_text())
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _check(name: str, text: str) -> None:
+    path = HERE / "snapshots" / name
+    if os.environ.get("REFLEX_UPDATE_SNAPSHOTS") == "1":
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_status_screen() -> None:
+    _check("status.txt", render.status_screen(DOC, NOW))
+
+
+def test_builds_table() -> None:
+    _check("builds.txt", render.builds_table(DOC, NOW))
+
+
+def test_notifications_table() -> None:
+    _check("notifications.txt", render.notifications_table(DOC, NOW))
+
+
+def test_fleet_lines_and_summary() -> None:
+    outcomes = [render.Outcome("a", "db-00", "refused", "the instance is already paused"),
+                render.Outcome("a", "db-01", "done", "Paused"), render.Outcome("b", "db-02", "done", "Paused")]
+    text = "\n".join(render.outcome_line(o, with_namespace=True) for o in outcomes) + "\n" + render.summary(outcomes) + "\n"
+    _check("fleet.txt", text)
+
+
+def test_colour_only_when_asked() -> None:
+    assert "\x1b[" not in render.status_screen(DOC, NOW)
+    assert "\x1b[32mok\x1b[0m" in render.status_screen(DOC, NOW, render.Paint(on=True))
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [(850, "850ms"), (4200, "4.2s"), (192_000, "3m12s"), (180_000, "3m"), (7_500_000, "2h5m"), (273_600_000, "3d4h")],
+)
+def test_human_durations(ms: int, text: str) -> None:
+    assert render.duration_ms(ms) == text
