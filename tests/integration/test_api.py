@@ -22,6 +22,11 @@ import yaml
 
 from reflex_operator.api.models import (
     GROUP,
+    HistoryEntry,
+    HistoryKind,
+    Notification,
+    NotificationType,
+    Severity,
     PLURAL,
     VERSION,
     Action,
@@ -373,6 +378,16 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
             name="pro", found=True, compute_units_limit=8, max_instance_size=Size.LARGE, poll_mode_min_sync_interval=10,
             data_transfer_gb_per_month=500, compute_units=1,
         ),
+        notifications=[
+            Notification(
+                id="6f0c1d2e-3b4a-5c6d-8e9f-0a1b2c3d4e5f", event_type=NotificationType.BUILD_FAILED,
+                message="build orders-b-0001 failed", detail="logs: https://example.invalid/logs",
+                severity=Severity.ERROR, sticky=True, created_at=T0,
+            ),
+        ],
+        unseen_count=1,
+        skipped_count=0,
+        history=[HistoryEntry(kind=HistoryKind.PHASE, from_="Deploying", to="Running", at=T1, reason="Running")],
     )
 
 

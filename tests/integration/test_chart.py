@@ -39,6 +39,9 @@ OPS = "ops"
 OPS_NAME = "ops-reflex-operator"
 NAMESPACE = "reflex-system"
 KUBE_VERSION = "v1.36.3"  # the test control plane's
+# Byte copies of crds/ and manifests/admission/ (no Helm labels), and the cluster-scoped kinds.
+VERBATIM = ("CustomResourceDefinition", "ReflexPlan", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+CLUSTER_SCOPED = (*VERBATIM, "ClusterRole", "ClusterRoleBinding")
 HELM_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "helm.sh/chart")
 # Prometheus Operator's CRDs are not in the test API server: a ServiceMonitor cannot be dry-run.
 NOT_SERVED = {"ServiceMonitor"}
@@ -190,7 +193,7 @@ def test_default_values_render_the_kustomize_base(helm: Path, kube: Kube, tmp_pa
         assert normalise(chart[key]) == normalise(base[key]), f"{key} differs from the kustomize base"
     for obj in chart.values():
         labels = obj["metadata"].get("labels", {})
-        assert labels.get("app.kubernetes.io/managed-by") == "Helm" or obj["kind"] == "CustomResourceDefinition"
+        assert labels.get("app.kubernetes.io/managed-by") == "Helm" or obj["kind"] in VERBATIM
 
 
 def test_every_optional_part_renders_the_base_with_its_components(helm: Path, kube: Kube, tmp_path: Path) -> None:
@@ -215,7 +218,7 @@ def test_non_default_values_reach_the_objects(helm: Path, tmp_path: Path, monkey
         ("ServiceMonitor", OPS_NAME), ("ConfigMap", f"{OPS_NAME}-dashboard"),
     }
     for (kind, _), obj in objects.items():
-        if kind not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
+        if kind not in CLUSTER_SCOPED:
             assert obj["metadata"]["namespace"] == "reflex-ops", kind
     assert objects[("ClusterRoleBinding", OPS_NAME)]["subjects"][0]["namespace"] == "reflex-ops"
     c = container(objects, OPS_NAME)
@@ -248,8 +251,9 @@ def test_non_default_values_reach_the_objects(helm: Path, tmp_path: Path, monkey
 def test_server_side_dry_run_of_the_default_render(helm: Path, kube: Kube) -> None:
     objects = docs(template(helm).stdout)
     assert sorted(o["kind"] for o in objects) == sorted([
-        "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
-        "RoleBinding", "PodDisruptionBudget", "Service", "Deployment",
+        "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+        "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget", "Service", "Deployment",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ReflexPlan",
     ])
     dry_run(kube, objects)
 
