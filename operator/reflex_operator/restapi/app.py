@@ -24,7 +24,7 @@ from reflex_operator.restapi.models import (
     RedeployRequest,
 )
 
-__all__ = ["ApiError", "Backend", "User", "create_app"]
+__all__ = ["ApiError", "Backend", "User", "create_app", "selector"]
 
 Obj = dict[str, Any]
 
@@ -66,7 +66,14 @@ def _ns(obj: Obj) -> str:
 def create_app(backend: Backend) -> FastAPI:
     """The API over ``backend``."""
     app = FastAPI(title="reflex-api", version="1", description=__doc__, responses=_ERRORS)
+    _errors(app)
+    guard = _Guard(backend)
+    _reads(app, guard)
+    _writes(app, guard)
+    return app
 
+
+def _errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
@@ -77,25 +84,51 @@ def create_app(backend: Backend) -> FastAPI:
         where = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         return JSONResponse({"error": "invalid_request", "message": where}, status_code=422)
 
-    def user(authorization: Annotated[str | None, Header()] = None) -> User:
+
+class _Guard:
+    """Who is calling, and what they may see and change (through the backend's reviews)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def user(self, authorization: Annotated[str | None, Header()] = None) -> User:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise ApiError(401, "unauthenticated", "a bearer token is required")
-        who = backend.authenticate(authorization[7:].strip())
+        who = self.backend.authenticate(authorization[7:].strip())
         if who is None:
             raise ApiError(401, "unauthenticated", "the token is not valid")
         return who
 
-    Caller = Annotated[User, Depends(user)]
-
-    def readable(who: User, uid: str) -> Obj:
-        obj = backend.by_uid(uid)
-        if obj is None or not backend.allowed(who, "get", _ns(obj)):
+    def readable(self, who: User, uid: str) -> Obj:
+        """The database, if ``who`` may get it; else 404, as for an unknown id."""
+        obj = self.backend.by_uid(uid)
+        if obj is None or not self.backend.allowed(who, "get", _ns(obj)):
             raise ApiError(404, "not_found", f"no database {uid}")
         return obj
 
-    def writable(who: User, obj: Obj, verb: str = "patch") -> None:
-        if not backend.allowed(who, verb, _ns(obj)):
+    def writable(self, who: User, obj: Obj, verb: str = "patch") -> None:
+        if not self.backend.allowed(who, verb, _ns(obj)):
             raise ApiError(403, "forbidden", f"{who.name} may not {verb} reflexdatabases in namespace {_ns(obj)}")
+
+    def act(self, who: User, id: str, action: str, arg: str | None = None) -> ActionResponse:
+        """One action: refused (409, nothing written) as allowedActions says, else the patch or delete."""
+        obj = self.readable(who, id)
+        if action not in actions.ACTION_VERBS:
+            raise ApiError(404, "unknown_action", f"no action {action!r}; one of {', '.join(actions.ACTION_VERBS)}")
+        out = actions.decide(action, obj, arg)
+        self.writable(who, obj, "delete" if out.delete else "patch")
+        if out.refused is not None:
+            raise ApiError(409, "action_not_allowed", out.refused)
+        if out.delete:
+            self.backend.delete(who, obj)
+        elif out.patch:
+            self.backend.patch(who, obj, out.patch)
+        return ActionResponse(id=id, action=action, patch=out.patch, queued=out.queued)
+
+
+def _reads(app: FastAPI, guard: _Guard) -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+    backend = guard.backend
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -113,11 +146,10 @@ def create_app(backend: Backend) -> FastAPI:
             match = selector(label_selector)
         except ValueError as e:
             raise ApiError(400, "invalid_label_selector", str(e)) from e
-        objs = [o for o in backend.objects() if (namespace is None or _ns(o) == namespace) and match(o)]
-        namespaces = {_ns(o) for o in objs}
         if namespace is not None and not backend.allowed(who, "list", namespace):
             raise ApiError(403, "forbidden", f"{who.name} may not list reflexdatabases in namespace {namespace}")
-        visible = {n for n in namespaces if backend.allowed(who, "list", n)}
+        objs = [o for o in backend.objects() if (namespace is None or _ns(o) == namespace) and match(o)]
+        visible = {n for n in {_ns(o) for o in objs} if backend.allowed(who, "list", n)}
         try:
             return shapes.page([o for o in objs if _ns(o) in visible], limit, next_cursor)
         except ValueError as e:
@@ -125,41 +157,32 @@ def create_app(backend: Backend) -> FastAPI:
 
     @app.get("/v1/databases/{id}/instance", response_model=InstanceResponse)
     def get_instance(id: str, who: Caller) -> InstanceResponse:
-        return shapes.instance_response(readable(who, id))
+        return shapes.instance_response(guard.readable(who, id))
 
     @app.get("/v1/databases/{id}/builds", response_model=BuildsResponse)
     def get_builds(id: str, who: Caller) -> BuildsResponse:
-        return shapes.builds_response(readable(who, id))
+        return shapes.builds_response(guard.readable(who, id))
 
-    def act(who: User, id: str, action: str, arg: str | None = None) -> ActionResponse:
-        obj = readable(who, id)
-        if action not in actions.ACTION_VERBS:
-            raise ApiError(404, "unknown_action", f"no action {action!r}; one of {', '.join(actions.ACTION_VERBS)}")
-        out = actions.decide(action, obj, arg)
-        writable(who, obj, "delete" if out.delete else "patch")
-        if out.refused is not None:
-            raise ApiError(409, "action_not_allowed", out.refused)
-        if out.delete:
-            backend.delete(who, obj)
-        elif out.patch:
-            backend.patch(who, obj, out.patch)
-        return ActionResponse(id=id, action=action, patch=out.patch, queued=out.queued)
+
+def _writes(app: FastAPI, guard: _Guard) -> None:
+    Caller = Annotated[User, Depends(guard.user)]
 
     @app.post("/v1/databases/{id}/redeploy", response_model=ActionResponse)
     def redeploy(id: str, body: RedeployRequest, who: Caller) -> ActionResponse:
-        return act(who, id, "redeploy", body.build_id)
+        return guard.act(who, id, "redeploy", body.build_id)
 
     @app.post("/v1/databases/{id}/actions/{action}", response_model=ActionResponse)
-    def action(id: str, action: str, who: Caller, size: str | None = None, build_id: Annotated[str | None, Query(alias="buildId")] = None) -> ActionResponse:
+    def action(
+        id: str, action: str, who: Caller, size: str | None = None,
+        build_id: Annotated[str | None, Query(alias="buildId")] = None,
+    ) -> ActionResponse:
         if action in ("resize", "redeploy") and not (size or build_id):
             raise ApiError(400, "missing_argument", f"{action} needs {'?size=' if action == 'resize' else '?buildId='}")
-        return act(who, id, action, size if action == "resize" else build_id)
+        return guard.act(who, id, action, size if action == "resize" else build_id)
 
     @app.patch("/v1/databases", response_model=BatchResponse)
     def batch(body: BatchRequest, who: Caller) -> BatchResponse:
-        return BatchResponse(databases={i: _batch_one(backend, who, i, body) for i in dict.fromkeys(body.ids)})
-
-    return app
+        return BatchResponse(databases={i: _batch_one(guard.backend, who, i, body) for i in dict.fromkeys(body.ids)})
 
 
 def _batch_one(backend: Backend, who: User, uid: str, body: BatchRequest) -> BatchEntry:
