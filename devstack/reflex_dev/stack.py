@@ -1,9 +1,11 @@
 """``reflex-dev {controlplane,up,down,demo}``: the local stack, detached.
 
 ``up`` starts (idempotently) a real kube-apiserver + etcd, the AWS emulator, the reflex-server
-simulator and, unless ``--no-operator``, the operator; everything is recorded in
+simulator, unless ``--no-operator`` the operator, and reflex-api (the REST API, as its own
+ServiceAccount, at ``REFLEX_API_URL``); everything is recorded in
 ``.dev/state.json`` so that ``down`` (another process, later) stops exactly what ``up`` started.
-Files written: ``.dev/kubeconfig`` (admin), ``.dev/env`` (shell exports), ``.dev/*.log``.
+Files written: ``.dev/kubeconfig`` (admin), ``.dev/env`` (shell exports), ``.dev/api.kubeconfig``
+(reflex-api's ServiceAccount token), ``.dev/*.log``.
 """
 
 from __future__ import annotations
