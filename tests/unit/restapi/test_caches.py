@@ -33,3 +33,25 @@ def test_watch_events_update_the_copy_by_uid() -> None:
     assert c.by_uid("u1")["metadata"]["resourceVersion"] == "2" and len(c.objects()) == 1
     c.apply("DELETED", obj)
     assert c.by_uid("u1") is None and c.objects() == []
+
+
+def test_an_expired_watch_lists_again_from_a_fresh_resource_version() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    c = Cache(ApiClient())
+    listed: list[str] = []
+    watched: list[str] = []
+
+    def fake_list() -> str:
+        listed.append(str(len(listed) + 1))
+        return listed[-1]
+
+    def fake_watch(rv: str) -> None:
+        watched.append(rv)
+        if len(watched) == 1:
+            raise ApiException(status=410, reason="Gone")
+        c.stop()
+
+    c._list, c._watch = fake_list, fake_watch  # type: ignore[method-assign]
+    c.run()
+    assert watched == ["1", "2"], "the second watch starts from the second list's resourceVersion"
