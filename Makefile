@@ -87,6 +87,7 @@ demo: venv controlplane
 
 bench: venv controlplane
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --api
 
 clean: dev-down
 	rm -rf $(VENV) .dev

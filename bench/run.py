@@ -50,7 +50,13 @@ def main() -> int:
     ap.add_argument("--poll", type=float, default=2.0, help="REFLEX_POLL_INTERVAL_SECONDS")
     ap.add_argument("--window", type=float, default=120.0, help="idle measurement window, seconds")
     ap.add_argument("--refresh", type=float, default=60.0, help="REFLEX_STATUS_REFRESH_SECONDS")
+    ap.add_argument("--api", action="store_true", help="reflex-api instead: GET .../instance at --api-databases (bench/api.py)")
+    ap.add_argument("--api-databases", type=int, default=1000)
     args = ap.parse_args()
+    if args.api:
+        from bench import api as api_bench
+
+        return 0 if api_bench.run(args.api_databases)["errors"] == 0 else 1
 
     os.environ["REFLEX_DEV_DIR"] = str(ROOT / ".bench")
     os.environ["REFLEX_POLL_INTERVAL_SECONDS"] = str(args.poll)

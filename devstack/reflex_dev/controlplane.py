@@ -348,6 +348,11 @@ class ControlPlane:
         return self.workdir / "operator.kubeconfig"
 
     @property
+    def audit_log(self) -> Path:
+        """The API server's audit log (JSON lines): every ReflexDatabase request, at Metadata level."""
+        return self.workdir / "audit.log"
+
+    @property
     def ca_file(self) -> Path:
         return self.workdir / "certs" / "ca.crt"
 
@@ -412,6 +417,13 @@ class ControlPlane:
             f'{operator_token},{OPERATOR_USER},{OPERATOR_USER},"{",".join(OPERATOR_GROUPS)}"\n'
         )
         os.chmod(tokens, 0o600)
+        # An audit log of the ReflexDatabase requests (who asked, as whom): reflex-api's writes
+        # impersonate the caller, and the e2e tests read it back from ``audit_log``.
+        audit_policy = certs / "audit-policy.yaml"
+        audit_policy.write_text(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+            "  - level: Metadata\n    resources: [{group: reflexdb.cloud}]\n  - level: None\n"
+        )
 
         self.etcd_client_port = free_port(self.host)
         self.etcd_peer_port = free_port(self.host)
@@ -459,6 +471,8 @@ class ControlPlane:
                 "--allow-privileged=true",
                 # As envtest: no controller-manager runs, so no admission that waits for one.
                 "--disable-admission-plugins=ServiceAccount",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.audit_log}",
                 "--profiling=false",
                 "--v=1",
             ],

@@ -1,9 +1,11 @@
 """``reflex-dev {controlplane,up,down,demo}``: the local stack, detached.
 
 ``up`` starts (idempotently) a real kube-apiserver + etcd, the AWS emulator, the reflex-server
-simulator and, unless ``--no-operator``, the operator; everything is recorded in
+simulator, unless ``--no-operator`` the operator, and reflex-api (the REST API, as its own
+ServiceAccount, at ``REFLEX_API_URL``); everything is recorded in
 ``.dev/state.json`` so that ``down`` (another process, later) stops exactly what ``up`` started.
-Files written: ``.dev/kubeconfig`` (admin), ``.dev/env`` (shell exports), ``.dev/*.log``.
+Files written: ``.dev/kubeconfig`` (admin), ``.dev/env`` (shell exports), ``.dev/api.kubeconfig``
+(reflex-api's ServiceAccount token), ``.dev/*.log``.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ def _healthy(state: dict[str, Any]) -> list[str]:
             problems.append(f"{name} is not running")
     if state.get("operator") and not _component_alive(state, "operator"):
         problems.append("operator is not running")
+    if state.get("api") and not _component_alive(state, "api"):
+        problems.append("reflex-api is not running")
     if not problems and cp:
         try:
             proc = _kubectl(cp["kubectl"], Path(cp["admin_kubeconfig"]), "get", "--raw", "/readyz",
@@ -166,6 +170,37 @@ def _start_operator(state: dict[str, Any], d: Path) -> bool:
         if proc.poll() is not None:
             state.pop("operator", None)
             _save_state(state)
+        return False
+
+
+def _api_kubeconfig(cp: Any, kubectl: Path, d: Path) -> Path:
+    """reflex-api's RBAC (manifests/api/rbac.yaml) and a kubeconfig with its ServiceAccount's token."""
+    from reflex_dev.controlplane import _kubeconfig
+
+    apply_manifests(cp.admin_kubeconfig, [repo_root() / "manifests" / "api" / "rbac.yaml"], kubectl=kubectl)
+    token = _kubectl(str(kubectl), cp.admin_kubeconfig, "create", "token", "reflex-api", "-n", "reflex-system",
+                     "--duration=48h").stdout.strip()
+    path = d / "api.kubeconfig"
+    path.write_text(_kubeconfig(cp.url, cp.ca_file.read_bytes(), "reflex-api", token))
+    os.chmod(path, 0o600)
+    return path
+
+
+def _start_api(state: dict[str, Any], d: Path) -> bool:
+    """reflex-api (the REST API), as its ServiceAccount, on REFLEX_API_URL's port."""
+    log = d / "api.log"
+    port = int(state["env"]["REFLEX_API_URL"].rsplit(":", 1)[1])
+    cmd = [sys.executable, "-m", "reflex_operator.restapi.main", "--host", HOST, "--port", str(port),
+           "--kubeconfig", state["api_kubeconfig"]]
+    proc = spawn(cmd, log_path=log, env={**os.environ, "KUBECONFIG": state["api_kubeconfig"]}, cwd=repo_root())
+    state["api"] = {"pid": proc.pid, "marker": "reflex_operator.restapi", "log": str(log)}
+    _save_state(state)
+    try:
+        wait_for_port(port, HOST, timeout=30, proc=proc)
+        _say(f"reflex-api running at {state['env']['REFLEX_API_URL']} (pid {proc.pid}), log: {log}")
+        return True
+    except (RuntimeError, TimeoutError) as exc:
+        _say(f"reflex-api did not come up ({exc}); see {log}")
         return False
 
 
@@ -272,6 +307,7 @@ def up(*, operator: bool = True) -> int:
             **reflex,
             "REFLEX_SIMULATOR_URL": sim_url,
             "REFLEX_OPERATOR_LOG": str(operator_log),
+            "REFLEX_API_URL": f"http://{HOST}:{free_port(HOST)}",
             "PATH": str(binaries.kubectl.parent),
         }
         _write_env_file(d / "env", env)
@@ -279,6 +315,7 @@ def up(*, operator: bool = True) -> int:
         # The operator itself authenticates as its ServiceAccount: the dev stack runs on the
         # shipped RBAC, not as cluster admin.
         state["operator_env"] = {**aws_env, **reflex, "KUBECONFIG": str(cp.operator_kubeconfig)}
+        state["api_kubeconfig"] = str(_api_kubeconfig(cp, binaries.kubectl, d))
         _save_state(state)
         _say(f"wrote {kubeconfig} and {d / 'env'} ({time.monotonic() - started:.1f}s)")
     except BaseException:
@@ -289,6 +326,7 @@ def up(*, operator: bool = True) -> int:
     ok = True
     if operator:
         ok = _start_operator(state, d)
+    ok = _start_api(state, d) and ok
     _say("ready: `. .dev/env && kubectl get rdb -A`; stop with `make dev-down`")
     return 0 if ok else 1
 
@@ -319,6 +357,10 @@ def down(*, quiet: bool = False) -> int:
     # The operator first (it talks to the others), then everything else at once.
     if stop_operator(state):
         stopped.append(f"operator ({state['operator']['pid']})")
+    api = state.get("api") or {}
+    if _ours(api.get("pid"), api.get("marker", "")):
+        stop_process_group(api["pid"])
+        stopped.append(f"reflex-api ({api['pid']})")
     pids = []
     for name in ("simulator", "emulator"):
         comp = state.get(name) or {}

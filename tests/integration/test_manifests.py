@@ -357,3 +357,30 @@ def test_irsa_example_is_documented() -> None:
     text = (MANIFESTS / "aws" / "README.md").read_text()
     assert "eks.amazonaws.com/role-arn" in text
     assert "iam-policy.json" in text
+
+
+# ------------------------------------------------------------------- the reflex-api component
+
+
+def test_the_api_component_renders_and_applies(kube: Kube, tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(MANIFESTS, overlay)], "components": [os.path.relpath(MANIFESTS / "api", overlay)],
+    }))
+    text, docs = render(kube, overlay)
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in docs}
+    api = {k for k in objs if k[1] == "reflex-api"}
+    assert api == {("ServiceAccount", "reflex-api"), ("ClusterRole", "reflex-api"), ("ClusterRoleBinding", "reflex-api"),
+                   ("Deployment", "reflex-api"), ("Service", "reflex-api")}
+    spec = objs[("Deployment", "reflex-api")]["spec"]
+    assert spec["replicas"] == 2 and spec["template"]["spec"]["serviceAccountName"] == "reflex-api"
+    (c,) = spec["template"]["spec"]["containers"]
+    assert c["command"] == ["reflex-api"]
+    rules = objs[("ClusterRole", "reflex-api")]["rules"]
+    rdb = next(r for r in rules if "reflexdatabases" in r["resources"])
+    assert set(rdb["verbs"]) == {"get", "list", "watch"}, "the API writes only as the caller"
+    proc = kube.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=reflex-manifests-test", "-f", "-", input=text)
+    for kind, name in api:
+        assert re.search(rf"(?i){re.escape(kind)}[^\s]*/{name} .*\(server dry run\)", proc.stdout), f"{kind}/{name}:\n{proc.stdout}"

@@ -1,0 +1,67 @@
+"""An API action (the thirteen of ``allowedActions``) as the plugin's verb: the same merge patch,
+refused with the same reason (``plugin.verbs`` decides both; nothing is decided again here)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from reflex_operator.plugin.verbs import plan
+from reflex_operator.restapi.models import TargetStatus
+
+__all__ = ["ACTION_VERBS", "Outcome", "decide", "decide_target"]
+
+Obj = dict[str, Any]
+
+ACTION_VERBS: dict[str, str | None] = {
+    "provision": "provision",
+    "rebuild": "rebuild",
+    "reconfigure": "restart",
+    "redeploy": "redeploy",
+    "resize": "resize",
+    "pause": "pause",
+    "resume": "resume",
+    "terminate": "terminate",
+    "delete": None,  # a DELETE of the resource, not a patch
+    "reload": "reload",
+    "pause-replication": "pause-replication",
+    "resume-replication": "resume-replication",
+    "cancel-goal": "cancel",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to do: a merge patch (empty: nothing to change), delete the resource, or refuse."""
+
+    patch: Obj
+    delete: bool = False
+    refused: str | None = None
+    queued: str | None = None
+
+
+def _delete(obj: Obj) -> Outcome:
+    st = obj.get("status") or {}
+    entry = (st.get("allowedActions") or {}).get("delete") or {}
+    if obj.get("metadata", {}).get("deletionTimestamp"):
+        return Outcome({}, refused="the database is being deleted")
+    if entry and not entry.get("allowed", False):
+        return Outcome({}, refused=entry.get("reason") or "delete is not allowed now")
+    return Outcome({}, delete=True)
+
+
+def decide(action: str, obj: Obj, arg: str | None = None, token: str | None = None) -> Outcome:
+    """``action`` on ``obj``; ``arg`` is the build id (redeploy) or size (resize). KeyError: unknown."""
+    verb = ACTION_VERBS[action]
+    if verb is None:
+        return _delete(obj)
+    p = plan(verb, obj, arg, token or uuid.uuid4().hex)
+    return Outcome(p.patch, refused=p.refused, queued=p.queued)
+
+
+def decide_target(target: TargetStatus, obj: Obj) -> tuple[Outcome, str]:
+    """The batch PATCH: pause or resume, and the status word to answer with when it is accepted."""
+    if target is TargetStatus.PAUSED:
+        return decide("pause", obj), "stopping"
+    return decide("resume", obj), "starting"

@@ -1,0 +1,229 @@
+"""The FastAPI application: routes, authentication and authorisation through a ``Backend`` (the
+watch cache and the API server's reviews in production, fakes in unit tests), errors in the seeds'
+``{"error", "message"}`` shape."""
+
+# no `from __future__ import annotations`: FastAPI reads the routes' annotations at run time
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from reflex_operator.restapi import actions, shapes
+from reflex_operator.restapi.models import (
+    ActionResponse,
+    BatchEntry,
+    BatchRequest,
+    BatchResponse,
+    BuildsResponse,
+    DatabaseList,
+    ErrorBody,
+    InstanceResponse,
+    RedeployRequest,
+)
+
+__all__ = ["ApiError", "Backend", "User", "create_app", "selector"]
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class User:
+    """Who the bearer token belongs to, as the TokenReview said."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    uid: str = ""
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+
+
+class Backend(Protocol):
+    def authenticate(self, token: str) -> User | None: ...
+    def allowed(self, user: User, verb: str, namespace: str | None) -> bool: ...
+    def objects(self) -> list[Obj]: ...
+    def by_uid(self, uid: str) -> Obj | None: ...
+    def patch(self, user: User, obj: Obj, patch: Obj) -> Obj: ...
+    def delete(self, user: User, obj: Obj) -> None: ...
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 422)
+}
+
+
+def _ns(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("namespace", "")
+
+
+def create_app(backend: Backend) -> FastAPI:
+    """The API over ``backend``."""
+    app = FastAPI(title="reflex-api", version="1", description=__doc__, responses=_ERRORS)
+    _errors(app)
+    guard = _Guard(backend)
+    _reads(app, guard)
+    _writes(app, guard)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, e: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return JSONResponse({"error": e.error, "message": e.message}, status_code=e.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        where = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        return JSONResponse({"error": "invalid_request", "message": where}, status_code=422)
+
+
+class _Guard:
+    """Who is calling, and what they may see and change (through the backend's reviews)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def user(self, authorization: Annotated[str | None, Header()] = None) -> User:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiError(401, "unauthenticated", "a bearer token is required")
+        who = self.backend.authenticate(authorization[7:].strip())
+        if who is None:
+            raise ApiError(401, "unauthenticated", "the token is not valid")
+        return who
+
+    def readable(self, who: User, uid: str) -> Obj:
+        """The database, if ``who`` may get it; else 404, as for an unknown id."""
+        obj = self.backend.by_uid(uid)
+        if obj is None or not self.backend.allowed(who, "get", _ns(obj)):
+            raise ApiError(404, "not_found", f"no database {uid}")
+        return obj
+
+    def writable(self, who: User, obj: Obj, verb: str = "patch") -> None:
+        if not self.backend.allowed(who, verb, _ns(obj)):
+            raise ApiError(403, "forbidden", f"{who.name} may not {verb} reflexdatabases in namespace {_ns(obj)}")
+
+    def act(self, who: User, id: str, action: str, arg: str | None = None) -> ActionResponse:
+        """One action: refused (409, nothing written) as allowedActions says, else the patch or delete."""
+        obj = self.readable(who, id)
+        if action not in actions.ACTION_VERBS:
+            raise ApiError(404, "unknown_action", f"no action {action!r}; one of {', '.join(actions.ACTION_VERBS)}")
+        out = actions.decide(action, obj, arg)
+        self.writable(who, obj, "delete" if out.delete else "patch")
+        if out.refused is not None:
+            raise ApiError(409, "action_not_allowed", out.refused)
+        if out.delete:
+            self.backend.delete(who, obj)
+        elif out.patch:
+            self.backend.patch(who, obj, out.patch)
+        return ActionResponse(id=id, action=action, patch=out.patch, queued=out.queued)
+
+
+def _reads(app: FastAPI, guard: _Guard) -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+    backend = guard.backend
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/databases", response_model=DatabaseList)
+    def list_databases(
+        who: Caller,
+        namespace: str | None = None,
+        label_selector: Annotated[str | None, Query(alias="labelSelector")] = None,
+        limit: Annotated[int, Query(ge=1, le=shapes.MAX_LIMIT)] = 50,
+        next_cursor: Annotated[str | None, Query(alias="next_cursor")] = None,
+    ) -> DatabaseList:
+        try:
+            match = selector(label_selector)
+        except ValueError as e:
+            raise ApiError(400, "invalid_label_selector", str(e)) from e
+        if namespace is not None and not backend.allowed(who, "list", namespace):
+            raise ApiError(403, "forbidden", f"{who.name} may not list reflexdatabases in namespace {namespace}")
+        objs = [o for o in backend.objects() if (namespace is None or _ns(o) == namespace) and match(o)]
+        visible = {n for n in {_ns(o) for o in objs} if backend.allowed(who, "list", n)}
+        try:
+            return shapes.page([o for o in objs if _ns(o) in visible], limit, next_cursor)
+        except ValueError as e:
+            raise ApiError(400, "invalid_cursor", str(e)) from e
+
+    @app.get("/v1/databases/{id}/instance", response_model=InstanceResponse)
+    def get_instance(id: str, who: Caller) -> InstanceResponse:
+        return shapes.instance_response(guard.readable(who, id))
+
+    @app.get("/v1/databases/{id}/builds", response_model=BuildsResponse)
+    def get_builds(id: str, who: Caller) -> BuildsResponse:
+        return shapes.builds_response(guard.readable(who, id))
+
+
+def _writes(app: FastAPI, guard: _Guard) -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+
+    @app.post("/v1/databases/{id}/redeploy", response_model=ActionResponse)
+    def redeploy(id: str, body: RedeployRequest, who: Caller) -> ActionResponse:
+        return guard.act(who, id, "redeploy", body.build_id)
+
+    @app.post("/v1/databases/{id}/actions/{action}", response_model=ActionResponse)
+    def action(
+        id: str, action: str, who: Caller, size: str | None = None,
+        build_id: Annotated[str | None, Query(alias="buildId")] = None,
+    ) -> ActionResponse:
+        if action in ("resize", "redeploy") and not (size or build_id):
+            raise ApiError(400, "missing_argument", f"{action} needs {'?size=' if action == 'resize' else '?buildId='}")
+        return guard.act(who, id, action, size if action == "resize" else build_id)
+
+    @app.patch("/v1/databases", response_model=BatchResponse)
+    def batch(body: BatchRequest, who: Caller) -> BatchResponse:
+        return BatchResponse(databases={i: _batch_one(guard.backend, who, i, body) for i in dict.fromkeys(body.ids)})
+
+
+def _batch_one(backend: Backend, who: User, uid: str, body: BatchRequest) -> BatchEntry:
+    obj = backend.by_uid(uid)
+    if obj is None or not backend.allowed(who, "get", _ns(obj)):
+        return BatchEntry(status="unknown", error="not_found", message=f"no database {uid}")
+    prior = shapes.phase_of(obj)
+    out, word = actions.decide_target(body.status, obj)
+    if not backend.allowed(who, "patch", _ns(obj)):
+        return BatchEntry(status=prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
+    if out.refused is not None:
+        return BatchEntry(status=prior, error="action_not_allowed", message=out.refused)
+    if out.patch:
+        backend.patch(who, obj, out.patch)
+    return BatchEntry(status=word)
+
+
+def selector(text: str | None):
+    """A matcher for an equality-based label selector (``a=b,c!=d,e``); ValueError if malformed."""
+    terms: list[tuple[str, str, str | None]] = []
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        if "!=" in part:
+            k, v = part.split("!=", 1)
+            terms.append(("!=", k.strip(), v.strip()))
+        elif "=" in part:
+            k, v = part.replace("==", "=").split("=", 1)
+            terms.append(("=", k.strip(), v.strip()))
+        elif part.startswith("!"):
+            terms.append(("!", part[1:].strip(), None))
+        else:
+            terms.append(("exists", part, None))
+        if not terms[-1][1]:
+            raise ValueError(f"malformed label selector term {part!r}")
+
+    def match(obj: Obj) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        for op, k, v in terms:
+            if (op == "=" and labels.get(k) != v) or (op == "!=" and labels.get(k) == v):
+                return False
+            if (op == "!" and k in labels) or (op == "exists" and k not in labels):
+                return False
+        return True
+
+    return match

@@ -1,0 +1,227 @@
+"""The REST API's response and request bodies, shaped as the seeds (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, Severity
+
+__all__ = [
+    "Model",
+    "ErrorBody",
+    "DeployedInstanceConfig",
+    "DatabaseSubset",
+    "Instance",
+    "Build",
+    "ActionAvailability",
+    "AllowedActions",
+    "NotificationOut",
+    "InstanceResponse",
+    "BuildEntry",
+    "BuildsResponse",
+    "DatabaseSummary",
+    "DatabaseList",
+    "RedeployRequest",
+    "ActionResponse",
+    "TargetStatus",
+    "BatchRequest",
+    "BatchEntry",
+    "BatchResponse",
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+
+class ErrorBody(Model):
+    """The seeds' error: a machine-readable code and a human message."""
+
+    error: str
+    message: str | None = None
+
+
+class DeployedInstanceConfig(Model):
+    instance_size: str
+    task_cpu: float
+    task_memory_mb: float
+    sync_mode: str
+    sync_interval: float
+    log_level: str
+    safety_net: float
+
+
+class DatabaseSubset(Model):
+    """Subset of database fields relevant to instance management (seed 000_); extra keys allowed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str
+    namespace: str
+    connection: dict[str, Any]
+    min_sync_interval: float
+    allowed_sync_modes: list[str]
+    available_schemas: list[str]
+    deployed_instance_config: DeployedInstanceConfig | None
+    has_pending_changes: bool
+
+
+class Instance(Model):
+    id: str
+    database_id: str
+    build_id: str | None = None
+    ecs_service_arn: str | None = None
+    endpoint_url: str | None = None
+    health_status: HealthStatus | None = None
+    snapshot_age_ms: int | None = Field(None, description="Age of the in-memory snapshot in milliseconds")
+    swap_count: int | None = Field(None, description="Number of atomic snapshot swaps since start")
+    row_counts: dict[str, int] | None = None
+    last_health_check: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Build(Model):
+    id: str
+    database_id: str
+    codebuild_id: str | None = None
+    image_uri: str | None = None
+    status: BuildState
+    logs_url: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    build_duration_seconds: int | None = None
+    compute_type_used: str | None = None
+    cost_estimate_cents: int | None = None
+    created_at: datetime
+
+
+class ActionAvailability(Model):
+    allowed: bool
+    mode: ActionMode | None = None
+    reason: str | None = None
+
+
+class AllowedActions(BaseModel):
+    """The thirteen actions, under their seed names (hyphenated)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    provision: ActionAvailability
+    rebuild: ActionAvailability
+    reconfigure: ActionAvailability
+    redeploy: ActionAvailability
+    resize: ActionAvailability
+    pause: ActionAvailability
+    resume: ActionAvailability
+    terminate: ActionAvailability
+    delete: ActionAvailability
+    reload: ActionAvailability
+    pause_replication: ActionAvailability = Field(alias="pause-replication")
+    resume_replication: ActionAvailability = Field(alias="resume-replication")
+    cancel_goal: ActionAvailability = Field(alias="cancel-goal")
+
+
+class NotificationOut(Model):
+    id: str
+    event_type: str
+    message: str
+    detail: str | None = None
+    severity: Severity
+    sticky: bool
+    created_at: datetime
+
+
+class InstanceResponse(Model):
+    """GET /v1/databases/{id}/instance (seed 000_)."""
+
+    database: DatabaseSubset
+    instance: Instance
+    latest_build: Build | None = Field(description="null only before the first build")
+    allowed_actions: AllowedActions
+    notifications: list[NotificationOut]
+    unseen_count: int
+    skipped_count: int
+    compute_units_limit: float | None
+    max_instance_size: str | None
+    poll_mode_min_sync_interval: float | None
+    data_transfer_gb_per_month: float | None = Field(alias="dataTransferGBPerMonth")
+
+
+class BuildEntry(Model):
+    id: str
+    status: str
+    deployable: bool
+    codebuild_id: str | None = None
+    logs_url: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    build_duration_seconds: int | None = None
+    compute_type_used: str | None = None
+    cost_estimate_cents: int | None = None
+
+
+class BuildsResponse(Model):
+    """GET /v1/databases/{id}/builds (seed 001_), newest first."""
+
+    builds: list[BuildEntry]
+    active_build_id: str | None
+
+
+class DatabaseSummary(Model):
+    id: str
+    name: str
+    namespace: str
+    status: str
+    phase: str | None
+    health_status: HealthStatus | None
+
+
+class DatabaseList(Model):
+    """GET /v1/databases (seed 004_ pagination: a cursor, limit ≤ 100)."""
+
+    data: list[DatabaseSummary]
+    next_cursor: str | None
+
+
+class RedeployRequest(Model):
+    build_id: str
+
+
+class ActionResponse(Model):
+    """What an accepted action changed: the merge patch applied (empty: nothing to change)."""
+
+    id: str
+    action: str
+    patch: dict[str, Any]
+    queued: str | None = None
+
+
+class TargetStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+class BatchRequest(Model):
+    """PATCH /v1/databases (seed 004_): a set of ids and a target."""
+
+    ids: list[str] = Field(min_length=1, max_length=100)
+    status: TargetStatus
+
+
+class BatchEntry(Model):
+    status: str
+    error: str | None = None
+    message: str | None = None
+
+
+class BatchResponse(Model):
+    """An entry for every requested id: its status after processing, or why it was refused."""
+
+    databases: dict[str, BatchEntry]

@@ -1,0 +1,178 @@
+"""A ReflexDatabase (as the API server returns it) mapped to the seeds' shapes, without I/O."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from reflex_operator.api.models import ReflexDatabaseStatus, SyncMode
+from reflex_operator.restapi.models import (
+    AllowedActions,
+    Build,
+    BuildEntry,
+    BuildsResponse,
+    DatabaseList,
+    DatabaseSubset,
+    DeployedInstanceConfig,
+    Instance,
+    InstanceResponse,
+    NotificationOut,
+    DatabaseSummary,
+)
+
+__all__ = ["MAX_LIMIT", "instance_response", "builds_response", "summary", "page", "phase_of", "decode_cursor"]
+
+Obj = dict[str, Any]
+MAX_LIMIT = 100
+_INSTANCE_NS = uuid.UUID("0d6c3f7e-5f0b-5d1e-9a0e-7a3b2c1d4e5f")
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def _status(obj: Obj) -> ReflexDatabaseStatus:
+    return ReflexDatabaseStatus.model_validate(obj.get("status") or {})
+
+
+def _created(obj: Obj) -> datetime:
+    ts = (obj.get("metadata") or {}).get("creationTimestamp")
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if isinstance(ts, str) else _EPOCH
+
+
+def phase_of(obj: Obj) -> str:
+    """The database's status word: its phase lowercased ("pending" before the operator's first pass)."""
+    return str((obj.get("status") or {}).get("phase") or "Pending").lower()
+
+
+def _database(obj: Obj, st: ReflexDatabaseStatus) -> DatabaseSubset:
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    source = spec.get("source") or {}
+    plan = st.plan
+    min_interval = plan.poll_mode_min_sync_interval if plan and plan.poll_mode_min_sync_interval else 1
+    ref = source.get("secretRef") or {}
+    dc = st.deployed_config
+    return DatabaseSubset(
+        id=meta.get("uid", ""),
+        name=meta.get("name", ""),
+        namespace=meta.get("namespace", ""),
+        connection={"secretRef": {"name": ref.get("name"), "key": ref.get("key", "url")}, "secretArn": st.secret_arn},
+        min_sync_interval=min_interval,
+        allowed_sync_modes=[m.value for m in SyncMode],
+        available_schemas=list(source.get("schemas") or ["public"]),
+        deployed_instance_config=None if dc is None else DeployedInstanceConfig(
+            instance_size=dc.instance_size.value, task_cpu=dc.task_cpu, task_memory_mb=dc.task_memory_mb,
+            sync_mode=dc.sync_mode.value, sync_interval=dc.sync_interval, log_level=dc.log_level.value,
+            safety_net=dc.safety_net,
+        ),
+        has_pending_changes=bool(st.has_pending_changes),
+    )
+
+
+def _instance(obj: Obj, st: ReflexDatabaseStatus) -> Instance:
+    uid = (obj.get("metadata") or {}).get("uid", "")
+    inst = st.instance
+    created = _created(obj)
+    return Instance(
+        id=str(uuid.uuid5(_INSTANCE_NS, uid)),
+        database_id=uid,
+        build_id=st.active_build_id,
+        ecs_service_arn=inst.ecs_service_arn if inst else None,
+        endpoint_url=inst.endpoint_url if inst else None,
+        health_status=inst.health_status if inst else None,
+        snapshot_age_ms=inst.snapshot_age_ms if inst else None,
+        swap_count=inst.swap_count if inst else None,
+        row_counts=inst.row_counts if inst else None,
+        last_health_check=inst.last_health_check if inst else None,
+        created_at=created,
+        updated_at=(inst.last_health_check if inst and inst.last_health_check else created),
+    )
+
+
+def _build(uid: str, b: Any, created: datetime) -> Build:
+    return Build(
+        id=b.id, database_id=uid, codebuild_id=b.codebuild_id, image_uri=b.image_uri, status=b.status,
+        logs_url=b.logs_url, started_at=b.started_at, finished_at=b.finished_at,
+        build_duration_seconds=b.build_duration_seconds, compute_type_used=b.compute_type_used,
+        cost_estimate_cents=b.cost_estimate_cents, created_at=b.started_at or created,
+    )
+
+
+def _allowed(st: ReflexDatabaseStatus) -> AllowedActions:
+    if st.allowed_actions is None:  # before the operator's first pass: nothing is allowed yet
+        entry = {"allowed": False, "reason": "the operator has not reconciled the database yet"}
+        return AllowedActions.model_validate({k: entry for k in AllowedActions.model_json_schema()["required"]})
+    return AllowedActions.model_validate(st.allowed_actions.model_dump(mode="json", by_alias=True))
+
+
+def instance_response(obj: Obj) -> InstanceResponse:
+    """GET /v1/databases/{id}/instance for ``obj``."""
+    st = _status(obj)
+    uid = (obj.get("metadata") or {}).get("uid", "")
+    latest = st.latest_build or (st.builds[0] if st.builds else None)
+    plan = st.plan
+    return InstanceResponse(
+        database=_database(obj, st),
+        instance=_instance(obj, st),
+        latest_build=None if latest is None else _build(uid, latest, _created(obj)),
+        allowed_actions=_allowed(st),
+        notifications=[NotificationOut.model_validate(n.model_dump(mode="json", by_alias=True)) for n in st.notifications],
+        unseen_count=st.unseen_count,
+        skipped_count=st.skipped_count,
+        compute_units_limit=plan.compute_units_limit if plan else None,
+        max_instance_size=plan.max_instance_size.value if plan and plan.max_instance_size else None,
+        poll_mode_min_sync_interval=plan.poll_mode_min_sync_interval if plan else None,
+        data_transfer_gb_per_month=plan.data_transfer_gb_per_month if plan else None,
+    )
+
+
+def builds_response(obj: Obj) -> BuildsResponse:
+    """GET /v1/databases/{id}/builds: the build history, newest first (as the status keeps it)."""
+    st = _status(obj)
+    created = _created(obj)
+    entries = [
+        BuildEntry(
+            id=b.id, status=b.status.value, deployable=b.deployable, codebuild_id=b.codebuild_id,
+            logs_url=b.logs_url, created_at=b.started_at or created, finished_at=b.finished_at,
+            build_duration_seconds=b.build_duration_seconds, compute_type_used=b.compute_type_used,
+            cost_estimate_cents=b.cost_estimate_cents,
+        )
+        for b in st.builds
+    ]
+    return BuildsResponse(builds=entries, active_build_id=st.active_build_id)
+
+
+def summary(obj: Obj) -> DatabaseSummary:
+    meta, st = obj.get("metadata") or {}, _status(obj)
+    return DatabaseSummary(
+        id=meta.get("uid", ""), name=meta.get("name", ""), namespace=meta.get("namespace", ""),
+        status=phase_of(obj), phase=st.phase.value if st.phase else None,
+        health_status=st.instance.health_status if st.instance else None,
+    )
+
+
+def _key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def decode_cursor(cursor: str | None) -> str:
+    """The key a cursor stands for ("" for none); raises ValueError on a cursor we did not make."""
+    if not cursor:
+        return ""
+    try:
+        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except ValueError as e:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise ValueError("the cursor is not one this API returned") from e
+
+
+def page(objs: Iterable[Obj], limit: int, cursor: str | None) -> DatabaseList:
+    """The databases after ``cursor`` in namespace/name order, at most ``limit`` (1..100)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    after = decode_cursor(cursor)
+    ordered = sorted((o for o in objs if _key(o) > after), key=_key)
+    chunk = ordered[:limit]
+    more = len(ordered) > limit
+    nxt = base64.urlsafe_b64encode(_key(chunk[-1]).encode()).decode() if more and chunk else None
+    return DatabaseList(data=[summary(o) for o in chunk], next_cursor=nxt)

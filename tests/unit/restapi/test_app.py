@@ -1,0 +1,184 @@
+"""The API's routes over an in-memory backend: who sees what, what each action writes, the batch
+answer per id, the error shape."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from reflex_operator.restapi.app import User, create_app, selector
+from reflex_operator.restapi.shapes import page
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "plugin_status.json"
+Obj = dict[str, Any]
+
+
+def db(name: str, ns: str, uid: str, **labels: str) -> Obj:
+    obj = json.loads(FIXTURE.read_text())
+    obj["metadata"].update(name=name, namespace=ns, uid=uid, labels=labels, creationTimestamp="2026-01-01T09:00:00Z")
+    return obj
+
+
+class FakeBackend:
+    """Tokens a/b; alice may do everything in team-a, bob only read team-b."""
+
+    def __init__(self) -> None:
+        self.dbs = {o["metadata"]["uid"]: o for o in (db("orders", "team-a", "A1", tier="gold"), db("carts", "team-a", "A2"), db("ledger", "team-b", "B1"))}
+        self.patches: list[tuple[str, str, Obj]] = []
+        self.deleted: list[str] = []
+
+    def authenticate(self, token: str) -> User | None:
+        return {"a": User("alice"), "b": User("bob")}.get(token)
+
+    def allowed(self, user: User, verb: str, namespace: str | None) -> bool:
+        if user.name == "alice":
+            return namespace == "team-a"
+        return namespace == "team-b" and verb in ("get", "list")
+
+    def objects(self) -> list[Obj]:
+        return list(self.dbs.values())
+
+    def by_uid(self, uid: str) -> Obj | None:
+        return self.dbs.get(uid)
+
+    def patch(self, user: User, obj: Obj, patch: Obj) -> Obj:
+        self.patches.append((user.name, obj["metadata"]["uid"], patch))
+        return obj
+
+    def delete(self, user: User, obj: Obj) -> None:
+        self.deleted.append(obj["metadata"]["uid"])
+
+
+@pytest.fixture
+def fake() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def client(fake: FakeBackend) -> TestClient:
+    return TestClient(create_app(fake))
+
+
+A, B = {"Authorization": "Bearer a"}, {"Authorization": "Bearer b"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "error"),
+    [({}, 401, "unauthenticated"), ({"Authorization": "Bearer nope"}, 401, "unauthenticated"), ({"Authorization": "Basic x"}, 401, "unauthenticated")],
+)
+def test_no_or_bad_token_is_401_in_the_seed_error_shape(client: TestClient, headers: dict[str, str], status: int, error: str) -> None:
+    r = client.get("/v1/databases/A1/instance", headers=headers)
+    assert (r.status_code, r.json()["error"]) == (status, error) and r.json()["message"]
+
+
+@pytest.mark.parametrize(("headers", "uid", "status"), [(A, "A1", 200), (A, "B1", 404), (A, "nope", 404), (B, "B1", 200), (B, "A1", 404)])
+def test_a_database_the_caller_cannot_read_is_404_like_an_unknown_id(client: TestClient, headers: dict[str, str], uid: str, status: int) -> None:
+    r = client.get(f"/v1/databases/{uid}/instance", headers=headers)
+    assert r.status_code == status
+    if status == 404:
+        assert r.json() == {"error": "not_found", "message": f"no database {uid}"}
+
+
+def test_list_shows_only_the_callers_databases_with_filters(client: TestClient) -> None:
+    ids = lambda r: [d["id"] for d in r.json()["data"]]  # noqa: E731
+    assert ids(client.get("/v1/databases", headers=A)) == ["A2", "A1"]  # namespace/name order
+    assert ids(client.get("/v1/databases", headers=B)) == ["B1"]
+    assert ids(client.get("/v1/databases?labelSelector=tier%3Dgold", headers=A)) == ["A1"]
+    assert client.get("/v1/databases?namespace=team-b", headers=A).status_code == 403
+    assert client.get("/v1/databases?limit=101", headers=A).json()["error"] == "invalid_request"
+
+
+def test_pagination_walks_every_database_once(client: TestClient) -> None:
+    first = client.get("/v1/databases?limit=1", headers=A).json()
+    second = client.get(f"/v1/databases?limit=1&next_cursor={first['nextCursor']}", headers=A).json()
+    assert [d["id"] for d in first["data"] + second["data"]] == ["A2", "A1"] and second["nextCursor"] is None
+    assert client.get("/v1/databases?next_cursor=%%%", headers=A).status_code == 400
+
+
+def test_builds_newest_first_with_the_active_build(client: TestClient) -> None:
+    r = client.get("/v1/databases/A1/builds", headers=A).json()
+    assert [b["id"] for b in r["builds"]] == ["b2", "b1", "b0"] and r["activeBuildId"] == "b2"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "patch"),
+    [
+        ("/v1/databases/A1/actions/pause", None, 200, {"spec": {"paused": True}}),
+        ("/v1/databases/A1/actions/resume", None, 409, None),  # allowedActions: not paused
+        ("/v1/databases/A1/actions/provision", None, 409, None),
+        ("/v1/databases/A1/actions/pause-replication", None, 200, {"spec": {"sync": {"paused": True}}}),
+        ("/v1/databases/A1/actions/resize?size=large", None, 200, {"spec": {"size": "large"}}),
+        ("/v1/databases/A1/actions/resize", None, 400, None),
+        ("/v1/databases/A1/redeploy", {"buildId": "b0"}, 200, {"spec": {"buildId": "b0"}}),
+        ("/v1/databases/A1/redeploy", {"buildId": "b1"}, 409, None),  # not deployable
+        ("/v1/databases/A1/actions/explode", None, 404, None),
+        ("/v1/databases/B1/actions/pause", None, 404, None),
+    ],
+)
+def test_actions_write_the_plugins_patch_or_refuse_writing_nothing(
+    client: TestClient, fake: FakeBackend, path: str, body: Obj | None, status: int, patch: Obj | None
+) -> None:
+    r = client.post(path, headers=A, json=body)
+    assert r.status_code == status, r.text
+    assert fake.patches == ([("alice", "A1", patch)] if patch else [])
+    if status != 200:
+        assert set(r.json()) == {"error", "message"}
+
+
+def test_a_reader_may_not_write(client: TestClient, fake: FakeBackend) -> None:
+    r = client.post("/v1/databases/B1/actions/pause", headers=B)
+    assert r.status_code == 403 and fake.patches == []
+
+
+def test_delete_deletes(client: TestClient, fake: FakeBackend) -> None:
+    assert client.post("/v1/databases/A2/actions/delete", headers=A).status_code == 200 and fake.deleted == ["A2"]
+
+
+def test_one_shot_actions_write_a_fresh_token(client: TestClient, fake: FakeBackend) -> None:
+    client.post("/v1/databases/A1/actions/rebuild", headers=A)
+    client.post("/v1/databases/A1/actions/rebuild", headers=A)
+    tokens = [p["spec"]["rebuildToken"] for _, _, p in fake.patches]
+    assert len(set(tokens)) == 2 and all(tokens)
+
+
+def test_batch_answers_for_every_id(client: TestClient, fake: FakeBackend) -> None:
+    fake.dbs["A2"] = copy.deepcopy(fake.dbs["A2"])
+    fake.dbs["A2"]["status"]["phase"] = "Paused"
+    fake.dbs["A2"]["status"]["allowedActions"]["pause"] = {"allowed": False, "reason": "the instance is already paused"}
+    r = client.patch("/v1/databases", headers=A, json={"ids": ["A1", "A2", "B1", "zzz"], "status": "paused"})
+    assert r.status_code == 200
+    got = r.json()["databases"]
+    assert got["A1"] == {"status": "stopping", "error": None, "message": None}
+    assert got["A2"]["status"] == "paused" and got["A2"]["error"] == "action_not_allowed"
+    assert got["B1"]["error"] == got["zzz"]["error"] == "not_found"
+    assert fake.patches == [("alice", "A1", {"spec": {"paused": True}})]
+
+
+def test_openapi_is_served_from_the_models(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    assert {"/v1/databases", "/v1/databases/{id}/instance", "/v1/databases/{id}/builds", "/v1/databases/{id}/redeploy"} <= set(doc["paths"])
+    assert "InstanceResponse" in doc["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "match"),
+    [("", {}, True), ("a=b", {"a": "b"}, True), ("a=b", {"a": "c"}, False), ("a!=b", {}, True), ("a", {}, False), ("!a", {}, True), ("a==b,c", {"a": "b", "c": ""}, True)],
+)
+def test_label_selector(text: str, labels: dict[str, str], match: bool) -> None:
+    assert selector(text)({"metadata": {"labels": labels}}) is match
+
+
+def test_label_selector_rejects_an_empty_key() -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        selector("=b")
+
+
+@pytest.mark.parametrize("limit", [0, 101])
+def test_page_limit_is_1_to_100(limit: int) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        page([], limit, None)
