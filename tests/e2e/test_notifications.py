@@ -13,22 +13,7 @@ from tests.e2e.helpers import apply, manifest, plugin, status
 pytestmark = pytest.mark.e2e
 
 
-def _ok(proc, rc: int = 0):
-    assert proc.returncode == rc, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}\n{_LOG[0]()[-4000:]}"
-    return proc.stdout
-
-
-_LOG = [lambda: ""]
-
-
-@pytest.fixture(autouse=True)
-def _operator_log_on_failure(operator):
-    _LOG[0] = operator.log
-    yield
-    _LOG[0] = lambda: ""
-
-
-def test_marking_seen_resets_unseen_count_and_ids_survive_a_restart(operator, kube, aws, simulator, namespace):
+def test_marking_seen_resets_unseen_count_and_ids_survive_a_restart(operator, ok, kube, aws, simulator, namespace):
     apply(kube, namespace, manifest("orders"))
     obj = operator.wait_ready("orders")
     obj = operator.wait("orders", lambda o: status(o).get("unseenCount") == 2, what="two unseen notifications")
@@ -36,24 +21,24 @@ def test_marking_seen_resets_unseen_count_and_ids_survive_a_restart(operator, ku
     assert {n["severity"] for n in status(obj)["notifications"]} == {"success"}
     assert status(obj)["skippedCount"] == 0
 
-    listed = _ok(plugin(kube, namespace, "notifications", "orders"))
+    listed = ok(plugin(kube, namespace, "notifications", "orders"))
     assert listed.splitlines()[0] == "2 unseen, 0 skipped" and "Deployed" in listed
 
-    out = json.loads(_ok(plugin(kube, namespace, "notifications", "orders", "--ack", "--wait", "-o", "json")))
+    out = json.loads(ok(plugin(kube, namespace, "notifications", "orders", "--ack", "--wait", "-o", "json")))
     assert out["unseenCount"] == 0 and len(out["notifications"]) == 2
     obj = operator.rdb("orders")
     assert "reflexdb.cloud/notifications-seen" in obj["metadata"]["annotations"]
 
-    _ok(plugin(kube, namespace, "pause", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "pause", "orders", "--wait", "--timeout", "60"))
     obj = operator.wait("orders", lambda o: status(o).get("unseenCount") == 1, what="one unseen (Paused)")
     assert status(obj)["notifications"][0]["eventType"] == "Paused"
-    assert "Notifications: 1 unseen, 0 skipped" in _ok(plugin(kube, namespace, "status", "orders"))
+    assert "Notifications: 1 unseen, 0 skipped" in ok(plugin(kube, namespace, "status", "orders"))
 
     # A restarted operator keeps the ids it wrote and adds nothing for what it already told.
     before = status(obj)["notifications"]
     operator.stop()
     operator.start()
-    _ok(plugin(kube, namespace, "resume", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "resume", "orders", "--wait", "--timeout", "60"))
     obj = operator.wait("orders", lambda o: status(o)["notifications"][0]["eventType"] == "Resumed", what="Resumed notified")
     after = status(obj)["notifications"]
     assert after[1:] == before
@@ -66,7 +51,7 @@ def test_marking_seen_resets_unseen_count_and_ids_survive_a_restart(operator, ku
     assert paused["at"] <= resumed["at"] and paused["reason"]
 
 
-def test_a_failed_build_is_sticky_until_a_rebuild_resolves_it(operator, kube, aws, simulator, namespace):
+def test_a_failed_build_is_sticky_until_a_rebuild_resolves_it(operator, ok, kube, aws, simulator, namespace):
     aws.emulator.fault("build_fail", match={"env": {"REFLEX_RESOURCE": f"{namespace}/orders"}}, count=1, message="cargo build: error")
     apply(kube, namespace, manifest("orders"))
     obj = operator.wait_phase("orders", "Failed")
@@ -74,9 +59,9 @@ def test_a_failed_build_is_sticky_until_a_rebuild_resolves_it(operator, kube, aw
                         what="BuildFailed notified")
     failed = next(n for n in status(obj)["notifications"] if n["eventType"] == "BuildFailed")
     assert failed["sticky"] is True and failed["severity"] == "error" and "cargo build" in failed["message"]
-    assert "STICKY" in _ok(plugin(kube, namespace, "notifications", "orders"))
+    assert "STICKY" in ok(plugin(kube, namespace, "notifications", "orders"))
 
-    out = _ok(plugin(kube, namespace, "rebuild", "orders", "--wait", "--timeout", "90"))
+    out = ok(plugin(kube, namespace, "rebuild", "orders", "--wait", "--timeout", "90"))
     assert out.strip() == "orders: done: rebuilt and Ready"
     obj = operator.rdb("orders")
     same = next(n for n in status(obj)["notifications"] if n["id"] == failed["id"])

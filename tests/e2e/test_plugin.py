@@ -15,21 +15,6 @@ from tests.fixtures.operator import condition
 pytestmark = pytest.mark.e2e
 
 
-def _ok(proc, rc: int = 0):
-    assert proc.returncode == rc, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}\n{_LOG[0]()[-4000:]}"
-    return proc.stdout
-
-
-_LOG = [lambda: ""]
-
-
-@pytest.fixture(autouse=True)
-def _operator_log_on_failure(operator):
-    _LOG[0] = operator.log
-    yield
-    _LOG[0] = lambda: ""
-
-
 def _kinds(obj) -> list[str]:
     """Notification types, oldest first."""
     return [n["eventType"] for n in status(obj).get("notifications", [])][::-1]
@@ -39,17 +24,17 @@ def _phases(obj) -> list[tuple[str | None, str | None]]:
     return [(h.get("from"), h.get("to")) for h in status(obj).get("history", []) if h["kind"] == "phase"][::-1]
 
 
-def test_one_database_through_a_sequence_of_actions(operator, kube, aws, simulator, namespace):
+def test_one_database_through_a_sequence_of_actions(operator, ok, kube, aws, simulator, namespace):
     apply(kube, namespace, manifest("orders"))
     obj = operator.wait_ready("orders")
     first_build = status(obj)["activeBuildId"]
 
-    screen = _ok(plugin(kube, namespace, "status", "orders"))
+    screen = ok(plugin(kube, namespace, "status", "orders"))
     assert "Phase:" in screen and "Running" in screen and "Health:" in screen and "ok" in screen
     assert "Actions:" in screen and "pause-replication" in screen and "Conditions:" in screen
     assert "Notifications: 2 unseen" in screen
 
-    out = _ok(plugin(kube, namespace, "pause", "orders", "--wait", "--timeout", "60"))
+    out = ok(plugin(kube, namespace, "pause", "orders", "--wait", "--timeout", "60"))
     assert out.strip() == "orders: done: Paused"
     obj = operator.rdb("orders")
     assert status(obj)["phase"] == "Paused" and obj["spec"]["paused"] is True
@@ -59,42 +44,42 @@ def test_one_database_through_a_sequence_of_actions(operator, kube, aws, simulat
 
     # Refused by allowedActions: nothing is written, the exit status says so.
     before = obj["metadata"]["resourceVersion"]
-    out = _ok(plugin(kube, namespace, "pause", "orders"), rc=1)
+    out = ok(plugin(kube, namespace, "pause", "orders"), rc=1)
     assert out.startswith("orders: refused: ") and operator.rdb("orders")["metadata"]["resourceVersion"] == before
 
-    _ok(plugin(kube, namespace, "resume", "orders", "--wait", "--timeout", "60"))
-    _ok(plugin(kube, namespace, "reload", "orders", "--wait", "--timeout", "60"))
-    out = _ok(plugin(kube, namespace, "rebuild", "orders", "--wait", "--timeout", "90"))
+    ok(plugin(kube, namespace, "resume", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "reload", "orders", "--wait", "--timeout", "60"))
+    out = ok(plugin(kube, namespace, "rebuild", "orders", "--wait", "--timeout", "90"))
     assert "done" in out
     obj = operator.rdb("orders")
     second_build = status(obj)["activeBuildId"]
     assert second_build != first_build
 
-    table = _ok(plugin(kube, namespace, "builds", "orders")).splitlines()
+    table = ok(plugin(kube, namespace, "builds", "orders")).splitlines()
     assert table[0].split()[:2] == ["ID", "STATUS"]
     assert table[1].startswith("*") and second_build in table[1] and first_build in table[2]
-    builds = json.loads(_ok(plugin(kube, namespace, "builds", "orders", "-o", "json")))
+    builds = json.loads(ok(plugin(kube, namespace, "builds", "orders", "-o", "json")))
     assert builds["activeBuildId"] == second_build and [b["id"] for b in builds["builds"]] == [second_build, first_build]
 
-    out = _ok(plugin(kube, namespace, "redeploy", "orders", first_build, "--wait", "--timeout", "60"))
+    out = ok(plugin(kube, namespace, "redeploy", "orders", first_build, "--wait", "--timeout", "60"))
     assert out.strip() == f"orders: done: running build {first_build}"
-    assert _ok(plugin(kube, namespace, "redeploy", "orders", "no-such-build"), rc=1).strip() == (
+    assert ok(plugin(kube, namespace, "redeploy", "orders", "no-such-build"), rc=1).strip() == (
         "orders: refused: build no-such-build is not in status.builds"
     )
 
     # --dry-run: validated by the API server, nothing stored; -o json for machines.
     size = operator.rdb("orders")["spec"].get("size")
-    out = json.loads(_ok(plugin(kube, namespace, "resize", "orders", "large", "--dry-run", "-o", "json")))
+    out = json.loads(ok(plugin(kube, namespace, "resize", "orders", "large", "--dry-run", "-o", "json")))
     assert out == [{"namespace": namespace, "name": "orders", "result": "would patch", "detail": '{"spec":{"size":"large"}}'}]
     assert operator.rdb("orders")["spec"].get("size") == size != "large"
     bad = plugin(kube, namespace, "resize", "orders", "huge")
     assert bad.returncode == 2 and "invalid choice: 'huge'" in bad.stderr
-    _ok(plugin(kube, namespace, "resize", "orders", "large", "--wait", "--timeout", "60"))
-    _ok(plugin(kube, namespace, "pause-replication", "orders", "--wait", "--timeout", "60"))
-    _ok(plugin(kube, namespace, "resume-replication", "orders", "--wait", "--timeout", "60"))
-    _ok(plugin(kube, namespace, "restart", "orders", "--wait", "--timeout", "60"))
-    _ok(plugin(kube, namespace, "terminate", "orders", "--wait", "--timeout", "60"))
-    _ok(plugin(kube, namespace, "provision", "orders", "--wait", "--timeout", "90"))
+    ok(plugin(kube, namespace, "resize", "orders", "large", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "pause-replication", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "resume-replication", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "restart", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "terminate", "orders", "--wait", "--timeout", "60"))
+    ok(plugin(kube, namespace, "provision", "orders", "--wait", "--timeout", "90"))
 
     obj = operator.rdb("orders")
     kinds = _kinds(obj)
@@ -122,7 +107,7 @@ def _database(name: str, labels: dict[str, str], spec: dict | None = None) -> st
     return json.dumps(doc)
 
 
-def test_a_fleet_selected_by_label(operator, kube, aws, simulator, namespace):
+def test_a_fleet_selected_by_label(operator, ok, kube, aws, simulator, namespace):
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "src"}, "stringData": {"url": SECRET_URL}}
     docs = [json.dumps(secret)]
     docs += [_database(f"db-{i:02d}", {"fleet": "f1", "group": "a" if i < 5 else "b"}) for i in range(20)]
@@ -136,12 +121,12 @@ def test_a_fleet_selected_by_label(operator, kube, aws, simulator, namespace):
     wait_until(all_ready, 180, interval=0.5, what="21 databases Ready")
 
     # Five are paused first (a fleet of five)...
-    out = _ok(plugin(kube, namespace, "pause", "-l", "group=a", "--wait", "--timeout", "90"))
+    out = ok(plugin(kube, namespace, "pause", "-l", "group=a", "--wait", "--timeout", "90"))
     assert out.splitlines()[-1] == "5 databases: 5 done"
     # ...then the whole fleet is asked to pause: those five are refused (already paused, no write),
     # the fifteen others are paused; the one outside the selector is left alone.
     proc = plugin(kube, namespace, "pause", "-l", "fleet=f1", "--wait", "--timeout", "120")
-    lines = _ok(proc, rc=1).splitlines()
+    lines = ok(proc, rc=1).splitlines()
     assert len(lines) == 21 and lines[-1] == "20 databases: 15 done, 5 refused"
     refused = sorted(line.split(":")[0] for line in lines[:-1] if ": refused: " in line)
     assert refused == [f"db-{i:02d}" for i in range(5)]
@@ -152,7 +137,7 @@ def test_a_fleet_selected_by_label(operator, kube, aws, simulator, namespace):
     assert status(by_name["outsider"])["phase"] == "Running" and not by_name["outsider"]["spec"].get("paused")
 
     # --all in the namespace, --dry-run: every database answered, nothing written.
-    lines = _ok(plugin(kube, namespace, "resume", "--all", "--dry-run"), rc=1).splitlines()
+    lines = ok(plugin(kube, namespace, "resume", "--all", "--dry-run"), rc=1).splitlines()
     assert lines[-1] == "21 databases: 1 refused, 20 would patch"
     assert "outsider: refused: " in "\n".join(lines)
     items = json.loads(kube.kubectl("get", "rdb", "-n", namespace, "-l", "fleet=f1", "-o", "json").stdout)["items"]
