@@ -36,6 +36,13 @@ class Metrics:
         self.reconcile_errors = Counter("reflex_operator_reconcile_errors_total", "Failed reconcile passes", registry=r)
         self.aws_calls = Counter("reflex_operator_aws_calls_total", "AWS calls", ["service", "operation", "outcome"], registry=r)
         self.throttles = Counter("reflex_operator_aws_throttles_total", "AWS calls answered with throttling", ["service", "operation"], registry=r)
+        self.aws_budget_wait = Histogram(
+            "reflex_operator_aws_budget_wait_seconds",
+            "Time an AWS call waited for its API family's client-side rate budget (0: none)",
+            ["service", "family"],
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
         self.status_writes = Counter("reflex_operator_status_writes_total", "Status patches written", registry=r)
         self.leader = Gauge("reflex_operator_leader", "1 while this replica holds a Lease and acts, 0 on a standby", registry=r)
         self.shard_held = Gauge("reflex_operator_shard_held", "1 for each shard whose Lease this replica holds", ["shard"], registry=r)
@@ -56,6 +63,9 @@ class Metrics:
         self.aws_calls.labels(service, operation, outcome).inc()
         if outcome == "throttled":
             self.throttles.labels(service, operation).inc()
+
+    def aws_budget_waited(self, service: str, family: str, seconds: float) -> None:
+        self.aws_budget_wait.labels(service, family).observe(seconds)
 
     def leadership(self, held: list[int], shards: int) -> None:
         self.leader.set(1 if held else 0)

@@ -7,6 +7,7 @@ source), and ``Settings.decision_config`` is the one place that maps the setting
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -17,6 +18,8 @@ from reflex_operator.api.plan import DEFAULT_PLAN
 from reflex_operator.decide.observed import Config
 
 __all__ = ["Settings"]
+
+_RATE = re.compile(r"\d+(\.\d+)?/\d+(\.\d+)?")  # an AWS rate budget: "capacity/refill per second"
 
 
 class Settings(BaseSettings):
@@ -56,6 +59,15 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(10.0, gt=0)
     status_refresh_seconds: float = Field(Config.status_refresh_seconds, ge=0, description="Bounded refresh of health figures in status.")
     aws_max_attempts: int = Field(5, ge=1)
+    # Client-side rate budgets per AWS API family (reflex_operator.aws.budget): the operator waits
+    # for its own token bucket before each call instead of being throttled by AWS.
+    aws_rate_budget_fraction: float = Field(
+        0.8, gt=0, le=1, description="Share of AWS's published request rates the operator uses (the rest is left to other tools)."
+    )
+    aws_rate_budgets: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-family overrides, "capacity/refill per second", e.g. {"ecs.service-modify": "50/5"} (not scaled by the fraction).',
+    )
 
     # The work queue: how many passes run at once, how often every resource gets a pass changed
     # or not, and the retry backoff of a failing resource (base·2^(n-1) after the n-th failure in a
@@ -86,6 +98,13 @@ class Settings(BaseSettings):
     probe_port: int = 8081
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _valid_budgets(self) -> Settings:
+        for family, text in self.aws_rate_budgets.items():
+            if not _RATE.fullmatch(text) or float(text.split("/")[0]) < 1 or float(text.split("/")[1]) <= 0:
+                raise ValueError(f"REFLEX_AWS_RATE_BUDGETS[{family!r}]: {text!r} is not 'capacity/refill' (capacity ≥ 1, refill > 0)")
+        return self
 
     @model_validator(mode="after")
     def _safe_timings(self) -> Settings:

@@ -3,7 +3,8 @@
 The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable, exactly as boto3 reads it, so
 the same code talks to AWS or to the local emulator. What counts as throttling is botocore's own
 judgement (the detector its ``standard`` retry mode uses), so the metric counts exactly what boto3
-retries as throttling.
+retries as throttling. Every call first waits for its API family's budget (``aws.budget``), so
+the operator stays inside AWS's request rates instead of being throttled into errors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+
 import boto3
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
@@ -21,9 +23,12 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.retries.standard import RetryContext, RetryEventAdapter, ThrottlingErrorDetector
 
-__all__ = ["AwsClients", "CallHook", "is_throttle", "error_code", "AwsCallError"]
+from reflex_operator.aws.budget import Budgets
+
+__all__ = ["AwsClients", "CallHook", "WaitHook", "is_throttle", "error_code", "AwsCallError"]
 
 CallHook = Callable[[str, str, str], None]  # (service, operation, outcome) of each attempt
+WaitHook = Callable[[str, str, float], None]  # (service, family, seconds waited for the budget)
 
 # botocore's standard retry mode asks this detector whether an answer is throttling (its list of
 # throttling error codes, the codes the service model marks as throttling, an unmodelled 429).
@@ -61,7 +66,14 @@ class AwsCallError(RuntimeError):
 class AwsClients:
     """One boto3 client per service, shared by all resources."""
 
-    def __init__(self, region: str | None = None, max_attempts: int = 5, hook: CallHook | None = None) -> None:
+    def __init__(
+        self,
+        region: str | None = None,
+        max_attempts: int = 5,
+        hook: CallHook | None = None,
+        budgets: Budgets | None = None,
+        waited: WaitHook | None = None,
+    ) -> None:
         self._config = BotoConfig(
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=5,
@@ -73,6 +85,8 @@ class AwsClients:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._hook = hook
+        self.budgets = budgets if budgets is not None else Budgets()
+        self._waited = waited
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -110,7 +124,10 @@ class AwsClients:
             raise AwsCallError(service, operation, exc, model) from exc
 
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
-        """Run one AWS call in a worker thread (boto3 blocks)."""
+        """Wait for the operation's budget, then run the call in a worker thread (boto3 blocks)."""
+        family, waited = await self.budgets.take(service, operation)
+        if self._waited is not None:
+            self._waited(service, family, waited)
         return await asyncio.to_thread(self.call_sync, service, operation, **params)
 
     def _count(self, service: str, operation: str, outcome: str) -> None:

@@ -11,6 +11,7 @@ import re
 import secrets
 
 from reflex_operator.aws import ecr
+from reflex_operator.aws.budget import Budgets, parse_rate
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
@@ -42,7 +43,15 @@ async def build_runtime(settings: Settings) -> Runtime:
     """The runtime with the real adapters."""
     metrics = Metrics()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    aws = AwsClients(region=region, max_attempts=settings.aws_max_attempts, hook=metrics.aws_call)
+    aws = AwsClients(
+        region=region,
+        max_attempts=settings.aws_max_attempts,
+        hook=metrics.aws_call,
+        budgets=Budgets(
+            settings.aws_rate_budget_fraction, {f: parse_rate(t) for f, t in settings.aws_rate_budgets.items()}
+        ),
+        waited=metrics.aws_budget_waited,
+    )
     try:
         repository = await ecr.repository_uri(aws, settings.ecr_repository)
     except AwsCallError as exc:
