@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     secret_prefix: str = Config.secret_prefix
     container_port: int = 8080
     build_history_limit: int = Field(Config.build_history_limit, ge=1, le=20)
+    # Build starts (decide.intent): CodeBuild's idempotency window and the margin kept from its end,
+    # how often a start refused for the concurrent-build quota is retried, and how many of the
+    # project's builds the look for an expired intent's build may read.
+    build_idempotency_window_seconds: float = Field(
+        Config.build_idempotency_window_seconds, gt=0, description="CodeBuild's idempotency window (AWS: 5 minutes)."
+    )
+    build_idempotency_margin_seconds: float = Field(
+        Config.build_idempotency_margin_seconds, ge=0, description="Kept from the window's end: a start older than window − margin is looked up, not re-sent."
+    )
+    build_queue_retry_seconds: float = Field(30.0, gt=0, description="A start refused at the concurrent-build quota is retried this often.")
+    build_find_max_builds: int = Field(2000, ge=100, description="Builds the look for an expired start's build may read, newest first.")
     notification_limit: int = Field(Config.notification_limit, ge=1, le=100, description="Notifications kept in status.")
     history_limit: int = Field(Config.history_limit, ge=1, le=200, description="Phase and health transitions kept in status.")
 
@@ -132,4 +143,6 @@ class Settings(BaseSettings):
             status_refresh_seconds=self.status_refresh_seconds,
             notification_limit=self.notification_limit,
             history_limit=self.history_limit,
+            build_idempotency_window_seconds=self.build_idempotency_window_seconds,
+            build_idempotency_margin_seconds=self.build_idempotency_margin_seconds,
         )

@@ -1,15 +1,17 @@
-"""CodeBuild adapter: ``parse_build`` and the calls of ``CodeBuild`` (batching, finding a build
-started before a crash, stop), against a scripted AWS."""
+"""CodeBuild adapter: ``parse_build`` and the calls of ``CodeBuild`` (batching, one call to start,
+the bounded backwards look for an expired intent's build, stop), against a scripted AWS."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import pytest
 
 from reflex_operator.aws.codebuild import BATCH, CodeBuild, parse_build
 from reflex_operator.decide.identity import BuildInputs
 from reflex_operator.decide.observed import BuildOutcome
-from reflex_operator.decide.steps import StartBuild
+from reflex_operator.decide.steps import FindBuild, StartBuild
 from tests.unit.fake_aws import FakeAws
 
 INPUTS = BuildInputs(server_version="v1.4.0", schemas=("public", "sales"), rebuild_token=None)
@@ -114,15 +116,54 @@ async def test_get_batches_by_100_and_skips_foreign_builds() -> None:
     assert len(aws.calls) == 3
 
 
-async def test_start_finds_the_build_already_started_for_the_token() -> None:
+def _find_step(since: datetime = T0) -> FindBuild:
+    return FindBuild(uid="uid-1", idempotency_token="tok-1", since=since)
+
+
+async def test_find_looks_backwards_for_the_token() -> None:
     aws = FakeAws(
         ListBuildsForProject=lambda **_: {"ids": ["p:other", "p:mine"]},
         BatchGetBuilds=lambda ids: {"builds": [build(id="p:other", uid="uid-2"), build(id="p:mine")]},
     )
-    found = await CodeBuild(aws, "p", "BUILD_GENERAL1_SMALL").start(STEP)  # type: ignore[arg-type]
-    assert found.codebuild_id == "p:mine"
+    found, complete = await CodeBuild(aws, "p", "BUILD_GENERAL1_SMALL").find(_find_step())  # type: ignore[arg-type]
+    assert found is not None and found.codebuild_id == "p:mine" and complete
     assert "StartBuild" not in aws.ops()
     assert aws.params("ListBuildsForProject") == [{"projectName": "p", "sortOrder": "DESCENDING"}]
+
+
+def _project(n: int, mine: int | None) -> FakeAws:
+    """``n`` builds, newest first, one a minute back from T0; ``mine`` is the index of ours."""
+    ids = [f"p:{i:04d}" for i in range(n)]
+
+    def at(i: int) -> dict[str, Any]:
+        who = {} if i == mine else {"uid": "uid-2", "token": f"t{i}"}
+        return build(id=ids[i], startTime=T0 - timedelta(minutes=i), **who)
+
+    pages = {None: ids[:100]} | {ids[k - 1]: ids[k : k + 100] for k in range(100, n, 100)}
+
+    def listing(**params: Any) -> dict[str, Any]:
+        page = pages[params.get("nextToken")]
+        return {"ids": page, **({"nextToken": page[-1]} if page[-1] != ids[-1] else {})}
+
+    return FakeAws(ListBuildsForProject=listing, BatchGetBuilds=lambda ids: {"builds": [at(int(i[2:])) for i in ids]})
+
+
+@pytest.mark.parametrize(
+    "n,mine,since_minutes_ago,max_builds,found,complete,lists",
+    [
+        (250, 150, 200, 2000, True, True, 2),  # past the first page: the next pages are read
+        (250, None, 30, 2000, False, True, 1),  # stops at the first build older than the intent (less skew)
+        (250, None, 300, 2000, False, True, 3),  # the whole project, nothing: never started
+        (250, 180, 300, 100, False, False, 1),  # the limit comes first: inconclusive, no guess
+    ],
+)
+async def test_find_is_bounded_by_the_intents_time_and_a_limit(n, mine, since_minutes_ago, max_builds, found, complete, lists):
+    aws = _project(n, mine)
+    cb = CodeBuild(aws, "p", "x", find_max_builds=max_builds, clock_skew_seconds=60)  # type: ignore[arg-type]
+    build_, done = await cb.find(_find_step(T0 - timedelta(minutes=since_minutes_ago)))
+    assert (build_ is not None, done) == (found, complete)
+    assert len(aws.params("ListBuildsForProject")) == lists
+    assert all(len(p["ids"]) <= 100 for p in aws.params("BatchGetBuilds"))
 
 
 async def test_start_starts_a_build_recognisable_afterwards() -> None:
@@ -155,10 +196,10 @@ async def test_start_starts_a_build_recognisable_afterwards() -> None:
     assert all(e["type"] == "PLAINTEXT" for e in started["environmentVariablesOverride"])
 
 
-async def test_start_on_a_project_without_builds_does_not_batch_get() -> None:
-    aws = FakeAws(ListBuildsForProject=lambda **_: {"ids": []}, StartBuild=lambda **_: {"build": build(id="p:new")})
+async def test_start_is_one_call_and_lists_nothing() -> None:
+    aws = FakeAws(StartBuild=lambda **_: {"build": build(id="p:new")})
     await CodeBuild(aws, "p", "x").start(STEP)  # type: ignore[arg-type]
-    assert aws.ops() == ["ListBuildsForProject", "StartBuild"]
+    assert aws.ops() == ["StartBuild"]
 
 
 async def test_stop() -> None:

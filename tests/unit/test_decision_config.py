@@ -32,6 +32,8 @@ def test_every_config_field_comes_from_the_settings() -> None:
         status_refresh_seconds=5.0,
         notification_limit=7,
         history_limit=9,
+        build_idempotency_window_seconds=30.0,
+        build_idempotency_margin_seconds=5.0,
     )
     config = settings.decision_config("repo")
     defaults = Config()

@@ -56,7 +56,7 @@ async def test_an_aws_error_backs_off_and_is_surfaced_after_repeated_failures():
     for n in range(1, SURFACE_AFTER):
         await one(rt, key)
         assert rt.queue.failures(key) == n and errors(rt) == n
-        assert w.kube.status_writes == 0 and not w.events  # not surfaced yet
+        assert w.kube.status_writes == 1 and not w.events  # only the build intent: not surfaced yet
     await one(rt, key)
     assert rt.queue.failures(key) == SURFACE_AFTER
     stalled = next(c for c in status_of(w, key).conditions if c.type == ConditionType.STALLED.value)
@@ -93,7 +93,7 @@ async def test_a_conflict_requeues_at_once_without_a_failure():
     assert len(rt.queue) == 1  # again, at once
     assert rt.queue.failures(key) == 0 and errors(rt) == 0 and not rt.queue._timers
     await one(rt, key)
-    assert w.kube.status_writes == 1 and w.start_build_calls == 1  # the build was found again
+    assert w.kube.status_writes == 2 and w.start_build_calls == 1  # the intent, then the status
 
 
 async def test_a_conflict_on_the_finalizer_patch_requeues_at_once():
@@ -109,7 +109,7 @@ async def test_a_conflict_on_the_finalizer_patch_requeues_at_once():
     assert w.kube.reads == 1
     assert rt.resources[key].body["metadata"]["resourceVersion"] == w.kube.objects[key]["metadata"]["resourceVersion"]
     await one(rt, key)
-    assert w.kube.reads == 1 and w.kube.status_writes == 1 and w.start_build_calls == 1
+    assert w.kube.reads == 1 and w.kube.status_writes == 2 and w.start_build_calls == 1
 
 
 async def test_a_conflict_on_an_object_gone_meanwhile_is_not_requeued():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from botocore.exceptions import ClientError
 from prometheus_client import CollectorRegistry
 
 from reflex_operator.api.plan import ReflexPlanSpec
@@ -45,6 +46,7 @@ from reflex_operator.decide import (
     desired_config,
 )
 from reflex_operator.decide import steps as s
+from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.decide.plan import Plan
 from reflex_operator.decide.ports import Conflict
 from reflex_operator.k8s.kube import FINALIZER
@@ -59,6 +61,7 @@ T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 PERMISSIVE = ReflexPlanSpec(
     compute_units_limit=1000, max_instance_size="xlarge", poll_mode_min_sync_interval=1, data_transfer_gb_per_month=1e6
 )
+IDEMPOTENCY_WINDOW = Config.build_idempotency_window_seconds  # CodeBuild's, as the fake keeps it
 UID = "0f6b2c1e-1111-4222-8333-944455556666"
 SECRET_VALUE = "postgres://app:s3cret@db.internal:5432/app"
 
@@ -79,9 +82,13 @@ class FakeCodeBuild:
 
     async def start(self, step: s.StartBuild) -> ObservedBuild:
         self.w.calls.append(step)
-        existing = [c for c, b in self.w.builds.items() if b["token"] == step.idempotency_token]
-        if existing:  # found again after a crash, as the real adapter does
+        window = timedelta(seconds=IDEMPOTENCY_WINDOW)
+        existing = [c for c, b in self.w.builds.items() if b["token"] == step.idempotency_token and self.w.now - b["started"] < window]
+        if existing:  # the same token within CodeBuild's window: the same build
             return self.w.observed_build(existing[0])
+        if self.w.build_quota_full:
+            error = {"Error": {"Code": "AccountLimitExceededException", "Message": "Cannot have more than 1 builds in queue for the account"}}
+            raise AwsCallError("codebuild", "StartBuild", ClientError(error, "StartBuild"))
         self.w.start_build_calls += 1
         cid = f"reflex-server-build:{len(self.w.builds):08d}"
         self.w.builds[cid] = {
@@ -95,6 +102,14 @@ class FakeCodeBuild:
             "ticks": 0,
         }
         return self.w.observed_build(cid)
+
+    async def find(self, step: s.FindBuild) -> tuple[ObservedBuild | None, bool]:
+        self.w.calls.append(step)
+        self.w.find_build_calls += 1
+        found = [c for c, b in self.w.builds.items() if b["token"] == step.idempotency_token and b["started"] >= step.since]
+        if found:
+            return self.w.observed_build(found[-1]), True
+        return None, not self.w.find_inconclusive
 
     async def stop(self, codebuild_id: str) -> None:
         self.w.calls.append(s.StopBuild(codebuild_id, reason=""))
@@ -258,7 +273,10 @@ class FakeKubernetes:
         return copy.deepcopy(obj) if obj is not None else None
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any:
-        if self.fail_status_writes:
+        stored = (self.objects.get((namespace, name)) or {}).get("status") or {}
+        intent = status.get("buildIntent")
+        records_intent = intent is not None and intent != stored.get("buildIntent")
+        if self.fail_status_writes and not records_intent:  # the write before StartBuild gets through
             raise OperatorDied()
         self._conflict()
         self.status_writes += 1
@@ -334,7 +352,10 @@ class World:
     secret_arn: str | None = None
     reloads: int = 0
     replication: Replication = Replication.RUNNING
-    start_build_calls: int = 0
+    start_build_calls: int = 0  # builds started (not StartBuild calls that returned an existing one)
+    find_build_calls: int = 0
+    build_quota_full: bool = False  # StartBuild answers AccountLimitExceededException
+    find_inconclusive: bool = False  # the backwards look hits its limit
     create_service_calls: int = 0
     released: bool = False
     tick_no: int = 0
@@ -484,7 +505,9 @@ async def pass_once(world: World, desired: Desired, config: Config | None = None
     except OperatorDied:
         await rt.flush_events(cancel=True)
         world.rt = None
-        return desired, Pass(desired.status, tuple(world.calls))
+        # What the API server holds: the old status, or the build intent written before StartBuild.
+        stored = ReflexDatabaseStatus.model_validate(world.kube.objects[key]["status"])
+        return replace(desired, status=stored), Pass(desired.status, tuple(world.calls))
     finally:
         world.kube.fail_status_writes = False
     await rt.flush_events()

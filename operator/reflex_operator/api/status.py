@@ -24,6 +24,7 @@ __all__ = [
     "InstanceStatus",
     "BuildStatus",
     "BuildRecord",
+    "BuildIntent",
     "ActionMode",
     "Action",
     "ActionAvailability",
@@ -174,6 +175,25 @@ class BuildRecord(BuildStatus):
     deployable: bool = False
     """Whether spec.buildId may pin the instance to this build."""
 
+class BuildIntent(Observed):
+    """A build the operator is starting: recorded before StartBuild is called, so that an operator
+    restarted after a crash knows what it asked for without listing the project's builds."""
+
+    idempotency_token: str
+    """The CodeBuild idempotency token of the start (the same token within CodeBuild's window
+    returns the same build)."""
+    attempt: int = Field(ge=0)
+    """Which attempt at building these inputs (0 for the first)."""
+    input_hash: str
+    """Hash of the build inputs."""
+    image_uri: str
+    """The container image the build pushes."""
+    recorded_at: datetime
+    """When the intent was recorded: no build with this token was started before then."""
+    queued_since: datetime | None = None
+    """Since when CodeBuild refuses the start because the account's concurrent-build quota is
+    reached (the database waits, queued, and the start is retried as slots free)."""
+
 class ActionMode(StrEnum):
     IMMEDIATE = "immediate"
     QUEUED = "queued"
@@ -266,6 +286,8 @@ class ReflexDatabaseStatus(Observed):
     """The most recent builds, newest first."""
     active_build_id: str | None = None
     """The build the running instance serves."""
+    build_intent: BuildIntent | None = None
+    """The build being started, until CodeBuild has it (null: none)."""
     allowed_actions: AllowedActions | None = None
     """For each user action: whether it is allowed now, and whether it would run at once or wait."""
     queued_goals: list[str] = Field(default_factory=list)

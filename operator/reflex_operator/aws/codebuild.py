@@ -1,13 +1,14 @@
-"""CodeBuild: start (idempotently, recoverably), poll in batches of 100, stop."""
+"""CodeBuild: start (idempotently), poll in batches of 100, stop, and find the build of an intent
+whose idempotency window has passed (a backwards look bounded by the intent's time)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from reflex_operator.aws.clients import AwsClients
 from reflex_operator.decide.observed import BuildOutcome, ObservedBuild
-from reflex_operator.decide.steps import StartBuild
+from reflex_operator.decide.steps import FindBuild, StartBuild
 
 __all__ = ["CodeBuild", "BATCH", "parse_build"]
 
@@ -73,8 +74,11 @@ def parse_build(build: dict[str, Any]) -> ObservedBuild | None:
 
 
 class CodeBuild:
-    def __init__(self, aws: AwsClients, project: str, compute_type: str) -> None:
+    def __init__(
+        self, aws: AwsClients, project: str, compute_type: str, find_max_builds: int = 2000, clock_skew_seconds: float = 60.0
+    ) -> None:
         self.aws, self.project, self.compute_type = aws, project, compute_type
+        self.find_max_builds, self.clock_skew = find_max_builds, timedelta(seconds=clock_skew_seconds)
 
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]:
         """All of ``ids``, in ``BatchGetBuilds`` calls of up to 100."""
@@ -89,11 +93,8 @@ class CodeBuild:
         return found
 
     async def start(self, step: StartBuild) -> ObservedBuild:
-        """Start the build, or find the one already started for the same token (an operator killed
-        between StartBuild and its status write must not start a second build)."""
-        existing = await self._find(step.uid, step.idempotency_token)
-        if existing is not None:
-            return existing
+        """Start the build. The same token within CodeBuild's idempotency window returns the build
+        already started (how a restarted operator recovers one: ``decide.intent``)."""
         env = {
             ENV_UID: step.uid,
             ENV_RESOURCE: step.resource,
@@ -116,17 +117,34 @@ class CodeBuild:
         assert parsed is not None
         return parsed
 
-    async def _find(self, uid: str, token: str) -> ObservedBuild | None:
-        """The most recent page of the project's builds, searched for this resource's token."""
-        ids = (await self.aws.call("codebuild", "ListBuildsForProject", projectName=self.project, sortOrder="DESCENDING")).get("ids", [])
-        if not ids:
-            return None
-        reply = await self.aws.call("codebuild", "BatchGetBuilds", ids=ids[:BATCH])
-        for build in reply.get("builds", []):
-            env = _env(build)
-            if env.get(ENV_UID) == uid and env.get(ENV_TOKEN) == token:
-                return parse_build(build)
-        return None
+    async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]:
+        """The build of ``step``'s token, looking backwards from the newest build and stopping at the
+        first one started before the intent (less the clock skew): (the build or None, whether the
+        look was complete). Its cost is bounded by the builds started since the intent, and by
+        ``find_max_builds``; past that it gives up (None, False) rather than guess."""
+        since, seen, token = step.since - self.clock_skew, 0, None
+        while seen < self.find_max_builds:
+            params: dict[str, Any] = {"projectName": self.project, "sortOrder": "DESCENDING"}
+            if token:
+                params["nextToken"] = token
+            reply = await self.aws.call("codebuild", "ListBuildsForProject", **params)
+            ids = reply.get("ids", [])
+            for start in range(0, len(ids), BATCH):
+                if seen >= self.find_max_builds:
+                    return None, False
+                builds = (await self.aws.call("codebuild", "BatchGetBuilds", ids=ids[start : start + BATCH])).get("builds", [])
+                seen += len(builds)
+                for build in builds:
+                    env = _env(build)
+                    if env.get(ENV_UID) == step.uid and env.get(ENV_TOKEN) == step.idempotency_token:
+                        return parse_build(build), True
+                started = [t for t in (_time(b.get("startTime")) for b in builds) if t is not None]
+                if started and min(started) < since:
+                    return None, True  # newest first: everything further is older than the intent
+            token = reply.get("nextToken")
+            if not token:
+                return None, True
+        return None, False
 
     async def stop(self, codebuild_id: str) -> None:
         await self.aws.call("codebuild", "StopBuild", id=codebuild_id)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reflex_operator.api.models import Action, BuildRecord, BuildState
+from reflex_operator.api.models import Action, BuildIntent, BuildRecord, BuildState
 from reflex_operator.decide import identity, reasons
+from reflex_operator.decide.intent import StartFacts, start_build
 from reflex_operator.decide.identity import BuildInputs
 from reflex_operator.decide.observed import BuildOutcome, Config, Desired, ObservedBuild, ObservedService
 from reflex_operator.decide.outcome import Outcome, blocked
-from reflex_operator.decide.steps import Event, StartBuild, StopBuild
+from reflex_operator.decide.steps import Event, FindBuild, StartBuild, StopBuild
 
 __all__ = ["BuildChoice", "Builds", "build_history", "choose_build", "known_builds"]
 
@@ -107,15 +108,16 @@ class BuildChoice:
 
     outcome: Outcome
     image: str | None  # the image to deploy, once there is one
+    intent: BuildIntent | None = None  # the build being started, until CodeBuild has it
 
     @property
     def starts(self) -> bool:
-        return any(isinstance(s, StartBuild) for s in self.outcome.steps)
+        return self.intent is not None or any(isinstance(s, (StartBuild, FindBuild)) for s in self.outcome.steps)
 
 
-def choose_build(desired: Desired, builds: Builds, config: Config) -> BuildChoice:
+def choose_build(desired: Desired, builds: Builds, config: Config, facts: StartFacts) -> BuildChoice:
     """The image to run (pinned or built from the desired inputs), the build to start if none is
-    usable, and the builds to stop that the spec no longer wants."""
+    usable (``decide.intent``), and the builds to stop that the spec no longer wants."""
     spec, current, pinned = desired.spec, builds.current, builds.pinned
     stops = _stop_superseded(builds)
     if spec.build_id:
@@ -126,8 +128,11 @@ def choose_build(desired: Desired, builds: Builds, config: Config) -> BuildChoic
             return BuildChoice(stall.then(block).then(stops), None)
         return BuildChoice(stops, pinned.image_uri)
     if current is None or (current.status is BuildState.FAILED and current.failure_reason == "stopped"):
-        start = Outcome() if spec.terminated else _start(desired, builds, config)
-        return BuildChoice(start.then(stops), None)
+        if spec.terminated:
+            return BuildChoice(stops, None)
+        attempt = sum(1 for b in builds.history if b.input_hash == builds.inputs.hash)
+        start = start_build(desired, builds.inputs, attempt, config, facts)
+        return BuildChoice(start.outcome.then(stops), None, start.intent)
     if current.status in _UNFINISHED:
         return BuildChoice(Outcome(progress=(reasons.BUILDING, f"build {current.id} is {current.status.value}")).then(stops), None)
     if current.status is BuildState.FAILED:
@@ -137,20 +142,6 @@ def choose_build(desired: Desired, builds: Builds, config: Config) -> BuildChoic
         )
         return BuildChoice(Outcome(stall=(reasons.BUILD_FAILED, message)).then(stops), None)
     return BuildChoice(stops, current.image_uri)
-
-
-def _start(desired: Desired, builds: Builds, config: Config) -> Outcome:
-    """Start the next attempt at building the desired inputs."""
-    inputs = builds.inputs
-    attempt = sum(1 for b in builds.history if b.input_hash == inputs.hash)
-    start = StartBuild(
-        inputs=inputs,
-        idempotency_token=identity.build_token(desired.uid, f"{inputs.hash}/{attempt}"),
-        image_uri=f"{config.image_repository_uri}:{inputs.hash}-{attempt}",
-        resource=f"{desired.namespace}/{desired.name}",
-        uid=desired.uid,
-    )
-    return Outcome(steps=(start,), progress=(reasons.BUILDING, f"starting a build of reflex-server {inputs.server_version}"))
 
 
 def _stop_superseded(builds: Builds) -> Outcome:

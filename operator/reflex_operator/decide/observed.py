@@ -27,6 +27,7 @@ __all__ = [
     "ObservedService",
     "HealthSample",
     "SecretState",
+    "BuildLookup",
     "Observation",
     "Desired",
     "Config",
@@ -134,6 +135,13 @@ class SecretState:
         return self.exists and self.has_key
 
 
+class BuildLookup(StrEnum):
+    """What the backwards look for an expired build intent found, when it found no build."""
+
+    ABSENT = "absent"  # no build of the intent: it was never started
+    INCONCLUSIVE = "inconclusive"  # the look reached its page limit before the intent's time
+
+
 @dataclass(frozen=True)
 class Observation:
     """Everything observed for one resource in one pass."""
@@ -145,6 +153,8 @@ class Observation:
     aws_secret_arn: str | None = None
     aws_error: str | None = None
     plan: PlanFacts | None = None  # the namespace's plan; None: plans are not enforced
+    build_refused: bool = False  # StartBuild was refused this pass: the concurrent-build quota is reached
+    build_lookup: BuildLookup | None = None  # the backwards look for an expired build intent found nothing
 
 
 @dataclass(frozen=True)
@@ -174,3 +184,7 @@ class Config:
     status_refresh_seconds: float = 60.0
     notification_limit: int = 20  # notifications kept in status (sticky ones beyond it)
     history_limit: int = 50  # phase and health transitions kept in status
+    # CodeBuild's idempotency window (StartBuild with the same token within it returns the same
+    # build; AWS documents 5 minutes) and the margin kept from its end (clock skew, slow answers).
+    build_idempotency_window_seconds: float = 300.0
+    build_idempotency_margin_seconds: float = 60.0

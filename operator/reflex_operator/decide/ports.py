@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
-from reflex_operator.decide.steps import Deploy, StartBuild
+from reflex_operator.decide.steps import FindBuild, Deploy, StartBuild
 
 __all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict"]
 
@@ -28,6 +28,8 @@ class Builds(Protocol):
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]: ...
 
     async def start(self, step: StartBuild) -> ObservedBuild: ...
+
+    async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]: ...
 
     async def stop(self, codebuild_id: str) -> None: ...
 

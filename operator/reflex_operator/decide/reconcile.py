@@ -30,6 +30,7 @@ from reflex_operator.api.models import (
 from reflex_operator.decide import reasons
 from reflex_operator.decide.build import BuildChoice, Builds, build_history, choose_build, known_builds
 from reflex_operator.decide.deleting import deleting
+from reflex_operator.decide.intent import StartFacts
 from reflex_operator.decide.health import classify_health, health_sample_matters, instance_status
 from reflex_operator.decide.observed import Config, Desired, Observation, ObservedService
 from reflex_operator.decide.outcome import Outcome, blocked, combine
@@ -83,7 +84,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         wanted = replace(desired, spec=_held_back(desired, service))
     capped = plan is not None and plan.capped
     secret = connection_secret(wanted, observed, config)
-    choice = choose_build(wanted, builds, config)
+    choice = choose_build(wanted, builds, config, StartFacts(now, observed.build_refused, observed.build_lookup))
     svc = plan_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
@@ -101,6 +102,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         pending=pending_changes(wanted, svc, choice.image) or wanted is not desired,
         build_running=builds.current_running,
         plan=plan,
+        build_intent=choice.intent,
     )
     return Decision(status=write_status(desired, now, judgement), steps=work.steps)
 

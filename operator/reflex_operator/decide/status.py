@@ -13,6 +13,7 @@ from reflex_operator.api.models import (
     ActionMode,
     AllowedActions,
     AppliedTokens,
+    BuildIntent,
     BuildStatus,
     HealthStatus,
     InstanceStatus,
@@ -43,6 +44,7 @@ class Judgement:
     pending: bool = False
     build_running: bool = False  # a build of the desired inputs is queued or in progress
     plan: PlanVerdict | None = None  # the namespace's plan (None: plans not enforced)
+    build_intent: BuildIntent | None = None  # the build being started, until CodeBuild has it
 
 
 def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -60,6 +62,7 @@ def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabas
         latest_build=BuildStatus.model_validate(latest.model_dump(exclude={"deployable"})) if latest else None,
         builds=history,
         active_build_id=active.id if active else None,
+        build_intent=j.build_intent,
         allowed_actions=AllowedActions.from_map(_plan_blocks(allowed_actions(j.phase, _facts(desired, j)), j)),
         queued_goals=list(j.work.queued),
         applied_tokens=j.tokens,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from reflex_operator.decide.identity import BuildInputs, DeployInputs
 
@@ -12,6 +13,7 @@ __all__ = [
     "DeleteSecret",
     "StartBuild",
     "StopBuild",
+    "FindBuild",
     "Deploy",
     "ScaleService",
     "DeleteService",
@@ -45,13 +47,28 @@ class DeleteSecret(Step):
 
 @dataclass(frozen=True)
 class StartBuild(Step):
-    """Start (or find, after a crash) the build of these inputs."""
+    """Start the build of these inputs. With ``record``, the pass first writes the status it
+    decided (with the build intent in it) and only then calls StartBuild; without, the intent is
+    already recorded and StartBuild is sent again with its token (within CodeBuild's idempotency
+    window that returns the build a crashed operator started, if it did)."""
 
     inputs: BuildInputs
     idempotency_token: str
     image_uri: str
     resource: str
     uid: str
+    record: bool = False
+
+
+@dataclass(frozen=True)
+class FindBuild(Step):
+    """Find the build of an intent older than CodeBuild's idempotency window (sending StartBuild
+    again could start a second build): a backwards look over the project's builds, newest first,
+    that stops at the first build started before ``since``."""
+
+    uid: str
+    idempotency_token: str
+    since: datetime
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from reflex_operator.decide.chronicle import Chronicle, chronicle
 from reflex_operator.decide.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.decide import steps as s
-from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
+from reflex_operator.decide.observed import BuildLookup, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
@@ -27,6 +28,9 @@ from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 __all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
 
 log = logging.getLogger("reflex_operator.reconcile")
+
+# StartBuild's answer when the account's concurrent-build (queue) quota is reached.
+QUOTA_REACHED = "AccountLimitExceededException"
 
 # After this many failed passes in a row, the error is shown as Stalled/AWSError in status.
 SURFACE_AFTER = 3
@@ -46,6 +50,8 @@ class _Acted:
     service_changed: bool = False
     health: HealthSample | None = None
     released: bool = False
+    build_refused: bool = False  # StartBuild: the account's concurrent-build quota is reached
+    build_lookup: BuildLookup | None = None  # FindBuild found nothing
     events: list[s.Event] = field(default_factory=list)
 
 
@@ -80,6 +86,12 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     desired = _desired(entry)
     observed = await observe(rt, desired)
     first = decide(desired, observed, rt.config, rt.clock())
+    before = desired.status
+    if any(isinstance(step, s.StartBuild) and step.record for step in first.steps):
+        # The build intent goes to status before StartBuild is called: a restart knows what was
+        # asked for without listing the project's builds (decide.intent).
+        await _write(rt, entry, before, first)
+        before = first.status
     acted = await _act(rt, desired, first.steps)
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
@@ -90,8 +102,19 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     # (its steps are the next pass's, after the world has moved).
     second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, rt.clock())
     told = _chronicle(rt, entry, desired, second, acted.events)
-    await _write(rt, entry, desired.status, replace(second, status=told.status))
+    await _write(rt, entry, before, replace(second, status=told.status))
     rt.post(entry.body, list(told.events))
+    _again(rt, key, acted, second)
+
+
+def _again(rt: Runtime, key: Key, acted: _Acted, second: Decision) -> None:
+    """A start refused for the concurrent-build quota is retried after a while (not a failure:
+    no backoff, no error); a start the second decision found due (the intent was recorded anew)
+    runs in the next pass at once."""
+    if acted.build_refused:
+        rt.queue.add_after(key, rt.settings.build_queue_retry_seconds)
+    elif any(isinstance(step, s.StartBuild) for step in second.steps):
+        rt.queue.add(key)
 
 
 async def surface_error(rt: Runtime, key: Key, error: str) -> None:
@@ -188,6 +211,8 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
         service=acted.service if acted.service_changed else observed.service,
         aws_secret_arn=acted.secret_arn or observed.aws_secret_arn,
         health=acted.health or observed.health,
+        build_refused=acted.build_refused,
+        build_lookup=acted.build_lookup,
     )
 
 
@@ -209,10 +234,26 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
             case s.DeleteSecret():
                 await rt.secrets.delete(step.secret_name)
             case s.StartBuild():
-                build = await rt.codebuild.start(step)
+                try:
+                    build = await rt.codebuild.start(step)
+                except AwsCallError as exc:
+                    if exc.code != QUOTA_REACHED:
+                        raise
+                    acted.build_refused = True
+                    log.info("%s: build queued: %s", resource, exc)
+                    continue
                 rt.builds[build.codebuild_id] = build
                 acted.builds.append(build)
                 log.info("%s: build %s started for inputs %s", resource, build.codebuild_id, step.inputs.hash)
+            case s.FindBuild():
+                found, complete = await rt.codebuild.find(step)
+                if found is not None:
+                    rt.builds[found.codebuild_id] = found
+                    acted.builds.append(found)
+                else:
+                    acted.build_lookup = BuildLookup.ABSENT if complete else BuildLookup.INCONCLUSIVE
+                log.info("%s: build of token %s after the idempotency window: %s", resource, step.idempotency_token,
+                         found.codebuild_id if found else ("never started" if complete else "unknown"))
             case s.StopBuild():
                 await rt.codebuild.stop(step.codebuild_id)
                 log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)

@@ -60,7 +60,13 @@ async def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         config=settings.decision_config(repository),
-        codebuild=CodeBuild(aws, settings.codebuild_project, settings.build_compute_type),
+        codebuild=CodeBuild(
+            aws,
+            settings.codebuild_project,
+            settings.build_compute_type,
+            find_max_builds=settings.build_find_max_builds,
+            clock_skew_seconds=settings.build_idempotency_margin_seconds,
+        ),
         ecs=Ecs(
             aws,
             cluster=settings.ecs_cluster,
