@@ -1,0 +1,126 @@
+"""Inside AWS's quotas, against the real stack: what one database's provisioning costs in AWS calls,
+a build refused at the concurrent-build quota (queued, not failed), and crash-safe build starts in a
+project with more than 100 builds, within and past CodeBuild's idempotency window."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from reflex_dev._proc import wait_until
+from reflex_dev.emulator import PROJECT
+from tests.e2e.helpers import apply, manifest, status
+
+pytestmark = pytest.mark.e2e
+
+APP = "reflex-operator"
+# Fleet-wide polls, shared by every database (one call covers up to 10 services / 100 builds).
+SHARED = {"ecs.DescribeServices", "codebuild.BatchGetBuilds"}
+
+
+def _operator_calls(aws: Any) -> dict[str, int]:
+    return aws.emulator.control("GET", f"calls/by/{APP}")
+
+
+def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status(obj).get("conditions", []) if c["type"] == kind), {})
+
+
+def _builds_of(aws: Any, resource: str) -> list[dict[str, Any]]:
+    """The project's builds whose environment names ``resource`` (any client's)."""
+    cb = aws.codebuild
+    ids = cb.list_builds_for_project(projectName=PROJECT)["ids"]
+    mine = []
+    for start in range(0, len(ids), 100):
+        for b in cb.batch_get_builds(ids=ids[start : start + 100])["builds"]:
+            env = {e["name"]: e.get("value") for e in b.get("environment", {}).get("environmentVariables", [])}
+            if env.get("REFLEX_RESOURCE") == resource:
+                mine.append(b)
+    return mine
+
+
+def _other_builds(aws: Any, n: int) -> None:
+    """``n`` builds of the project started by another program (not the operator)."""
+    for i in range(n):
+        aws.codebuild.start_build(projectName=PROJECT, idempotencyToken=f"other-{time.time_ns()}-{i}")
+
+
+def test_provisioning_one_database_costs_at_most_six_calls_and_no_listing(operator, kube, aws, simulator, namespace):
+    aws.emulator.reset_calls()
+    apply(kube, namespace, manifest("orders"))
+    operator.wait_ready("orders", timeout=90)
+    calls = _operator_calls(aws)
+    own = {op: n for op, n in calls.items() if op not in SHARED}
+    print(f"\nAWS calls of one database's provisioning: {dict(sorted(calls.items()))}")
+    assert not [op for op in calls if ".List" in op], calls
+    assert sum(own.values()) <= 6, own
+
+
+def test_a_build_refused_at_the_quota_waits_queued_then_goes_ready(operator, kube, aws, simulator, namespace):
+    operator.stop()
+    operator.start(REFLEX_BUILD_QUEUE_RETRY_SECONDS="1")
+    aws.emulator.fault(
+        "error", service="codebuild", operation="StartBuild", status=400, count=10_000,
+        code="AccountLimitExceededException", message="Cannot have more than 1 builds in queue for the account",
+    )
+    apply(kube, namespace, manifest("orders"))
+    obj = operator.wait(
+        "orders", lambda o: _condition(o, "Reconciling").get("reason") == "BuildQueued", timeout=60, what="BuildQueued"
+    )
+    assert status(obj)["phase"] == "Building" and "concurrent-build quota" in _condition(obj, "Reconciling")["message"]
+    assert _condition(obj, "Stalled").get("status") == "False"
+    wait_until(lambda: _operator_calls(aws).get("codebuild.StartBuild", 0) >= 3, 30, what="the start to be retried")
+    obj = operator.rdb("orders")
+    assert status(obj)["phase"] == "Building" and not status(obj).get("builds")
+    assert "AWSError" not in operator.event_reasons("orders")
+    aws.emulator.control("DELETE", "faults")  # slots free up
+    obj = operator.wait_ready("orders", timeout=90)
+    assert len(_builds_of(aws, f"{namespace}/orders")) == 1 and status(obj).get("buildIntent") is None
+    assert "Failed" not in {h.get("to") for h in status(obj).get("history", [])}
+    assert "AWSError" not in operator.event_reasons("orders")
+
+
+def _crash_during_start(operator, kube, aws, namespace: str) -> None:
+    """Kill the operator after its StartBuild took effect, before it heard the answer."""
+    aws.emulator.fault("delay_response", service="codebuild", operation="StartBuild", seconds=60)
+    apply(kube, namespace, manifest("orders"))
+    wait_until(lambda: _operator_calls(aws).get("codebuild.StartBuild", 0) >= 1, 60, what="StartBuild to be called")
+    operator.kill()
+    obj = operator.rdb("orders")
+    assert status(obj).get("buildIntent") and not status(obj).get("builds")  # only the intent is in status
+    assert len(_builds_of(aws, f"{namespace}/orders")) == 1
+
+
+def test_a_crash_between_start_build_and_its_status_write_recovers_with_one_call(operator, kube, aws, simulator, namespace):
+    _other_builds(aws, 105)  # more than a page of someone else's builds
+    _crash_during_start(operator, kube, aws, namespace)
+    aws.emulator.reset_calls()
+    operator.start()
+    obj = operator.wait_ready("orders", timeout=90)
+    assert len(_builds_of(aws, f"{namespace}/orders")) == 1, "a second build was started"
+    calls = _operator_calls(aws)
+    assert calls.get("codebuild.StartBuild") == 1  # the same token again: the same build
+    assert not [op for op in calls if ".List" in op], calls
+    assert len(status(obj)["builds"]) == 1 and status(obj).get("buildIntent") is None
+
+
+def test_a_restart_after_the_idempotency_window_finds_the_build_instead_of_starting_another(operator, kube, aws, simulator, namespace):
+    window = {"REFLEX_BUILD_IDEMPOTENCY_WINDOW_SECONDS": "6", "REFLEX_BUILD_IDEMPOTENCY_MARGIN_SECONDS": "2"}
+    aws.emulator.config(idempotency_window_seconds=6)
+    operator.stop()
+    operator.start(**window)
+    _other_builds(aws, 5)
+    _crash_during_start(operator, kube, aws, namespace)
+    _other_builds(aws, 120)  # started while the operator is down: its build is not among the newest 100
+    recorded = time.time()
+    wait_until(lambda: time.time() - recorded > 8, 30, what="the idempotency window to pass")
+    aws.emulator.reset_calls()
+    operator.start(**window)
+    obj = operator.wait_ready("orders", timeout=120)
+    assert len(_builds_of(aws, f"{namespace}/orders")) == 1, "a second build was started"
+    calls = _operator_calls(aws)
+    assert "codebuild.StartBuild" not in calls, calls  # past the window StartBuild could start another
+    assert calls.get("codebuild.ListBuildsForProject", 0) >= 1  # the bounded look, only here
+    assert len(status(obj)["builds"]) == 1 and status(obj).get("buildIntent") is None
