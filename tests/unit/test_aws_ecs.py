@@ -201,7 +201,8 @@ async def test_deploy_registers_a_revision_and_creates_the_service() -> None:
     _describe_after(aws)
     svc = await ecs(aws, task_role_arn="arn:task", region="eu-west-1").deploy(STEP)
     assert svc.deploy_hash == "dh1" and svc.config == CONFIG
-    assert aws.ops() == ["DescribeTaskDefinition", "RegisterTaskDefinition", "CreateService", "DescribeServices"]
+    # A new service: no DescribeTaskDefinition first (its family has no revision yet).
+    assert aws.ops() == ["RegisterTaskDefinition", "CreateService", "DescribeServices"]
     (reg,) = aws.params("RegisterTaskDefinition")
     (container,) = reg["containerDefinitions"]
     assert reg["family"] == "rdb-db-1234" and reg["cpu"] == "512" and reg["memory"] == "1024" and reg["taskRoleArn"] == "arn:task"
@@ -234,17 +235,40 @@ async def test_deploy_registers_when_the_latest_revision_is_another_hash() -> No
         UpdateService=lambda **_: {},
     )
     _describe_after(aws)
+    await ecs(aws).deploy(Deploy(**{**STEP.__dict__, "create": False}))
+    assert aws.ops() == ["DescribeTaskDefinition", "RegisterTaskDefinition", "UpdateService", "DescribeServices"]
+
+
+async def test_create_of_a_service_made_before_a_crash_updates_it() -> None:
+    aws = FakeAws(
+        RegisterTaskDefinition=lambda **p: {"taskDefinition": {**p, "taskDefinitionArn": "arn:td/rdb-db-1234:2"}},
+        CreateService=raises(aws_error("ecs", "CreateService", "InvalidParameterException", "Creation of service was not idempotent")),
+        UpdateService=lambda **_: {},
+    )
+    _describe_after(aws)
     await ecs(aws).deploy(STEP)
-    # An active service of that name exists (made before a crash): it is updated instead.
-    assert aws.ops() == ["DescribeTaskDefinition", "RegisterTaskDefinition", "CreateService", "UpdateService", "DescribeServices"]
+    assert aws.ops() == ["RegisterTaskDefinition", "CreateService", "UpdateService", "DescribeServices"]
+
+
+async def test_the_service_the_call_answered_is_not_described_again() -> None:
+    aws = FakeAws(
+        RegisterTaskDefinition=lambda **p: {"taskDefinition": {**p, "taskDefinitionArn": "arn:td/rdb-db-1234:1", "status": "ACTIVE"}},
+        CreateService=lambda **_: {"service": service("rdb-db-1234")},
+        UpdateService=lambda **p: {"service": service(p["service"], td=None, desiredCount=p["desiredCount"])},
+    )
+    svc = await ecs(aws).deploy(STEP)
+    assert svc.name == "rdb-db-1234" and svc.deploy_hash == "dh1"
+    scaled = await ecs(aws).scale("rdb-db-1234", 0)
+    assert scaled is not None and scaled.desired_count == 0
+    assert aws.ops() == ["RegisterTaskDefinition", "CreateService", "UpdateService"]
 
 
 async def test_deploy_raises_what_it_cannot_handle() -> None:
     aws = FakeAws(DescribeTaskDefinition=raises(aws_error("ecs", "DescribeTaskDefinition", "AccessDeniedException")))
     with pytest.raises(Exception, match="AccessDeniedException"):
-        await ecs(aws).deploy(STEP)
+        await ecs(aws).deploy(Deploy(**{**STEP.__dict__, "create": False}))
     aws = FakeAws(
-        DescribeTaskDefinition=lambda taskDefinition: {"taskDefinition": task_definition()},
+        RegisterTaskDefinition=lambda **p: {"taskDefinition": {**p, "taskDefinitionArn": "arn:td/rdb-db-1234:1"}},
         CreateService=raises(aws_error("ecs", "CreateService", "ClusterNotFoundException")),
     )
     with pytest.raises(Exception, match="ClusterNotFoundException"):

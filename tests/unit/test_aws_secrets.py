@@ -31,6 +31,21 @@ async def test_put_creates_the_secret_the_first_time() -> None:
     assert "postgres" not in create["Description"]
 
 
+async def test_put_of_a_new_secret_is_one_create_call() -> None:
+    aws = FakeAws(CreateSecret=lambda **_: {"ARN": ARN})
+    assert await Secrets(aws).put("reflexdb/ns/db", "postgres://u:p@h/db", "ns/db", exists=False) == ARN  # type: ignore[arg-type]
+    assert aws.ops() == ["CreateSecret"]
+
+
+async def test_put_of_a_secret_created_before_a_crash_stores_a_version() -> None:
+    aws = FakeAws(
+        CreateSecret=raises(aws_error("secretsmanager", "CreateSecret", "ResourceExistsException")),
+        PutSecretValue=lambda **_: {"ARN": ARN, "VersionId": "v2"},
+    )
+    assert await Secrets(aws).put("reflexdb/ns/db", "postgres://u:p@h/db", "ns/db", exists=False) == ARN  # type: ignore[arg-type]
+    assert aws.ops() == ["CreateSecret", "PutSecretValue"]
+
+
 async def test_put_raises_other_errors() -> None:
     aws = FakeAws(PutSecretValue=raises(aws_error("secretsmanager", "PutSecretValue", "AccessDeniedException")))
     with pytest.raises(AwsCallError, match="AccessDeniedException"):

@@ -184,9 +184,9 @@ class FakeSecretsManager:
     def __init__(self, world: World) -> None:
         self.w = world
 
-    async def put(self, name: str, value: str, resource: str) -> str:
+    async def put(self, name: str, value: str, resource: str, exists: bool = True) -> str:
         assert value == SECRET_VALUE
-        self.w.calls.append(s.PutSecret(name, k8s_secret="", k8s_key="", resource_version=""))
+        self.w.calls.append(s.PutSecret(name, k8s_secret="", k8s_key="", resource_version="", exists=exists))
         self.w.secret_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
         return self.w.secret_arn
 

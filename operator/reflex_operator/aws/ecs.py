@@ -135,11 +135,12 @@ class Ecs:
 
     async def deploy(self, step: Deploy) -> ObservedService:
         """Register the task definition revision for this deploy hash (unless the family's latest
-        revision already is it), then create or update the service."""
+        revision already is it), then create or update the service; the service as the call
+        answered it (no DescribeServices after)."""
         td_arn = await self._task_definition(step)
         if step.create:
             try:
-                await self.aws.call(
+                reply = await self.aws.call(
                     "ecs",
                     "CreateService",
                     cluster=self.cluster,
@@ -167,13 +168,20 @@ class Ecs:
                 # An active service of that name exists (created before a crash): update it.
                 if exc.code not in ("InvalidParameterException",):
                     raise
-                await self._update(step, td_arn)
+                reply = await self._update(step, td_arn)
         else:
-            await self._update(step, td_arn)
-        return (await self.describe([step.service_name]))[step.service_name]  # type: ignore[return-value]
+            reply = await self._update(step, td_arn)
+        return await self._answered(step.service_name, reply)  # type: ignore[return-value]
 
-    async def _update(self, step: Deploy, td_arn: str) -> None:
-        await self.aws.call(
+    async def _answered(self, name: str, reply: dict[str, Any]) -> ObservedService | None:
+        """The service a Create/UpdateService answered with (described only if the answer lacks it)."""
+        svc = reply.get("service") or {}
+        if svc.get("serviceName") == name:
+            return await self._parse(svc)
+        return (await self.describe([name]))[name]
+
+    async def _update(self, step: Deploy, td_arn: str) -> dict[str, Any]:
+        return await self.aws.call(
             "ecs",
             "UpdateService",
             cluster=self.cluster,
@@ -183,6 +191,11 @@ class Ecs:
         )
 
     async def _task_definition(self, step: Deploy) -> str:
+        """The revision to run. A new service's family has none yet: it is registered at once (after
+        a crash between the two calls that makes one spare revision, harmless); an update first
+        asks for the family's latest, which a pass that died before UpdateService registered."""
+        if step.create:
+            return await self._register(step)
         try:
             latest = (await self.aws.call("ecs", "DescribeTaskDefinition", taskDefinition=step.family))["taskDefinition"]
         except AwsCallError as exc:
@@ -194,6 +207,9 @@ class Ecs:
             if parsed[0] == step.deploy_hash:
                 self._task_defs[latest["taskDefinitionArn"]] = parsed
                 return str(latest["taskDefinitionArn"])
+        return await self._register(step)
+
+    async def _register(self, step: Deploy) -> str:
         i, server = step.inputs, container_environment(step)
         container: dict[str, Any] = {
             "name": CONTAINER,
@@ -229,8 +245,8 @@ class Ecs:
         return str(td["taskDefinitionArn"])
 
     async def scale(self, name: str, desired_count: int) -> ObservedService | None:
-        await self.aws.call("ecs", "UpdateService", cluster=self.cluster, service=name, desiredCount=desired_count)
-        return (await self.describe([name]))[name]
+        reply = await self.aws.call("ecs", "UpdateService", cluster=self.cluster, service=name, desiredCount=desired_count)
+        return await self._answered(name, reply)
 
     async def delete(self, name: str) -> ObservedService | None:
         try:

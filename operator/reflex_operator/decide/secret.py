@@ -45,6 +45,6 @@ def connection_secret(desired: Desired, observed: Observation, config: Config) -
         return SecretResult(Outcome(queued=(note,)), arn, copied)
     if secret.resource_version != copied or arn is None:
         name = identity.secret_name(config.secret_prefix, desired.namespace, desired.name, desired.uid)
-        put = PutSecret(name, ref.name, ref.key, secret.resource_version or "")
+        put = PutSecret(name, ref.name, ref.key, secret.resource_version or "", exists=arn is not None)
         return SecretResult(Outcome(steps=(put,)), arn, secret.resource_version)
     return SecretResult(Outcome(), arn, copied)

@@ -38,6 +38,7 @@ class PutSecret(Step):
     k8s_secret: str
     k8s_key: str
     resource_version: str
+    exists: bool = True  # the secret is known to exist (its ARN is in status): store a new version; else create it
 
 
 @dataclass(frozen=True)

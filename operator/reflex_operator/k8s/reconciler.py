@@ -230,7 +230,7 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
                 value = await rt.kube.secret_value(desired.namespace, step.k8s_secret, step.k8s_key)
                 if value is None:
                     raise ReconcileError(f"Secret {step.k8s_secret!r} or its key {step.k8s_key!r} disappeared")
-                acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource)
+                acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource, exists=step.exists)
             case s.DeleteSecret():
                 await rt.secrets.delete(step.secret_name)
             case s.StartBuild():

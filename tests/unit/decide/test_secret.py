@@ -33,3 +33,5 @@ def test_connection_secret(what, secret, copied, arn, step, stall, queued, versi
     assert (got.outcome.stall is not None and got.outcome.stall[0] == reasons.SECRET_NOT_FOUND) is stall
     assert bool(got.outcome.queued) is queued
     assert got.version == version and got.arn == arn
+    puts = [s for s in got.outcome.steps if isinstance(s, PutSecret)]
+    assert all(p.exists is (arn is not None) for p in puts)  # no ARN yet: create it (one call)
