@@ -56,6 +56,7 @@ def test_provisioning_one_database_costs_at_most_six_calls_and_no_listing(operat
     print(f"\nAWS calls of one database's provisioning: {dict(sorted(calls.items()))}")
     assert not [op for op in calls if ".List" in op], calls
     assert sum(own.values()) <= 6, own
+    assert all(n == 1 for n in own.values()), own  # nothing asked twice, no Describe/Get before a Create
 
 
 def test_a_build_refused_at_the_quota_waits_queued_then_goes_ready(operator, kube, aws, simulator, namespace):
@@ -124,3 +125,27 @@ def test_a_restart_after_the_idempotency_window_finds_the_build_instead_of_start
     assert "codebuild.StartBuild" not in calls, calls  # past the window StartBuild could start another
     assert calls.get("codebuild.ListBuildsForProject", 0) >= 1  # the bounded look, only here
     assert len(status(obj)["builds"]) == 1 and status(obj).get("buildIntent") is None
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` with these labels (0 when there are none)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items())
+    )
+
+
+def test_a_burst_beyond_the_budget_waits_for_it_and_is_never_throttled(operator, kube, aws, simulator, namespace):
+    operator.stop()
+    operator.start(REFLEX_AWS_RATE_BUDGETS='{"codebuild.build-modify": "1/0.2"}')  # one start per 5 s
+    for name in ("a", "b", "c"):
+        apply(kube, namespace, manifest(name, secret=f"src-{name}"))
+    for name in ("a", "b", "c"):
+        operator.wait_ready(name, timeout=120)
+    metrics = operator.metrics()
+    family = {"service": "codebuild", "family": "codebuild.build-modify"}
+    assert _metric(metrics, "reflex_operator_aws_budget_wait_seconds_count", **family) >= 3
+    assert _metric(metrics, "reflex_operator_aws_budget_wait_seconds_sum", **family) > 0  # some starts waited
+    assert _metric(metrics, "reflex_operator_aws_throttles_total", service="codebuild") == 0
+    assert _operator_calls(aws).get("codebuild.StartBuild") == 3

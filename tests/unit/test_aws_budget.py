@@ -134,3 +134,24 @@ def test_settings_read_the_fraction_and_overrides(monkeypatch):
     settings = Settings()
     assert settings.aws_rate_budget_fraction == 0.5
     assert settings.aws_rate_budgets == {"ecs.service-read": "40/8"}
+
+
+def test_every_call_waits_for_its_familys_budget_before_it_is_sent(monkeypatch):
+    from reflex_operator.aws.clients import AwsClients
+
+    t, order, waited = FakeTime(), [], []
+
+    async def sleep(seconds: float) -> None:
+        order.append(("wait", seconds))
+
+    budgets = Budgets(1.0, {"codebuild.build-modify": Rate(1, 2)}, clock=t.clock, sleep=sleep)
+    aws = AwsClients(region="us-east-1", budgets=budgets, waited=lambda *a: waited.append(a))
+    monkeypatch.setattr(aws, "call_sync", lambda service, op, **_: order.append(("send", op)) or {})
+
+    async def run() -> None:
+        for _ in range(2):
+            await aws.call("codebuild", "StartBuild", projectName="p")
+
+    asyncio.run(run())
+    assert order == [("send", "StartBuild"), ("wait", 0.5), ("send", "StartBuild")]
+    assert waited == [("codebuild", "codebuild.build-modify", 0.0), ("codebuild", "codebuild.build-modify", 0.5)]
