@@ -80,6 +80,8 @@ def test_an_inconclusive_lookup_stalls_and_a_new_rebuild_token_starts_over():
     d, _ = one_pass(w, d)
     stalled = cond(d, ConditionType.STALLED)
     assert stalled.status == "True" and stalled.reason == reasons.BUILD_UNKNOWN and "rebuildToken" in stalled.message
+    d, _ = one_pass(w, d)  # the next pass does not look again
+    assert w.find_build_calls == 1 and cond(d, ConditionType.STALLED).reason == reasons.BUILD_UNKNOWN
     d = replace(d, spec=d.spec.model_copy(update={"rebuild_token": "again"}), generation=2)
     d, _ = settle(w, d)
     assert d.status.phase is Phase.RUNNING and len(w.builds) == 1

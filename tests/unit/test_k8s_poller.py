@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from reflex_operator.api.models import HealthStatus, Phase
 from reflex_operator.decide import steps as s
 from reflex_operator.k8s.poller import poll_once, run_poller
@@ -104,3 +106,29 @@ async def test_the_poller_survives_a_failing_round():
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize("slots,woken", [(0, set()), (1, {"b"}), (2, {"a", "b"}), (5, {"a", "b"})])
+def test_finished_builds_wake_as_many_queued_databases_longest_waiting_first(slots, woken):
+    from datetime import datetime, timedelta, timezone
+
+    from reflex_operator.api.models import BuildIntent, ReflexDatabaseSpec, ReflexDatabaseStatus
+    from reflex_operator.k8s.poller import _queued_to_wake
+
+    t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+
+    def st(queued_minutes_ago: int | None) -> ReflexDatabaseStatus:
+        intent = BuildIntent(
+            idempotency_token="t", attempt=0, input_hash="h", image_uri="i", recorded_at=t0,
+            queued_since=t0 - timedelta(minutes=queued_minutes_ago) if queued_minutes_ago is not None else None,
+        )
+        return ReflexDatabaseStatus(build_intent=intent)
+
+    spec = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
+    parsed = {
+        ("ns", "a"): (spec, st(5), "svc-a"),
+        ("ns", "b"): (spec, st(10), "svc-b"),  # waiting longest
+        ("ns", "c"): (spec, st(None), "svc-c"),  # starting, not queued
+        ("ns", "d"): (spec, ReflexDatabaseStatus(), "svc-d"),
+    }
+    assert {k[1] for k in _queued_to_wake(parsed, slots)} == woken

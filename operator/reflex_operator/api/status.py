@@ -193,6 +193,9 @@ class BuildIntent(Observed):
     queued_since: datetime | None = None
     """Since when CodeBuild refuses the start because the account's concurrent-build quota is
     reached (the database waits, queued, and the start is retried as slots free)."""
+    unknown: bool = False
+    """Past the idempotency window, the look for the build reached its limit without an answer:
+    nothing is started or looked up again until a new spec.rebuildToken."""
 
 class ActionMode(StrEnum):
     IMMEDIATE = "immediate"

@@ -87,12 +87,12 @@ def start_build(desired: Desired, inputs: identity.BuildInputs, attempt: int, co
         return start(recorded, record=False, note=queued if recorded.queued_since else starting)
     if facts.lookup is BuildLookup.ABSENT:
         return start(recorded.model_copy(update={"recorded_at": facts.now}), record=True)
-    if facts.lookup is BuildLookup.INCONCLUSIVE:
+    if facts.lookup is BuildLookup.INCONCLUSIVE or recorded.unknown:
         message = (
             f"cannot tell whether the build with token {recorded.idempotency_token} started: too many builds "
             "in the project since; set a new spec.rebuildToken to start a new build"
         )
-        return Start(Outcome(stall=(reasons.BUILD_UNKNOWN, message)), recorded)
+        return Start(Outcome(stall=(reasons.BUILD_UNKNOWN, message)), recorded.model_copy(update={"unknown": True}))
     find = FindBuild(uid=desired.uid, idempotency_token=recorded.idempotency_token, since=recorded.recorded_at)
     note = (reasons.BUILDING, "looking for the build started before the operator restarted")
     return Start(Outcome(steps=(find,), progress=note), recorded)

@@ -44,11 +44,14 @@ async def poll_once(rt: Runtime) -> set[Key]:
         for b in status.builds:
             if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS):
                 owners[b.codebuild_id] = key
+    finished = 0
     if owners:
         for cid, build in (await rt.codebuild.get(sorted(owners))).items():
             if rt.builds.get(cid) != build:
+                finished += build.outcome.finished
                 rt.builds[cid] = build
                 woken.add(owners[cid])
+    woken |= _queued_to_wake(parsed, finished)
 
     # Services.
     names: dict[str, Key] = {}
@@ -80,6 +83,14 @@ async def poll_once(rt: Runtime) -> set[Key]:
         rt.queue.add(key)
     await publish_plans(rt, now)
     return woken
+
+
+def _queued_to_wake(parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]], slots: int) -> set[Key]:
+    """Builds that finished free CodeBuild slots: wake as many databases waiting for one (their
+    start was refused at the concurrent-build quota), the longest waiting first; the others keep
+    their retry timer (waking them all would only be refused again)."""
+    waiting = [(st.build_intent.queued_since, key) for key, (_, st, _) in parsed.items() if st.build_intent and st.build_intent.queued_since]
+    return {key for _, key in sorted(waiting)[:slots]}
 
 
 async def publish_plans(rt: Runtime, now: datetime) -> None:

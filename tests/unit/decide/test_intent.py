@@ -43,6 +43,7 @@ CASES = [
     ("long expired: look it up", intent(86400), False, None, FindBuild, False, reasons.BUILDING, "kept"),
     ("expired, never started: recorded anew and started", intent(600), False, BuildLookup.ABSENT, StartBuild, True, reasons.BUILDING, "now"),
     ("expired, unknown: stalled, nothing started", intent(600), False, BuildLookup.INCONCLUSIVE, None, False, reasons.BUILD_UNKNOWN, "kept"),
+    ("unknown before: stalled still, no look again", intent(900).model_copy(update={"unknown": True}), False, None, None, False, reasons.BUILD_UNKNOWN, "kept"),
     ("refused at the quota: queued, no step", intent(0), True, None, None, False, reasons.BUILD_QUEUED, "now"),
     ("queued, next try within the window: queued still", intent(30, queued=True), False, None, StartBuild, False, reasons.BUILD_QUEUED, "kept"),
 ]
