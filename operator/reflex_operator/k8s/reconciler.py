@@ -233,27 +233,8 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
                 acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource, exists=step.exists)
             case s.DeleteSecret():
                 await rt.secrets.delete(step.secret_name)
-            case s.StartBuild():
-                try:
-                    build = await rt.codebuild.start(step)
-                except AwsCallError as exc:
-                    if exc.code != QUOTA_REACHED:
-                        raise
-                    acted.build_refused = True
-                    log.info("%s: build queued: %s", resource, exc)
-                    continue
-                rt.builds[build.codebuild_id] = build
-                acted.builds.append(build)
-                log.info("%s: build %s started for inputs %s", resource, build.codebuild_id, step.inputs.hash)
-            case s.FindBuild():
-                found, complete = await rt.codebuild.find(step)
-                if found is not None:
-                    rt.builds[found.codebuild_id] = found
-                    acted.builds.append(found)
-                else:
-                    acted.build_lookup = BuildLookup.ABSENT if complete else BuildLookup.INCONCLUSIVE
-                log.info("%s: build of token %s after the idempotency window: %s", resource, step.idempotency_token,
-                         found.codebuild_id if found else ("never started" if complete else "unknown"))
+            case s.StartBuild() | s.FindBuild():
+                await _act_build(rt, step, acted, resource)
             case s.StopBuild():
                 await rt.codebuild.stop(step.codebuild_id)
                 log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
@@ -284,6 +265,30 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
             case _:
                 raise ReconcileError(f"unknown step {step!r}")
     return acted
+
+
+async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acted, resource: str) -> None:
+    """Start a build (a refusal at the concurrent-build quota is noted, not raised), or look for
+    the build of an expired intent."""
+    if isinstance(step, s.StartBuild):
+        try:
+            build: ObservedBuild | None = await rt.codebuild.start(step)
+        except AwsCallError as exc:
+            if exc.code != QUOTA_REACHED:
+                raise
+            acted.build_refused = True
+            log.info("%s: build queued: %s", resource, exc)
+            return
+        log.info("%s: build %s started for inputs %s", resource, build.codebuild_id if build else "", step.inputs.hash)
+    else:
+        build, complete = await rt.codebuild.find(step)
+        if build is None:
+            acted.build_lookup = BuildLookup.ABSENT if complete else BuildLookup.INCONCLUSIVE
+        found = build.codebuild_id if build else ("never started" if complete else "unknown")
+        log.info("%s: the build of token %s, after the idempotency window: %s", resource, step.idempotency_token, found)
+    if build is not None:
+        rt.builds[build.codebuild_id] = build
+        acted.builds.append(build)
 
 
 def _replication_now(rt: Runtime, desired: Desired, replication: Replication) -> HealthSample | None:
