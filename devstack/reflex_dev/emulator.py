@@ -9,8 +9,9 @@ Control API (JSON):
 - ``GET  /_emulator/health`` -> ``{"ok": true}``
 - ``GET  /_emulator/config``; ``POST /_emulator/config`` with some of ``codebuild_queued_seconds``,
   ``codebuild_in_progress_seconds``, ``ecs_scale_seconds``, ``ecs_deploy_seconds``,
-  ``idempotency_window_seconds`` -> the whole config. Durations apply to builds and deployments
-  started afterwards.
+  ``idempotency_window_seconds``, ``codebuild_concurrent_builds``, ``codebuild_queue_factor``,
+  ``rate_limits``, ``rate_limit_scale`` -> the whole config. Durations apply to builds and
+  deployments started afterwards; new rate limits start with full buckets.
 - ``POST /_emulator/faults`` with one fault -> the fault with its ``id``; ``GET`` lists the pending
   faults; ``DELETE`` clears them. Faults:
   ``{"kind": "throttle", "service": "ecs", "operation": "DescribeServices", "count": 3}``,
@@ -26,7 +27,23 @@ Control API (JSON):
   reset (throttled and failed ones included); ``POST /_emulator/calls/reset``.
 - ``GET  /_emulator/calls/by/<app id>`` -> the same, for requests whose User-Agent carries
   ``app/<app id>`` (boto3's ``user_agent_appid``; the operator's is ``reflex-operator``).
+- ``GET  /_emulator/throttled`` and ``GET /_emulator/throttled/by/<app id>`` -> ``{"ecs.DescribeServices":
+  n, ...}``: requests answered ``ThrottlingException`` by the token buckets; reset with the calls.
+- ``GET  /_emulator/ecs/services[?since=<version>]`` -> ``{"version", "generation", "services": [{"name",
+  "cluster", "arn", "status", "desiredCount", "runningCount", "taskDefinition", "deploymentId",
+  "environment", "secrets", "desiredCountChangedAt"}]}``: every service of every cluster (with
+  ``since``, a ``version`` of an earlier answer: only those changed or moving since then);
+  ``desiredCountChangedAt`` is the emulator time (epoch seconds) desiredCount last changed.
+- ``GET  /_emulator/stats`` -> ``{"pid", "cpu_seconds", "rss_bytes", "services", "builds"}``.
 - ``POST /_emulator/reset``: moto's backends, faults, call counters and config.
+
+Control endpoints are not AWS calls: neither counted, nor fault-injected, nor throttled.
+
+AWS quotas (docs/emulator.md has the table and the AWS pages): request-rate token buckets per ECS
+and CodeBuild API family (``rate_limits`` in the config: ``{"ecs.service_read": [capacity,
+refill per second], ...}``, ``null`` for none; ``rate_limit_scale`` multiplies them, 0 turns them
+off), the CodeBuild concurrent-build quota and its queue (``codebuild_concurrent_builds``,
+``codebuild_queue_factor``). ``REFLEX_EMULATOR_CONFIG`` (JSON) sets the process's defaults.
 """
 
 from __future__ import annotations
