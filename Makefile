@@ -89,5 +89,10 @@ bench: venv controlplane
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/run.py --api
 
+# The emulator's and the simulator's own speed at N services and builds (CHECKPOINTS=1000,10000).
+.PHONY: bench-emulator
+bench-emulator: venv
+	$(BIN)/python bench/emulator_speed.py --checkpoints $(or $(CHECKPOINTS),1000,10000)
+
 clean: dev-down
 	rm -rf $(VENV) .dev
