@@ -91,8 +91,9 @@ bench: venv controlplane
 
 # The emulator's and the simulator's own speed at N services and builds (CHECKPOINTS=1000,10000).
 .PHONY: bench-emulator
+CHECKPOINTS ?= 1000,10000
 bench-emulator: venv
-	$(BIN)/python bench/emulator_speed.py --checkpoints $(or $(CHECKPOINTS),1000,10000)
+	$(BIN)/python bench/emulator_speed.py --checkpoints $(CHECKPOINTS)
 
 clean: dev-down
 	rm -rf $(VENV) .dev
