@@ -89,5 +89,11 @@ bench: venv controlplane
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/run.py --api
 
+# The emulator's and the simulator's own speed at N services and builds (CHECKPOINTS=1000,10000).
+.PHONY: bench-emulator
+CHECKPOINTS ?= 1000,10000
+bench-emulator: venv
+	$(BIN)/python bench/emulator_speed.py --checkpoints $(CHECKPOINTS)
+
 clean: dev-down
 	rm -rf $(VENV) .dev

@@ -9,8 +9,9 @@ Control API (JSON):
 - ``GET  /_emulator/health`` -> ``{"ok": true}``
 - ``GET  /_emulator/config``; ``POST /_emulator/config`` with some of ``codebuild_queued_seconds``,
   ``codebuild_in_progress_seconds``, ``ecs_scale_seconds``, ``ecs_deploy_seconds``,
-  ``idempotency_window_seconds`` -> the whole config. Durations apply to builds and deployments
-  started afterwards.
+  ``idempotency_window_seconds``, ``codebuild_concurrent_builds``, ``codebuild_queue_factor``,
+  ``rate_limits``, ``rate_limit_scale`` -> the whole config. Durations apply to builds and
+  deployments started afterwards; new rate limits start with full buckets.
 - ``POST /_emulator/faults`` with one fault -> the fault with its ``id``; ``GET`` lists the pending
   faults; ``DELETE`` clears them. Faults:
   ``{"kind": "throttle", "service": "ecs", "operation": "DescribeServices", "count": 3}``,
@@ -26,7 +27,23 @@ Control API (JSON):
   reset (throttled and failed ones included); ``POST /_emulator/calls/reset``.
 - ``GET  /_emulator/calls/by/<app id>`` -> the same, for requests whose User-Agent carries
   ``app/<app id>`` (boto3's ``user_agent_appid``; the operator's is ``reflex-operator``).
+- ``GET  /_emulator/throttled`` and ``GET /_emulator/throttled/by/<app id>`` -> ``{"ecs.DescribeServices":
+  n, ...}``: requests answered ``ThrottlingException`` by the token buckets; reset with the calls.
+- ``GET  /_emulator/ecs/services[?since=<version>]`` -> ``{"version", "generation", "services": [{"name",
+  "cluster", "arn", "status", "desiredCount", "runningCount", "taskDefinition", "deploymentId",
+  "environment", "secrets", "desiredCountChangedAt"}]}``: every service of every cluster (with
+  ``since``, a ``version`` of an earlier answer: only those changed or moving since then);
+  ``desiredCountChangedAt`` is the emulator time (epoch seconds) desiredCount last changed.
+- ``GET  /_emulator/stats`` -> ``{"pid", "cpu_seconds", "rss_bytes", "services", "builds"}``.
 - ``POST /_emulator/reset``: moto's backends, faults, call counters and config.
+
+Control endpoints are not AWS calls: neither counted, nor fault-injected, nor throttled.
+
+AWS quotas (docs/emulator.md has the table and the AWS pages): request-rate token buckets per ECS
+and CodeBuild API family (``rate_limits`` in the config: ``{"ecs.service_read": [capacity,
+refill per second], ...}``, ``null`` for none; ``rate_limit_scale`` multiplies them, 0 turns them
+off), the CodeBuild concurrent-build quota and its queue (``codebuild_concurrent_builds``,
+``codebuild_queue_factor``). ``REFLEX_EMULATOR_CONFIG`` (JSON) sets the process's defaults.
 """
 
 from __future__ import annotations
@@ -37,11 +54,13 @@ import io
 import json
 import os
 import re
+import resource
 import signal
 import sys
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -128,11 +147,22 @@ def _error_response(start_response: Any, fault: Any, service: str, json_protocol
     return [body]
 
 
+def _rss_bytes() -> int:
+    """Resident set size now (Linux), else the peak."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 # boto3's Config(user_agent_appid=...) puts "app/<id>" in the User-Agent.
 _APP_ID = re.compile(r"\bapp/([A-Za-z0-9._-]+)")
 # The reflex-server simulator's polling (the data plane, not a client under test) is neither
 # counted nor fault-injected.
 _INFRASTRUCTURE_APP_ID = "reflex-simulator"
+# A request over its token bucket (emu_state.RATE_LIMITS): what ECS and CodeBuild answer.
+_RATE_EXCEEDED = SimpleNamespace(kind="throttle", status=400, code="ThrottlingException", message="Rate exceeded")
 
 
 class EmulatorApp:
@@ -158,6 +188,9 @@ class EmulatorApp:
         if app_id == _INFRASTRUCTURE_APP_ID:
             return self._moto(environ, start_response)
         self.state.count_call(f"{service}.{operation}", app_id)
+        if not self.state.admit(service, operation):
+            self.state.count_throttled(f"{service}.{operation}", app_id)
+            return _error_response(start_response, _RATE_EXCEEDED, service, json_protocol)
         fault = self.state.take_fault(
             ("throttle", "error5xx", "error"),
             lambda f: f.service == service and f.operation in (None, operation),
@@ -183,6 +216,21 @@ class EmulatorApp:
                 if close:
                     close()
 
+    def _stats(self) -> dict[str, Any]:
+        from .emu_codebuild import build_count
+        from .emu_ecs import service_count
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        with self.moto_lock:
+            services, builds = service_count(), build_count()
+        return {
+            "pid": os.getpid(),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "rss_bytes": _rss_bytes(),
+            "services": services,
+            "builds": builds,
+        }
+
     # control API
 
     def _control(self, environ: dict[str, Any], start_response: Any, path: str) -> list[bytes]:
@@ -190,7 +238,8 @@ class EmulatorApp:
         try:
             raw = _read_body(environ)
             payload = json.loads(raw) if raw.strip() else {}
-            status, answer = self._route(method, path.rstrip("/"), payload)
+            query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            status, answer = self._route(method, path.rstrip("/"), payload, query)
         except (ValueError, TypeError, KeyError) as exc:
             status, answer = 400, {"error": str(exc)}
         body = json.dumps(answer, default=str).encode()
@@ -200,14 +249,22 @@ class EmulatorApp:
         )
         return [body]
 
-    def _route(self, method: str, path: str, payload: Any) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, payload: Any, query: dict[str, str] | None = None) -> tuple[int, Any]:
         state = self.state
         if path == "/_emulator/health":
             return 200, {"ok": True}
+        if path == "/_emulator/ecs/services":
+            from .emu_ecs import services_view
+
+            since = (query or {}).get("since")
+            with self.moto_lock:
+                return 200, services_view(float(since) if since else None)
+        if path == "/_emulator/stats":
+            return 200, self._stats()
         if path == "/_emulator/config":
             if method == "POST":
                 return 200, state.update_config(payload)
-            return 200, dict(state.config)
+            return 200, state.config_view()
         if path == "/_emulator/faults":
             if method == "POST":
                 return 200, state.add_fault(payload).to_dict()
@@ -221,10 +278,14 @@ class EmulatorApp:
             with state.lock:
                 return 200, dict(state.calls)
         if path == "/_emulator/calls/reset" and method == "POST":
-            with state.lock:
-                state.calls.clear()
-                state.calls_by_client.clear()
+            state.reset_counters()
             return 200, {}
+        if path == "/_emulator/throttled":
+            with state.lock:
+                return 200, dict(state.throttled)
+        if path.startswith("/_emulator/throttled/by/"):
+            with state.lock:
+                return 200, dict(state.throttled_by_client.get(path.rsplit("/", 1)[-1], {}))
         if path.startswith("/_emulator/calls/by/"):
             with state.lock:
                 return 200, dict(state.calls_by_client.get(path.rsplit("/", 1)[-1], {}))

@@ -4,8 +4,12 @@ service runs in the AWS emulator (SPEC §3, "The data plane").
     python -m reflex_dev.simulator --host 127.0.0.1 --port 7000 \\
         --aws-endpoint http://127.0.0.1:5000 --region us-east-1 --cluster reflex
 
-Every ``--poll-interval`` seconds it lists and describes the cluster's services; an ACTIVE service
-with desiredCount > 0 and at least one running task is an instance, served under ``/i/{service}``:
+Every ``--poll-interval`` seconds it reads the emulator's services from its control endpoint
+``GET /_emulator/ecs/services?since=<version>`` (only the changes since the last answer; not an
+AWS call, so neither counted nor throttled: at 10,000 services polling ECS itself would take 1,000
+DescribeServices every half second and the account's whole token bucket). Every cluster is
+followed unless ``--cluster`` names one. An ACTIVE service with desiredCount > 0 and at least one
+running task is an instance, served under ``/i/{service}``:
 
 - ``GET  /i/{svc}/healthz`` -> ``{"status", "snapshotAgeMs", "swapCount", "rowCounts",
   "replication", "uptimeSeconds", "lastSwapTime", "bytesTransferredThisMonth"}``
@@ -21,7 +25,8 @@ replication running).
 
 Control API for tests (JSON): ``GET /_sim/instances``; ``GET /_sim/instances/{svc}``;
 ``POST /_sim/instances/{svc}`` with ``{"mode": "ok"|"degraded"|"unreachable"|"hang"}``;
-``POST /_sim/refresh`` (poll the emulator now); ``POST /_sim/reset``. Data transfer (each instance
+``POST /_sim/refresh`` (poll the emulator now); ``POST /_sim/reset``; ``GET /_sim/stats`` ->
+``{"pid", "cpu_seconds", "rss_bytes", "instances", "serving", "polls"}``. Data transfer (each instance
 counts the bytes it transferred this month, UTC, from 0 when it starts, while replication runs):
 ``POST /_sim/transfer`` with ``{"bytesPerSecond": r}`` sets the rate of every instance (the
 ``--bytes-per-second`` default is 0); ``POST /_sim/instances/{svc}`` with ``{"bytesPerSecond": r}``
@@ -33,10 +38,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import hashlib
+import json
 import logging
+import os
+import resource
 import signal
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -63,7 +73,13 @@ def row_count(table: str) -> int:
 
 
 def tables_for(schemas: list[str]) -> dict[str, int]:
-    return {f"{s}.{t}": row_count(f"{s}.{t}") for s in schemas for t in TABLES}
+    return dict(_tables(tuple(schemas)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tables(schemas: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Row counts are hashes: computed once per set of schemas, not on every /healthz."""
+    return tuple((f"{s}.{t}", row_count(f"{s}.{t}")) for s in schemas for t in TABLES)
 
 
 _SERVER_DEFAULTS = ServerEnvironment()
@@ -234,74 +250,69 @@ SIMULATOR_APP_ID = "reflex-simulator"
 
 
 class Simulator:
-    def __init__(self, aws_endpoint: str, region: str, cluster: str, poll_interval: float = 0.5, bytes_per_second: float = 0.0) -> None:
-        import boto3
-        from botocore.config import Config
-
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-        )
-        self.ecs = session.client(
-            "ecs", endpoint_url=aws_endpoint, config=Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_appid=SIMULATOR_APP_ID)
-        )
-        self.cluster = cluster
+    def __init__(self, aws_endpoint: str, region: str, cluster: str | None = None, poll_interval: float = 0.5, bytes_per_second: float = 0.0) -> None:
+        self.aws_endpoint = aws_endpoint.rstrip("/")
+        self.region = region
+        self.cluster = cluster  # None: the services of every cluster
         self.poll_interval = poll_interval
         self.instances: dict[str, Instance] = {}
         self.modes: dict[str, str] = {}
-        self._task_definitions: dict[str, Settings] = {}
+        self._settings: dict[tuple[Any, ...], Settings] = {}
         self._poll_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.polls = 0
         self.bytes_per_second = bytes_per_second  # the data transfer rate of instances (POST /_sim/transfer)
+        self._version: float | None = None  # the emulator's cursor: only changes since then
+        self._generation: int | None = None
 
     # --- following the emulator ------------------------------------------------------------------
 
-    def _fetch(self) -> list[dict[str, Any]]:
-        """Blocking: the cluster's services, described."""
-        arns: list[str] = []
-        for page in self.ecs.get_paginator("list_services").paginate(cluster=self.cluster):
-            arns += page["serviceArns"]
-        services: list[dict[str, Any]] = []
-        for i in range(0, len(arns), 10):
-            services += self.ecs.describe_services(cluster=self.cluster, services=arns[i : i + 10])["services"]
-        used = {svc.get("taskDefinition") for svc in services}
-        for arn in list(self._task_definitions):
-            if arn not in used:  # forget: after an emulator reset the same ARN may mean another revision
-                del self._task_definitions[arn]
-        for svc in services:
-            arn = svc.get("taskDefinition")
-            if arn and arn not in self._task_definitions:
-                td = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-                self._task_definitions[arn] = Settings.from_task_definition(td)
-        return services
+    def _fetch(self, since: float | None) -> dict[str, Any]:
+        """Blocking: the emulator's services (``GET /_emulator/ecs/services``, a control endpoint:
+        neither an AWS call nor counted or throttled), all of them or those changed since ``since``."""
+        url = f"{self.aws_endpoint}/_emulator/ecs/services" + (f"?since={since!r}" if since is not None else "")
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return json.loads(resp.read())
 
     async def poll(self) -> None:
         async with self._poll_lock:
             try:
-                services = await asyncio.to_thread(self._fetch)
-            except Exception as exc:  # noqa: BLE001 - the emulator may be resetting or down
-                if "ClusterNotFoundException" in str(exc):
-                    services = []  # right after an emulator reset: no cluster, no services
-                else:
-                    log.warning("could not list services: %s", exc)
-                    return
-            self._apply(services, time.time())
+                answer = await asyncio.to_thread(self._fetch, self._version)
+                if answer.get("generation") != self._generation and self._version is not None:
+                    answer = await asyncio.to_thread(self._fetch, None)  # the emulator was reset
+            except (OSError, ValueError) as exc:  # the emulator may be restarting or down
+                log.warning("could not list services: %s", exc)
+                return
+            full = self._version is None or answer.get("generation") != self._generation
+            services = [s for s in answer.get("services") or [] if self.cluster is None or s.get("cluster") == self.cluster]
+            self._apply(services, time.time(), full=full)
+            self._version, self._generation = answer.get("version"), answer.get("generation")
             self.polls += 1
 
-    def _apply(self, services: list[dict[str, Any]], now: float) -> None:
+    def _settings_for(self, svc: dict[str, Any]) -> Settings:
+        """The instance's settings from its server container (cached: one per distinct container)."""
+        key = (svc.get("taskDefinition"), json.dumps(svc.get("environment")), json.dumps(svc.get("secrets")))
+        settings = self._settings.get(key)
+        if settings is None:
+            container = {"environment": svc.get("environment") or [], "secrets": svc.get("secrets") or []}
+            settings = self._settings[key] = Settings.from_task_definition({"containerDefinitions": [container]})
+        return settings
+
+    def _apply(self, services: list[dict[str, Any]], now: float, full: bool = True) -> None:
+        """Follow the services: all of them (``full``: an instance not listed is gone) or the
+        changed ones. A service that is not ACTIVE (deleted) is gone."""
         seen = set()
         for svc in services:
-            name = svc["serviceName"]
+            name = svc["name"]
+            if svc.get("status") != "ACTIVE":
+                if self.instances.pop(name, None) is not None:
+                    log.info("instance %s gone", name)
+                continue
             seen.add(name)
-            primary = next((d for d in svc.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
-            running = (
-                svc.get("status") == "ACTIVE"
-                and svc.get("desiredCount", 0) > 0
-                and svc.get("runningCount", 0) > 0
-            )
+            running = svc.get("desiredCount", 0) > 0 and svc.get("runningCount", 0) > 0
             td_arn = svc.get("taskDefinition") or ""
-            settings = self._task_definitions.get(td_arn, Settings())
-            deployment_id = primary["id"] if primary else None
+            settings = self._settings_for(svc)
+            deployment_id = svc.get("deploymentId")
             inst = self.instances.get(name)
             if inst is None:
                 inst = self.instances[name] = Instance(name, settings, td_arn, deployment_id, started_at=now, rate=self.bytes_per_second)
@@ -322,10 +333,13 @@ class Simulator:
                 inst.restarts += 1 if inst.ever_served else 0
                 inst.ever_served = True
                 log.info("instance %s restarted (settings=%s)", name, _loggable(settings))
-        for name in list(self.instances):
-            if name not in seen:
-                log.info("instance %s gone", name)
-                del self.instances[name]
+        if full:
+            for name in list(self.instances):
+                if name not in seen:
+                    log.info("instance %s gone", name)
+                    del self.instances[name]
+        if len(self._settings) > 4 * len(self.instances) + 64:
+            self._settings.clear()  # after many redeployments: forget old containers
 
     async def run_poller(self) -> None:
         while True:
@@ -428,6 +442,23 @@ class Simulator:
                 inst.rate = rate
         return web.json_response({"bytesPerSecond": rate})
 
+    async def stats(self, request: web.Request) -> web.Response:
+        """The simulator's own cost: CPU seconds (user + system) and resident memory."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            with open("/proc/self/statm") as statm:
+                rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            rss = usage.ru_maxrss * 1024
+        return web.json_response({
+            "pid": os.getpid(),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "rss_bytes": rss,
+            "instances": len(self.instances),
+            "serving": sum(1 for i in self.instances.values() if i.serving),
+            "polls": self.polls,
+        })
+
     async def refresh(self, request: web.Request) -> web.Response:
         await self.poll()
         return await self.list_instances(request)
@@ -437,7 +468,8 @@ class Simulator:
             self.instances.clear()
             self.modes.clear()
             self.bytes_per_second = 0.0
-            self._task_definitions.clear()
+            self._settings.clear()
+            self._version = self._generation = None
         await self.poll()
         return web.json_response({"reset": True})
 
@@ -454,6 +486,7 @@ class Simulator:
                 web.post("/_sim/transfer", self.set_transfer),
                 web.post("/_sim/reset", self.reset),
                 web.get("/_sim/health", lambda r: web.json_response({"ok": True, "polls": self.polls})),
+                web.get("/_sim/stats", self.stats),
             ]
         )
         return app
@@ -492,7 +525,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7000)
     parser.add_argument("--aws-endpoint", required=True)
     parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--cluster", default="reflex")
+    parser.add_argument("--cluster", default=None, help="only this cluster's services (default: every cluster)")
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--bytes-per-second", type=float, default=0.0, help="data transfer rate of each instance")
     args = parser.parse_args(argv)

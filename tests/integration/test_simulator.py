@@ -257,3 +257,23 @@ def test_data_transfer_counts_at_the_rate_while_replication_runs(aws: Any, simul
     assert simulator.healthz("db-a")[1]["bytesTransferredThisMonth"] == paused  # nothing while paused
     simulator.control("POST", "transfer", {"bytesPerSecond": 5})
     assert simulator.instance("db-a")["bytesPerSecond"] == 1_000_000  # set on its own: kept
+
+
+def test_the_simulator_follows_the_emulator_without_aws_calls(aws: Any, simulator: Any) -> None:
+    # It reads GET /_emulator/ecs/services (a control endpoint): no ECS call, nothing to throttle.
+    aws.emulator.config(rate_limits={"ecs.service_read": [1, 0.001], "ecs.task_definition_read": [1, 0.001]})
+    create_service(aws, "db-quiet", register(aws))
+    eventually(lambda: simulator.healthz("db-quiet")[0] == 200, what="instance to serve")
+    aws.ecs.update_service(cluster=CLUSTER, service="db-quiet", desiredCount=0)
+    eventually(lambda: simulator.healthz("db-quiet")[0] == 503, what="instance to stop after a pause")
+    calls = aws.emulator.calls()
+    assert not {k for k in calls if k.startswith("ecs.Describe") or k == "ecs.ListServices"}
+    assert aws.emulator.throttled() == {}
+
+
+def test_the_simulator_reports_its_own_cost(aws: Any, simulator: Any) -> None:
+    create_service(aws, "db-a", register(aws))
+    eventually(lambda: simulator.healthz("db-a")[0] == 200, what="instance to serve")
+    stats = simulator.control("GET", "stats")
+    assert stats["instances"] == 1 and stats["serving"] == 1
+    assert stats["cpu_seconds"] > 0 and stats["rss_bytes"] > 0 and stats["polls"] > 0
