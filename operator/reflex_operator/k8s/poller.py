@@ -8,19 +8,50 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.decide import classify_health, health_sample_matters, identity
-from reflex_operator.k8s.runtime import Key, Runtime
+from reflex_operator.k8s.runtime import Entry, Key, Runtime
 
-__all__ = ["poll_once", "publish_plans", "run_poller"]
+__all__ = ["Polled", "poll_once", "polled", "publish_plans", "run_poller"]
 
 log = logging.getLogger("reflex_operator.poller")
 
 # Phases with no ECS service to ask about (unless status still shows one).
 _NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What the poller reads of one database, parsed once per body (not once per poll): its spec,
+    the parts of its status a poll looks at (phase, instance, builds, applied tokens; not the
+    history or notifications) and its service's name."""
+
+    spec: ReflexDatabaseSpec
+    status: ReflexDatabaseStatus
+    service: str
+
+
+_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens")
+
+
+def polled(entry: Entry) -> Polled | None:
+    """The entry's ``Polled`` (None: a body that does not parse), cached on the entry."""
+
+    def parse(body: dict[str, Any]) -> Polled | None:
+        meta, status = body["metadata"], body.get("status") or {}
+        try:
+            spec = ReflexDatabaseSpec.model_validate(body.get("spec") or {})
+            shown = ReflexDatabaseStatus.model_validate({k: status[k] for k in _POLLED_STATUS if k in status})
+        except ValueError:
+            return None
+        return Polled(spec, shown, identity.service_name(meta["namespace"], meta["name"], str(meta["uid"])))
+
+    return entry.derived("polled", parse)  # type: ignore[no-any-return]
 
 
 async def poll_once(rt: Runtime) -> set[Key]:
@@ -31,12 +62,9 @@ async def poll_once(rt: Runtime) -> set[Key]:
     for key, entry in list(rt.resources.items()):
         if not rt.gate.owns(entry.uid):
             continue  # another replica's (or no one's yet): no AWS call for it here
-        try:
-            spec = ReflexDatabaseSpec.model_validate(entry.spec)
-            status = ReflexDatabaseStatus.model_validate(entry.status)
-        except ValueError:
-            continue
-        parsed[key] = (spec, status, identity.service_name(key[0], key[1], entry.uid))
+        view = polled(entry)
+        if view is not None:
+            parsed[key] = (view.spec, view.status, view.service)
 
     # Builds: only unfinished ones are asked about.
     owners: dict[str, Key] = {}
@@ -85,11 +113,15 @@ async def poll_once(rt: Runtime) -> set[Key]:
 async def publish_plans(rt: Runtime, now: datetime) -> None:
     """Each ReflexPlan's status (per namespace on it with databases: compute units used, bytes
     this month), written when it changed; and the plan metrics."""
-    by_namespace: dict[str, list[dict]] = {}
+    by_namespace: dict[str, list[Entry]] = {}
     for (namespace, _), entry in list(rt.resources.items()):
-        by_namespace.setdefault(namespace, []).append(entry.body)
+        by_namespace.setdefault(namespace, []).append(entry)
     for name, plan in list(rt.plans.plans.items()):
-        usages = [rt.plans.usage(ns, bodies, now) for ns, bodies in sorted(by_namespace.items()) if rt.plans.plan_name(ns) == name]
+        usages = [
+            rt.plans.usage(ns, [e.body for e in entries], now, [e.usage() for e in entries])
+            for ns, entries in sorted(by_namespace.items())
+            if rt.plans.plan_name(ns) == name
+        ]
         for u in usages:
             rt.metrics.observe_plan(u.namespace, name, u.compute_units_used, plan.spec.compute_units_limit, u.bytes_transferred_this_month, plan.cap_bytes)
         status = ReflexPlanStatus(namespaces=usages)

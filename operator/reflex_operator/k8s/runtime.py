@@ -18,12 +18,13 @@ from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.decide.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.k8s.gate import Gate
-from reflex_operator.k8s.plans import PlanCache, waiting
+from reflex_operator.decide.plan import Usage
+from reflex_operator.k8s.plans import PlanCache, usage_of, waiting
 from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS"]
+__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS", "slim"]
 
 log = logging.getLogger("reflex_operator.runtime")
 
@@ -31,6 +32,26 @@ log = logging.getLogger("reflex_operator.runtime")
 # resourceVersion (events older than the write); after that the next event is taken anyway, so a
 # lost event cannot freeze the entry.
 WRITE_WAIT_SECONDS = 30.0
+
+# What the operator never reads of a body, and does not keep: the API server's field bookkeeping
+# and client-side apply's copy of the whole manifest (together about as large as the spec again).
+_UNREAD_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def slim(body: dict[str, Any]) -> dict[str, Any]:
+    """The body as kept: without ``metadata.managedFields`` and the last-applied annotation (a
+    shallow copy when there is something to drop; the body given is never changed)."""
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        return body
+    annotations = meta.get("annotations") or {}
+    unread = [a for a in _UNREAD_ANNOTATIONS if a in annotations]
+    if "managedFields" not in meta and not unread:
+        return body
+    kept = {k: v for k, v in meta.items() if k != "managedFields"}
+    if unread:
+        kept["annotations"] = {k: v for k, v in annotations.items() if k not in unread}
+    return {**body, "metadata": kept}
 
 
 @dataclass(frozen=True)
@@ -57,9 +78,28 @@ class Entry:
     written_at: float = 0.0
     # The last versions the watch delivered (compared for equality only).
     delivered: deque[str | None] = field(default_factory=lambda: deque(maxlen=8))
+    # What was derived from the body held now (parsed once per body, not once per poll).
+    _derived_of: tuple[dict[str, Any], Any] | None = field(default=None, repr=False, compare=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.body = slim(self.body)
         self.delivered.append(self.body["metadata"].get("resourceVersion"))
+
+    def derived(self, name: str, make: Callable[[dict[str, Any]], Any]) -> Any:
+        """``make(body)`` of the body held now, kept until the body changes (another object, or
+        another resourceVersion)."""
+        # The body object itself (not its id, which a later body may reuse), and its version.
+        version = self.body.get("metadata", {}).get("resourceVersion")
+        if self._derived_of is None or self._derived_of[0] is not self.body or self._derived_of[1] != version:
+            self._derived_of, self._derived = (self.body, version), {}
+        if name not in self._derived:
+            self._derived[name] = make(self.body)
+        return self._derived[name]
+
+    def usage(self) -> Usage | None:
+        """What this database's body says of its compute units (``usage_of``, once per body)."""
+        return self.derived("usage", usage_of)
 
     @property
     def uid(self) -> str:
@@ -80,7 +120,7 @@ class Entry:
         version = body["metadata"].get("resourceVersion")
         if version in self.delivered:
             return
-        self.body = body
+        self.body = slim(body)
         self.written = version
         self.written_at = now
 
@@ -97,10 +137,10 @@ class Entry:
                     # A newer spec than the one kept (kopf may fold our write's own event into the
                     # user's; generations, unlike resourceVersions, are ordered integers): never
                     # ignored, but with the status the operator wrote, until the watch catches up.
-                    self.body = {**body, "status": self.body.get("status")}
+                    self.body = {**slim(body), "status": self.body.get("status")}
                     return True
                 return False
-        self.body, self.written = body, None
+        self.body, self.written = slim(body), None
         self.delivered.append(body["metadata"].get("resourceVersion"))
         return True
 
