@@ -97,3 +97,22 @@ def test_the_poller_parses_a_body_once_and_sees_a_new_one():
     finally:
         poller.ReflexDatabaseStatus.model_validate = real  # type: ignore[method-assign]
     assert polled(rt.resources[key]).status.instance.health_status == "degraded"
+
+
+def test_the_registry_knows_each_namespace_s_keys_whatever_changes_it():
+    from reflex_operator.k8s.runtime import Registry
+
+    reg = Registry()
+    a, b, c = ("team-a", "orders"), ("team-a", "billing"), ("team-b", "orders")
+    reg[a] = Entry(body=_body("1"))
+    reg.update({b: Entry(body=_body("2"))})
+    reg.setdefault(c, Entry(body=_body("3")))
+    assert reg.keys_in("team-a") == [a, b] and reg.keys_in("team-b") == [c]
+    reg[a] = Entry(body=_body("4"))  # replaced: still once
+    assert reg.keys_in("team-a") == [a, b]
+    reg.pop(a)
+    assert reg.pop(a, None) is None
+    del reg[c]
+    assert reg.keys_in("team-a") == [b] and reg.keys_in("team-b") == [] and reg.keys_in("nobody") == []
+    reg.clear()
+    assert reg.keys_in("team-a") == [] and not reg

@@ -24,7 +24,7 @@ from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS", "slim"]
+__all__ = ["Key", "Entry", "Registry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS", "slim"]
 
 log = logging.getLogger("reflex_operator.runtime")
 
@@ -149,6 +149,57 @@ def _generation(body: dict[str, Any]) -> int:
     return int(body.get("metadata", {}).get("generation") or 0)
 
 
+class Registry(dict[Key, Entry]):
+    """The resources seen on the watch, by key, with an index of the keys of each namespace (a
+    pass gathers its namespace's plan usage without going through the whole fleet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_namespace: dict[str, dict[Key, None]] = {}
+
+    def __setitem__(self, key: Key, entry: Entry) -> None:
+        super().__setitem__(key, entry)
+        self._by_namespace.setdefault(key[0], {})[key] = None
+
+    def __delitem__(self, key: Key) -> None:
+        super().__delitem__(key)
+        self._unindex(key)
+
+    def pop(self, key: Key, *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            self._unindex(key)
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_namespace.clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # dict's own would bypass the index
+        for key, entry in dict(*args, **kwargs).items():
+            self[key] = entry
+
+    def setdefault(self, key: Key, default: Entry) -> Entry:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[Key, Entry]:
+        key, entry = super().popitem()
+        self._unindex(key)
+        return key, entry
+
+    def _unindex(self, key: Key) -> None:
+        keys = self._by_namespace.get(key[0])
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self._by_namespace[key[0]]
+
+    def keys_in(self, namespace: str) -> list[Key]:
+        """The keys of one namespace's resources (a copy: the registry may change meanwhile)."""
+        return list(self._by_namespace.get(namespace, ()))
+
+
 @dataclass
 class Stop:
     """How the process ends: ``request`` asks kopf to stop (``flag``, given to ``kopf.run``) and
@@ -180,7 +231,7 @@ class Runtime:
     kube: Kubernetes
     metrics: Metrics
     queue: WorkQueue = field(default_factory=WorkQueue)
-    resources: dict[Key, Entry] = field(default_factory=dict)
+    resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
@@ -209,8 +260,9 @@ class Runtime:
 
     def in_namespace(self, namespace: str) -> Iterator[tuple[Key, Entry]]:
         """The databases of one namespace."""
-        for key, entry in list(self.resources.items()):
-            if key[0] == namespace:
+        for key in self.resources.keys_in(namespace):
+            entry = self.resources.get(key)
+            if entry is not None:
                 yield key, entry
 
     def wake_waiting(self, namespace: str, everyone: bool = False) -> None:
