@@ -28,12 +28,13 @@ _NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
 @dataclass(frozen=True)
 class Polled:
     """What the poller reads of one database, parsed once per body (not once per poll): its spec,
-    the parts of its status a poll looks at (phase, instance, builds, applied tokens; not the
-    history or notifications) and its service's name."""
+    the parts of its status a poll looks at (phase, instance, applied tokens; not the builds,
+    history or notifications), the CodeBuild ids of its unfinished builds and its service's name."""
 
     spec: ReflexDatabaseSpec
     status: ReflexDatabaseStatus
     service: str
+    unfinished: tuple[str, ...] = ()
 
 
 _POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens")
@@ -49,7 +50,9 @@ def polled(entry: Entry) -> Polled | None:
             shown = ReflexDatabaseStatus.model_validate({k: status[k] for k in _POLLED_STATUS if k in status})
         except ValueError:
             return None
-        return Polled(spec, shown, identity.service_name(meta["namespace"], meta["name"], str(meta["uid"])))
+        unfinished = tuple(b.codebuild_id for b in shown.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS))
+        service = identity.service_name(meta["namespace"], meta["name"], str(meta["uid"]))
+        return Polled(spec, shown.model_copy(update={"builds": []}), service, unfinished)
 
     return entry.derived("polled", parse)  # type: ignore[no-any-return]
 
@@ -59,19 +62,14 @@ async def poll_once(rt: Runtime) -> set[Key]:
     woken: set[Key] = set()
     now = rt.clock()
     parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
+    owners: dict[str, Key] = {}  # builds: only unfinished ones are asked about
     for key, entry in list(rt.resources.items()):
         if not rt.gate.owns(entry.uid):
             continue  # another replica's (or no one's yet): no AWS call for it here
         view = polled(entry)
         if view is not None:
             parsed[key] = (view.spec, view.status, view.service)
-
-    # Builds: only unfinished ones are asked about.
-    owners: dict[str, Key] = {}
-    for key, (_, status, _) in parsed.items():
-        for b in status.builds:
-            if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS):
-                owners[b.codebuild_id] = key
+            owners.update(dict.fromkeys(view.unfinished, key))
     if owners:
         for cid, build in (await rt.codebuild.get(sorted(owners))).items():
             if rt.builds.get(cid) != build:
