@@ -10,7 +10,7 @@ reports:
 4. Kubernetes status writes per idle resource per hour (the operator's own counter), and
    health checks per interval.
 
-Usage: python bench/run.py [--resources 50] [--poll 2] [--window 120] [--refresh 60]
+Usage: python bench/run.py [--resources 50] [--poll 2] [--window 120] [--refresh 1800]
 Figures go to stdout and to .bench/results.json.
 """
 
@@ -49,7 +49,7 @@ def main() -> int:
     ap.add_argument("--resources", type=int, default=50)
     ap.add_argument("--poll", type=float, default=2.0, help="REFLEX_POLL_INTERVAL_SECONDS")
     ap.add_argument("--window", type=float, default=120.0, help="idle measurement window, seconds")
-    ap.add_argument("--refresh", type=float, default=60.0, help="REFLEX_STATUS_REFRESH_SECONDS")
+    ap.add_argument("--refresh", type=float, default=1800.0, help="REFLEX_STATUS_REFRESH_SECONDS (the operator's default)")
     ap.add_argument("--api", action="store_true", help="reflex-api instead: GET .../instance at --api-databases (bench/api.py)")
     ap.add_argument("--api-databases", type=int, default=1000)
     args = ap.parse_args()

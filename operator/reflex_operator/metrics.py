@@ -4,6 +4,7 @@ operator-wide reconcile and AWS call figures. No label or value ever carries a s
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -50,6 +51,8 @@ class Metrics:
             "reflex_operator_lease_requests_total", "Lease API requests of leader election", ["verb", "outcome"], registry=r
         )
         self.health_checks = Counter("reflex_operator_health_checks_total", "Health endpoint checks", ["outcome"], registry=r)
+        self._children: dict[tuple[str, str], dict[tuple[Any, ...], Gauge]] = {}  # resource -> its series
+        self._shown_health: dict[tuple[str, str], HealthStatus] = {}  # what the health series show
         plan = ["namespace", "plan"]
         self.plan_units_used = Gauge("reflexdb_plan_compute_units_used", "Compute units the namespace's databases hold", plan, registry=r)
         self.plan_units_limit = Gauge("reflexdb_plan_compute_units_limit", "The plan's compute units limit", plan, registry=r)
@@ -75,16 +78,27 @@ class Metrics:
     def lease_request(self, verb: str, outcome: str) -> None:
         self.lease_requests.labels(verb, outcome).inc()
 
+    def _child(self, gauge: Gauge, namespace: str, name: str, *extra: str) -> Gauge:
+        """``gauge.labels(...)``, looked up once per resource (every poll sets each of them)."""
+        series = self._children.setdefault((namespace, name), {})
+        key = (id(gauge), *extra)
+        child = series.get(key)
+        if child is None:
+            child = series[key] = gauge.labels(namespace, name, *extra)
+        return child
+
     def observe_health(self, namespace: str, name: str, status: HealthStatus, age_ms: int | None, swaps: int | None, rows: int | None) -> None:
-        self.health.labels(namespace, name).set(_HEALTH_VALUE[status])
-        for s in HealthStatus:
-            self.health_status.labels(namespace, name, s.value).set(1 if s is status else 0)
+        if self._shown_health.get((namespace, name)) is not status:  # the one-hot series change with it only
+            self._child(self.health, namespace, name).set(_HEALTH_VALUE[status])
+            for s in HealthStatus:
+                self._child(self.health_status, namespace, name, s.value).set(1 if s is status else 0)
+            self._shown_health[(namespace, name)] = status
         if age_ms is not None:
-            self.snapshot_age.labels(namespace, name).set(age_ms / 1000)
+            self._child(self.snapshot_age, namespace, name).set(age_ms / 1000)
         if swaps is not None:
-            self.swaps.labels(namespace, name).set(swaps)
+            self._child(self.swaps, namespace, name).set(swaps)
         if rows is not None:
-            self.rows.labels(namespace, name).set(rows)
+            self._child(self.rows, namespace, name).set(rows)
 
     def observe_status(self, namespace: str, name: str, status: ReflexDatabaseStatus) -> None:
         for phase in Phase:
@@ -109,6 +123,8 @@ class Metrics:
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series."""
+        self._children.pop((namespace, name), None)
+        self._shown_health.pop((namespace, name), None)
         series: list[tuple[Gauge, tuple[str, ...]]] = [
             (g, ()) for g in (self.health, self.snapshot_age, self.swaps, self.rows, self.build_duration, self.build_cost)
         ]

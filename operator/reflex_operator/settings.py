@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     # Cadence.
     poll_interval_seconds: float = Field(10.0, gt=0)
-    status_refresh_seconds: float = Field(Config.status_refresh_seconds, ge=0, description="Bounded refresh of health figures in status.")
+    status_refresh_seconds: float = Field(Config.status_refresh_seconds, ge=0, description="Health figures in status are rewritten this often when nothing else changed (a change of health is written at once).")
     aws_max_attempts: int = Field(5, ge=1)
     # Client-side rate budgets per AWS API family (reflex_operator.aws.budget): the operator waits
     # for its own token bucket before each call instead of being throttled by AWS.

@@ -55,3 +55,13 @@ def test_colour_only_when_asked() -> None:
 )
 def test_human_durations(ms: int, text: str) -> None:
     assert render.duration_ms(ms) == text
+
+
+def test_snapshot_age_is_counted_from_its_time() -> None:
+    """With ``snapshotTime`` the age is counted now, as kubectl get does (not the figure written at
+    the last check), and says how old the other figures are."""
+    doc = json.loads(json.dumps(DOC))
+    doc["status"]["instance"]["snapshotTime"] = "2026-01-01T11:50:00Z"  # the check was at 11:59:58
+    screen = render.status_screen(doc, NOW)
+    line = next(x for x in screen.splitlines() if "Snapshot age" in x)
+    assert "10m" in line and "figures as of 2s ago" in line

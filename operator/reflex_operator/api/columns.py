@@ -19,9 +19,9 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     },
     {
         "name": "Snapshot Age",
-        "type": "integer",
-        "jsonPath": ".status.instance.snapshotAgeMs",
-        "description": "Age of the snapshot being served, in milliseconds.",
+        "type": "date",
+        "jsonPath": ".status.instance.snapshotTime",
+        "description": "Age of the snapshot being served (as of the last health figures written; exact while it stands still).",
     },
     {
         "name": "Swaps",
@@ -63,6 +63,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "priority": 1,
         "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
         "description": "Status of the Ready condition.",
+    },
+    {
+        "name": "Checked",
+        "type": "date",
+        "priority": 1,
+        "jsonPath": ".status.instance.lastHealthCheck",
+        "description": "How old the health figures in status are.",
     },
     {
         "name": "Plan",

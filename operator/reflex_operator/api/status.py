@@ -119,7 +119,11 @@ class InstanceStatus(Observed):
     health_status: HealthStatus | None = None
     """ok, degraded, unreachable or cap_exceeded; null when there is no instance."""
     snapshot_age_ms: int | None = None
-    """Age of the snapshot being served, in milliseconds."""
+    """Age of the snapshot being served, in milliseconds, as of lastHealthCheck (the live figure is
+    the metric reflexdb_snapshot_age_seconds)."""
+    snapshot_time: datetime | None = None
+    """When the snapshot being served was taken (lastHealthCheck less snapshotAgeMs), as of
+    lastHealthCheck: kubectl get shows its age, counted on the client."""
     swap_count: int | None = None
     """Snapshots swapped in since the server started."""
     row_counts: dict[str, int] | None = None
@@ -129,7 +133,8 @@ class InstanceStatus(Observed):
     uptime_seconds: int | None = None
     """Seconds since the server started."""
     last_health_check: datetime | None = None
-    """When the health endpoint was last asked."""
+    """When the health figures here were taken: written when the health class or replication
+    changes, else every REFLEX_STATUS_REFRESH_SECONDS (the poller asks more often)."""
     last_swap_time: datetime | None = None
     """When the last snapshot was swapped in."""
     desired_count: int | None = None

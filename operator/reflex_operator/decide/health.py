@@ -2,24 +2,31 @@
 health sample is worth a reconcile pass.
 
 A sample changes what a user reads in two ways: at once, when the health class or the replication
-the server reports differs from what status shows; and by the bounded refresh of the ever-changing
-figures (snapshot age, swap count, row counts, uptime). ``health_due`` is that rule, used both by
-the pass (``instance_status``) and by the poller (``health_sample_matters``), so that whatever the
-pass would write at once also wakes a pass.
+the server reports differs from what status shows; and by the slow refresh of the ever-changing
+figures (snapshot age, swap count, row counts, uptime; ``Config.status_refresh_seconds``, 30 min
+by default, so that an idle database costs about two status writes an hour). ``health_due`` is
+that rule, used both by the pass (``instance_status``) and by the poller
+(``health_sample_matters``), so that whatever the pass would write at once also wakes a pass.
+
+The figures in status are as of ``lastHealthCheck``; the live ones are metrics. ``kubectl get``
+shows the snapshot's age from ``snapshotTime`` (a ``date`` column, counted on the client): exact
+while the snapshot stands still — a stale one, and staleness is a health change, written at once —
+and at most one refresh behind while snapshots keep swapping (the health then says they are fresh).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reflex_operator.api.models import HealthStatus, InstanceStatus, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
 from reflex_operator.decide.observed import Config, Desired, HealthSample, ObservedService
 
-__all__ = ["classify_health", "health_due", "health_sample_matters", "instance_status"]
+__all__ = ["classify_health", "health_due", "health_sample_matters", "instance_status", "snapshot_time"]
 
 _HEALTH_FIELDS = (
     "health_status",
     "snapshot_age_ms",
+    "snapshot_time",
     "swap_count",
     "row_counts",
     "replication",
@@ -42,6 +49,15 @@ def classify_health(sample: HealthSample, spec: ReflexDatabaseSpec, capped: bool
     if sample.snapshot_age_ms is not None and sample.snapshot_age_ms > stale_after_ms and not replication_paused:
         return HealthStatus.DEGRADED
     return HealthStatus.OK
+
+
+def snapshot_time(sample: HealthSample) -> datetime | None:
+    """When the served snapshot was taken: the check's time less the age the server reports (to
+    the millisecond), else the time of its last swap."""
+    if sample.snapshot_age_ms is None:
+        return sample.last_swap_time
+    at = sample.checked_at - timedelta(milliseconds=sample.snapshot_age_ms)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def health_due(
@@ -103,6 +119,7 @@ def instance_status(
         update={
             "health_status": health,
             "snapshot_age_ms": sample.snapshot_age_ms,
+            "snapshot_time": snapshot_time(sample),
             "swap_count": sample.swap_count,
             "row_counts": sample.row_counts,
             "replication": sample.replication,

@@ -181,7 +181,7 @@ class Config:
     build_history_limit: int = 10
     compute_type: str = "BUILD_GENERAL1_MEDIUM"
     secret_prefix: str = "reflexdb/"
-    status_refresh_seconds: float = 60.0
+    status_refresh_seconds: float = 1800.0  # health figures rewritten at least this often (slow refresh)
     notification_limit: int = 20  # notifications kept in status (sticky ones beyond it)
     history_limit: int = 50  # phase and health transitions kept in status
     # CodeBuild's idempotency window (StartBuild with the same token within it returns the same

@@ -12,7 +12,6 @@ import kopf
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.api.plan import PLAN_PLURAL
-from reflex_operator.k8s.plans import usage_of
 from reflex_operator.k8s import wiring
 from reflex_operator.k8s.runtime import Entry, Runtime, SecretMeta, Stop
 from reflex_operator.settings import Settings
@@ -77,13 +76,13 @@ def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         rt.wake_waiting(key[0])  # its room is free
         return
     entry = rt.resources.get(key)
-    before = usage_of(entry.body) if entry is not None else None
+    before = entry.usage() if entry is not None else None
     if entry is None or entry.uid != obj["metadata"]["uid"]:
         rt.resources[key] = Entry(body=obj)
     elif not entry.seen(obj, time.monotonic(), listing=event["type"] is None):
         return  # older than what the operator wrote: nothing new
     rt.queue.add(key)
-    after = usage_of(obj)
+    after = rt.resources[key].usage()
     if before is not None and after is not None and (before.want, before.held) != (after.want, after.held):
         rt.wake_waiting(key[0])  # it took or freed room: the others waiting may fit now
 

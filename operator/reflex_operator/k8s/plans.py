@@ -119,10 +119,11 @@ class PlanCache:
         plan = self.plans.get(self.plan_name(namespace))
         return plan is not None and self.bytes_this_month(namespace, now) > plan.cap_bytes
 
-    def facts(self, namespace: str, bodies: Iterable[dict[str, Any]], now: datetime) -> PlanFacts:
-        """The namespace's plan and its databases' usage (``bodies``: the namespace's databases)."""
+    def facts(self, namespace: str, usages_of: Iterable[Usage | None], now: datetime) -> PlanFacts:
+        """The namespace's plan and its databases' usage (``usages_of``: ``usage_of`` each of the
+        namespace's databases, None for one that does not parse)."""
         name = self.plan_name(namespace)
-        usages = tuple(u for u in (usage_of(b) for b in bodies) if u is not None)
+        usages = tuple(u for u in usages_of if u is not None)
         return PlanFacts(name=name, plan=self.plans.get(name), databases=usages, bytes_this_month=self.bytes_this_month(namespace, now))
 
     def count(self, key: Key, reported: int | None, now: datetime) -> None:
@@ -136,9 +137,11 @@ class PlanCache:
     def forget(self, key: Key) -> None:
         self.reported.pop(key, None)
 
-    def usage(self, namespace: str, bodies: list[dict[str, Any]], now: datetime) -> NamespaceUsage:
-        """What the plan's status shows of one namespace."""
-        used = sum(u.held for u in (usage_of(b) for b in bodies) if u is not None)
+    def usage(self, namespace: str, bodies: list[dict[str, Any]], now: datetime, usages_of: list[Usage | None] | None = None) -> NamespaceUsage:
+        """What the plan's status shows of one namespace (``usages_of``: ``usage_of`` each body,
+        when the caller has them already)."""
+        usages = usages_of if usages_of is not None else [usage_of(b) for b in bodies]
+        used = sum(u.held for u in usages if u is not None)
         total = self.transfer.get(namespace)
         return NamespaceUsage(
             namespace=namespace,

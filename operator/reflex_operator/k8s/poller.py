@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.decide import classify_health, health_sample_matters, identity
-from reflex_operator.k8s.runtime import Key, Runtime
+from reflex_operator.k8s.runtime import Entry, Key, Runtime
 
-__all__ = ["poll_once", "publish_plans", "run_poller"]
+__all__ = ["Polled", "poll_once", "polled", "publish_plans", "run_poller"]
 
 log = logging.getLogger("reflex_operator.poller")
 
@@ -23,27 +25,51 @@ log = logging.getLogger("reflex_operator.poller")
 _NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
 
 
+@dataclass(frozen=True)
+class Polled:
+    """What the poller reads of one database, parsed once per body (not once per poll): its spec,
+    the parts of its status a poll looks at (phase, instance, applied tokens; not the builds,
+    history or notifications), the CodeBuild ids of its unfinished builds and its service's name."""
+
+    spec: ReflexDatabaseSpec
+    status: ReflexDatabaseStatus
+    service: str
+    unfinished: tuple[str, ...] = ()
+
+
+_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent")
+
+
+def polled(entry: Entry) -> Polled | None:
+    """The entry's ``Polled`` (None: a body that does not parse), cached on the entry."""
+
+    def parse(body: dict[str, Any]) -> Polled | None:
+        meta, status = body["metadata"], body.get("status") or {}
+        try:
+            spec = ReflexDatabaseSpec.model_validate(body.get("spec") or {})
+            shown = ReflexDatabaseStatus.model_validate({k: status[k] for k in _POLLED_STATUS if k in status})
+        except ValueError:
+            return None
+        unfinished = tuple(b.codebuild_id for b in shown.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS))
+        service = identity.service_name(meta["namespace"], meta["name"], str(meta["uid"]))
+        return Polled(spec, shown.model_copy(update={"builds": []}), service, unfinished)
+
+    return entry.derived("polled", parse)  # type: ignore[no-any-return]
+
+
 async def poll_once(rt: Runtime) -> set[Key]:
     """One round; returns the keys it woke."""
     woken: set[Key] = set()
     now = rt.clock()
     parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
+    owners: dict[str, Key] = {}  # builds: only unfinished ones are asked about
     for key, entry in list(rt.resources.items()):
         if not rt.gate.owns(entry.uid):
             continue  # another replica's (or no one's yet): no AWS call for it here
-        try:
-            spec = ReflexDatabaseSpec.model_validate(entry.spec)
-            status = ReflexDatabaseStatus.model_validate(entry.status)
-        except ValueError:
-            continue
-        parsed[key] = (spec, status, identity.service_name(key[0], key[1], entry.uid))
-
-    # Builds: only unfinished ones are asked about.
-    owners: dict[str, Key] = {}
-    for key, (_, status, _) in parsed.items():
-        for b in status.builds:
-            if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS):
-                owners[b.codebuild_id] = key
+        view = polled(entry)
+        if view is not None:
+            parsed[key] = (view.spec, view.status, view.service)
+            owners.update(dict.fromkeys(view.unfinished, key))
     finished = 0
     if owners:
         for cid, build in (await rt.codebuild.get(sorted(owners))).items():
@@ -96,11 +122,15 @@ def _queued_to_wake(parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseSt
 async def publish_plans(rt: Runtime, now: datetime) -> None:
     """Each ReflexPlan's status (per namespace on it with databases: compute units used, bytes
     this month), written when it changed; and the plan metrics."""
-    by_namespace: dict[str, list[dict]] = {}
+    by_namespace: dict[str, list[Entry]] = {}
     for (namespace, _), entry in list(rt.resources.items()):
-        by_namespace.setdefault(namespace, []).append(entry.body)
+        by_namespace.setdefault(namespace, []).append(entry)
     for name, plan in list(rt.plans.plans.items()):
-        usages = [rt.plans.usage(ns, bodies, now) for ns, bodies in sorted(by_namespace.items()) if rt.plans.plan_name(ns) == name]
+        usages = [
+            rt.plans.usage(ns, [e.body for e in entries], now, [e.usage() for e in entries])
+            for ns, entries in sorted(by_namespace.items())
+            if rt.plans.plan_name(ns) == name
+        ]
         for u in usages:
             rt.metrics.observe_plan(u.namespace, name, u.compute_units_used, plan.spec.compute_units_limit, u.bytes_transferred_this_month, plan.cap_bytes)
         status = ReflexPlanStatus(namespaces=usages)

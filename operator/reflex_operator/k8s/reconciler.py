@@ -23,7 +23,7 @@ from reflex_operator.decide.observed import BuildLookup, HealthSample, ObservedB
 from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
-from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
+from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta, slim
 
 __all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
 
@@ -165,7 +165,7 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         service=rt.services.get(svc_name),
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
-        plan=rt.plans.facts(desired.namespace, (e.body for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
+        plan=rt.plans.facts(desired.namespace, (e.usage() for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
     )
 
 
@@ -324,7 +324,7 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
             # The server found nothing to change (it normalised the difference away): no watch
             # event will bring this version, so do not wait for one (that would ignore the
             # user's next change for WRITE_WAIT_SECONDS).
-            entry.body = written
+            entry.body = slim(written)
         else:
             entry.wrote(written, time.monotonic())
     else:

@@ -18,12 +18,13 @@ from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.decide.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.k8s.gate import Gate
-from reflex_operator.k8s.plans import PlanCache, waiting
+from reflex_operator.decide.plan import Usage
+from reflex_operator.k8s.plans import PlanCache, usage_of, waiting
 from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["Key", "Entry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS"]
+__all__ = ["Key", "Entry", "Registry", "SecretMeta", "Runtime", "Stop", "WRITE_WAIT_SECONDS", "slim"]
 
 log = logging.getLogger("reflex_operator.runtime")
 
@@ -31,6 +32,26 @@ log = logging.getLogger("reflex_operator.runtime")
 # resourceVersion (events older than the write); after that the next event is taken anyway, so a
 # lost event cannot freeze the entry.
 WRITE_WAIT_SECONDS = 30.0
+
+# What the operator never reads of a body, and does not keep: the API server's field bookkeeping
+# and client-side apply's copy of the whole manifest (together about as large as the spec again).
+_UNREAD_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+def slim(body: dict[str, Any]) -> dict[str, Any]:
+    """The body as kept: without ``metadata.managedFields`` and the last-applied annotation (a
+    shallow copy when there is something to drop; the body given is never changed)."""
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        return body
+    annotations = meta.get("annotations") or {}
+    unread = [a for a in _UNREAD_ANNOTATIONS if a in annotations]
+    if "managedFields" not in meta and not unread:
+        return body
+    kept = {k: v for k, v in meta.items() if k != "managedFields"}
+    if unread:
+        kept["annotations"] = {k: v for k, v in annotations.items() if k not in unread}
+    return {**body, "metadata": kept}
 
 
 @dataclass(frozen=True)
@@ -57,9 +78,28 @@ class Entry:
     written_at: float = 0.0
     # The last versions the watch delivered (compared for equality only).
     delivered: deque[str | None] = field(default_factory=lambda: deque(maxlen=8))
+    # What was derived from the body held now (parsed once per body, not once per poll).
+    _derived_of: tuple[dict[str, Any], Any] | None = field(default=None, repr=False, compare=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.body = slim(self.body)
         self.delivered.append(self.body["metadata"].get("resourceVersion"))
+
+    def derived(self, name: str, make: Callable[[dict[str, Any]], Any]) -> Any:
+        """``make(body)`` of the body held now, kept until the body changes (another object, or
+        another resourceVersion)."""
+        # The body object itself (not its id, which a later body may reuse), and its version.
+        version = self.body.get("metadata", {}).get("resourceVersion")
+        if self._derived_of is None or self._derived_of[0] is not self.body or self._derived_of[1] != version:
+            self._derived_of, self._derived = (self.body, version), {}
+        if name not in self._derived:
+            self._derived[name] = make(self.body)
+        return self._derived[name]
+
+    def usage(self) -> Usage | None:
+        """What this database's body says of its compute units (``usage_of``, once per body)."""
+        return self.derived("usage", usage_of)
 
     @property
     def uid(self) -> str:
@@ -80,7 +120,7 @@ class Entry:
         version = body["metadata"].get("resourceVersion")
         if version in self.delivered:
             return
-        self.body = body
+        self.body = slim(body)
         self.written = version
         self.written_at = now
 
@@ -97,16 +137,67 @@ class Entry:
                     # A newer spec than the one kept (kopf may fold our write's own event into the
                     # user's; generations, unlike resourceVersions, are ordered integers): never
                     # ignored, but with the status the operator wrote, until the watch catches up.
-                    self.body = {**body, "status": self.body.get("status")}
+                    self.body = {**slim(body), "status": self.body.get("status")}
                     return True
                 return False
-        self.body, self.written = body, None
+        self.body, self.written = slim(body), None
         self.delivered.append(body["metadata"].get("resourceVersion"))
         return True
 
 
 def _generation(body: dict[str, Any]) -> int:
     return int(body.get("metadata", {}).get("generation") or 0)
+
+
+class Registry(dict[Key, Entry]):
+    """The resources seen on the watch, by key, with an index of the keys of each namespace (a
+    pass gathers its namespace's plan usage without going through the whole fleet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_namespace: dict[str, dict[Key, None]] = {}
+
+    def __setitem__(self, key: Key, entry: Entry) -> None:
+        super().__setitem__(key, entry)
+        self._by_namespace.setdefault(key[0], {})[key] = None
+
+    def __delitem__(self, key: Key) -> None:
+        super().__delitem__(key)
+        self._unindex(key)
+
+    def pop(self, key: Key, *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            self._unindex(key)
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_namespace.clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # dict's own would bypass the index
+        for key, entry in dict(*args, **kwargs).items():
+            self[key] = entry
+
+    def setdefault(self, key: Key, default: Entry) -> Entry:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[Key, Entry]:
+        key, entry = super().popitem()
+        self._unindex(key)
+        return key, entry
+
+    def _unindex(self, key: Key) -> None:
+        keys = self._by_namespace.get(key[0])
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self._by_namespace[key[0]]
+
+    def keys_in(self, namespace: str) -> list[Key]:
+        """The keys of one namespace's resources (a copy: the registry may change meanwhile)."""
+        return list(self._by_namespace.get(namespace, ()))
 
 
 @dataclass
@@ -140,7 +231,7 @@ class Runtime:
     kube: Kubernetes
     metrics: Metrics
     queue: WorkQueue = field(default_factory=WorkQueue)
-    resources: dict[Key, Entry] = field(default_factory=dict)
+    resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
@@ -169,8 +260,9 @@ class Runtime:
 
     def in_namespace(self, namespace: str) -> Iterator[tuple[Key, Entry]]:
         """The databases of one namespace."""
-        for key, entry in list(self.resources.items()):
-            if key[0] == namespace:
+        for key in self.resources.keys_in(namespace):
+            entry = self.resources.get(key)
+            if entry is not None:
                 yield key, entry
 
     def wake_waiting(self, namespace: str, everyone: bool = False) -> None:

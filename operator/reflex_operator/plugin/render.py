@@ -76,7 +76,11 @@ def _instance_lines(st: ReflexDatabaseStatus, now: datetime, paint: Paint) -> li
     i = st.instance
     health = i.health_status.value if i and i.health_status else "-"
     lines = [("Health", paint(health))]
-    if i is not None and i.snapshot_age_ms is not None:
+    if i is not None and i.snapshot_time is not None:
+        # Counted from the snapshot's time, as kubectl get does; the other figures are as of the check.
+        checked = f" (figures as of {age(i.last_health_check, now)} ago)" if i.last_health_check else ""
+        lines.append(("Snapshot age", f"{age(i.snapshot_time, now)}{checked}"))
+    elif i is not None and i.snapshot_age_ms is not None:
         lines.append(("Snapshot age", duration_ms(i.snapshot_age_ms)))
     if i is not None and i.swap_count is not None:
         lines.append(("Swaps", f"{i.swap_count} (last {age(i.last_swap_time, now)} ago)" if i.last_swap_time else str(i.swap_count)))
