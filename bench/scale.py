@@ -386,14 +386,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=1000, help="ReflexDatabases (make: N)")
     ap.add_argument("--poll", type=float, default=60.0, help="REFLEX_POLL_INTERVAL_SECONDS (make: POLL)")
     ap.add_argument("--ready-timeout", type=float, default=None,
-                    help="seconds from the apply to all Ready (make: READY_TIMEOUT; default max(600, 0.27 s x N))")
+                    help="seconds from the apply to all Ready (make: READY_TIMEOUT; default max(1200, 0.27 s x N))")
     ap.add_argument("--per-namespace", type=int, default=100)
     ap.add_argument("--settle", type=float, default=None, help="seconds after all Ready before the idle window (default: POLL)")
     ap.add_argument("--idle-polls", type=int, default=3, help="poll intervals in the idle window")
     ap.add_argument("--pause-sample", type=int, default=20)
     ap.add_argument("--pause-timeout", type=float, default=120.0)
     args = ap.parse_args(argv)
-    args.ready_timeout = args.ready_timeout or max(600.0, 0.27 * args.n)
+    args.ready_timeout = args.ready_timeout or max(1200.0, 0.27 * args.n)
     args.settle = args.poll if args.settle is None else args.settle
     return args
 
