@@ -407,7 +407,10 @@ def _context(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     return {"n": args.n, "poll_interval_s": args.poll, "per_namespace": args.per_namespace, "commit": commit,
             "ready_timeout_s": args.ready_timeout, "describe_services_bound": math.ceil(args.n / 10),
             "emulator_config": http_json("GET", f"{s.emulator}/_emulator/config"), "cpus": os.cpu_count(),
-            "load_avg_start": [round(x, 2) for x in os.getloadavg()], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "load_avg_start": [round(x, 2) for x in os.getloadavg()], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # The operator's settings as it got them (the stack's, and any REFLEX_* of the caller's environment).
+            "operator_settings": {k: v for k, v in {**os.environ, **s.state["operator_env"]}.items()
+                                  if k.startswith("REFLEX_") and not k.endswith(("_PORT", "_LOG"))}}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
