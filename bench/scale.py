@@ -368,10 +368,12 @@ def pause_latency(s: Stack, w: ReadyWatch, args: argparse.Namespace) -> dict[str
             if desired == 0:
                 latencies[svc] = (changed_at or now) - patched[svc]
         time.sleep(0.1 if ecs else 0.5)
-    values = list(latencies.values())
-    return {"sample": len(sample), "done": len(values), "source": "DescribeServices" if ecs else "/_emulator/ecs/services",
+    # Those not at 0 by the deadline count as the timeout: p99 is then a lower bound.
+    values = list(latencies.values()) + [args.pause_timeout] * (len(patched) - len(latencies))
+    return {"sample": len(sample), "done": len(latencies), "timeout_s": args.pause_timeout,
+            "source": "DescribeServices" if ecs else "/_emulator/ecs/services",
             "p50_s": _round(lib.percentile(values, 50)), "p99_s": _round(lib.percentile(values, 99)),
-            "max_s": _round(max(values, default=None))}
+            "max_s": _round(max(latencies.values(), default=None))}
 
 
 def _round(x: float | None) -> float | None:

@@ -118,3 +118,16 @@ def test_table_rows_render_partial_results() -> None:
     assert rows["all Ready from one apply"] == "n/a (4/10 Ready)"
     assert "n/a" in rows["pause latency"]
     assert lib.render_table(results).count("\n") >= len(rows) + 1
+
+
+@pytest.mark.parametrize(
+    ("pause", "shown"),
+    [({"sample": 20, "done": 20, "p50_s": 0.5, "p99_s": 1.25}, "p50 0.50 s, p99 1.25 s (20/20)"),
+     ({"sample": 20, "done": 17, "timeout_s": 120.0, "p50_s": 72.1, "p99_s": 120.0},
+      "p50 72.10 s, p99 ≥ 120.00 s (3 of 20 not at 0 in 120.0 s)"),
+     ({"sample": 4, "done": 1, "timeout_s": 60.0, "p50_s": 60.0, "p99_s": 60.0},
+      "p50 ≥ 60.00 s, p99 ≥ 60.00 s (3 of 4 not at 0 in 60.0 s)")],
+)
+def test_pause_row_says_when_the_sample_did_not_finish(pause: dict, shown: str) -> None:
+    rows = {a: b for a, b, _ in lib.table_rows({"n": 20, "pause": pause})}
+    assert rows["pause latency"] == shown
