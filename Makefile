@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench lint clean
+.PHONY: venv controlplane chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale lint clean
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
@@ -94,6 +94,14 @@ bench: venv controlplane
 CHECKPOINTS ?= 1000,10000
 bench-emulator: venv
 	$(BIN)/python bench/emulator_speed.py --checkpoints $(CHECKPOINTS)
+
+# Fleet scale (issue 11): N databases from one apply on a stack of its own (.bench-scale/), measured;
+# writes .bench-scale/results-$(N).json and prints the table against the targets (bench/scale.py).
+N ?= 1000
+POLL ?= 60
+READY_TIMEOUT ?=
+bench-scale: venv controlplane
+	$(BIN)/python bench/scale.py --n $(N) --poll $(POLL) $(if $(READY_TIMEOUT),--ready-timeout $(READY_TIMEOUT))
 
 clean: dev-down
 	rm -rf $(VENV) .dev
