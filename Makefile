@@ -100,8 +100,9 @@ bench-emulator: venv
 N ?= 1000
 POLL ?= 60
 READY_TIMEOUT ?=
+RATE_SCALE ?= 1
 bench-scale: venv controlplane
-	$(BIN)/python bench/scale.py --n $(N) --poll $(POLL) $(if $(READY_TIMEOUT),--ready-timeout $(READY_TIMEOUT))
+	$(BIN)/python bench/scale.py --n $(N) --poll $(POLL) $(if $(READY_TIMEOUT),--ready-timeout $(READY_TIMEOUT)) --rate-scale $(RATE_SCALE)
 
 clean: dev-down
 	rm -rf $(VENV) .dev

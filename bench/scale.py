@@ -108,9 +108,16 @@ class Stack:
         http_json("POST", f"{self.emulator}/_emulator/calls/reset")
 
 
-def start_stack(poll: float) -> Stack:
+def start_stack(poll: float, rate_scale: float = 1.0) -> Stack:
+    """The stack in .bench-scale/. ``rate_scale`` models an account whose AWS request rates were
+    raised by that factor: the emulator's buckets and the operator's budgets are scaled together
+    (the operator keeps its default share of them)."""
     os.environ["REFLEX_DEV_DIR"] = str(DEV_DIR)
     os.environ["REFLEX_POLL_INTERVAL_SECONDS"] = str(poll)
+    if rate_scale != 1.0:
+        config = json.loads(os.environ.get("REFLEX_EMULATOR_CONFIG") or "{}")
+        os.environ["REFLEX_EMULATOR_CONFIG"] = json.dumps({**config, "rate_limit_scale": rate_scale})
+        os.environ.setdefault("REFLEX_AWS_RATE_BUDGET_FRACTION", str(0.8 * rate_scale))
     stack.down(quiet=True)
     if stack.up(operator=True) != 0:
         raise RuntimeError(f"the stack did not come up (logs in {DEV_DIR})")
@@ -394,6 +401,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--idle-polls", type=int, default=3, help="poll intervals in the idle window")
     ap.add_argument("--pause-sample", type=int, default=20)
     ap.add_argument("--pause-timeout", type=float, default=120.0)
+    ap.add_argument("--rate-scale", type=float, default=1.0,
+                    help="AWS request rates x this, in the emulator and the operator's budgets (make: RATE_SCALE; 1: AWS's defaults)")
     args = ap.parse_args(argv)
     args.ready_timeout = args.ready_timeout or max(1200.0, 0.27 * args.n)
     args.settle = args.poll if args.settle is None else args.settle
@@ -407,7 +416,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def _context(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True).stdout.strip()
     return {"n": args.n, "poll_interval_s": args.poll, "per_namespace": args.per_namespace, "commit": commit,
-            "ready_timeout_s": args.ready_timeout, "describe_services_bound": math.ceil(args.n / 10),
+            "ready_timeout_s": args.ready_timeout, "rate_scale": args.rate_scale, "describe_services_bound": math.ceil(args.n / 10),
             "emulator_config": http_json("GET", f"{s.emulator}/_emulator/config"), "cpus": os.cpu_count(),
             "load_avg_start": [round(x, 2) for x in os.getloadavg()], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             # The operator's settings as it got them (the stack's, and any REFLEX_* of the caller's environment).
@@ -416,7 +425,7 @@ def _context(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    s = start_stack(args.poll)
+    s = start_stack(args.poll, args.rate_scale)
     results = _context(s, args) | {"complete": False}
     out = DEV_DIR / f"results-{args.n}.json"
     probe, w = Probe(s.pids), ReadyWatch(s.kubeconfig)
