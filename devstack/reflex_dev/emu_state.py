@@ -18,6 +18,7 @@ DEFAULT_CONFIG: dict[str, float] = {
     "ecs_scale_seconds": 0.5,  # runningCount reaches a new desiredCount
     "ecs_deploy_seconds": 1.0,  # a new deployment's rollout reaches COMPLETED (or FAILED)
     "idempotency_window_seconds": 300.0,  # CodeBuild idempotencyToken validity (AWS: 5 minutes)
+    "services_per_cluster": 5000.0,  # ECS quota "Services per cluster" (AWS default: 5,000, adjustable)
 }
 
 FAULT_KINDS = ("throttle", "error5xx", "error", "build_fail", "deployment_fail", "delay_response")

@@ -257,13 +257,15 @@ class Simulator:
     # --- following the emulator ------------------------------------------------------------------
 
     def _fetch(self) -> list[dict[str, Any]]:
-        """Blocking: the cluster's services, described."""
-        arns: list[str] = []
-        for page in self.ecs.get_paginator("list_services").paginate(cluster=self.cluster):
-            arns += page["serviceArns"]
+        """Blocking: the services of every cluster (the operator may use several), described."""
         services: list[dict[str, Any]] = []
-        for i in range(0, len(arns), 10):
-            services += self.ecs.describe_services(cluster=self.cluster, services=arns[i : i + 10])["services"]
+        clusters = self.ecs.list_clusters().get("clusterArns") or [self.cluster]
+        for cluster in clusters:
+            arns: list[str] = []
+            for page in self.ecs.get_paginator("list_services").paginate(cluster=cluster):
+                arns += page["serviceArns"]
+            for i in range(0, len(arns), 10):
+                services += self.ecs.describe_services(cluster=cluster, services=arns[i : i + 10])["services"]
         used = {svc.get("taskDefinition") for svc in services}
         for arn in list(self._task_definitions):
             if arn not in used:  # forget: after an emulator reset the same ARN may mean another revision
