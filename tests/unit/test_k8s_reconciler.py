@@ -150,13 +150,13 @@ async def test_an_unknown_step_is_refused():
     w = World()
     rt, key = deliver(w, resource())
     with pytest.raises(ReconcileError, match="unknown step"):
-        await _act(rt, _desired(rt, key), (s.Step(),))
+        await _act(rt, rt.resources[key], _desired(rt, key), (s.Step(),), "reflex")
 
 
 async def test_pause_replication_without_a_sample_keeps_none():
     w = World()
     rt, key = deliver(w, resource())
-    acted = await _act(rt, _desired(rt, key), (s.PauseReplication("http://x"),))
+    acted = await _act(rt, rt.resources[key], _desired(rt, key), (s.PauseReplication("http://x"),), "reflex")
     assert acted.health is None and w.replication is Replication.PAUSED
 
 

@@ -46,10 +46,11 @@ from reflex_operator.decide import (
 )
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.plan import Plan
-from reflex_operator.decide.ports import Conflict
+from reflex_operator.decide.ports import ClusterFull, Conflict
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.poller import poll_once
 from reflex_operator.k8s.reconciler import observe, reconcile
+from reflex_operator.k8s.placements import Placements
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
@@ -126,11 +127,15 @@ class FakeEcs:
             config=d["config"],
         )
 
-    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]:
+        self.w.clusters_asked.append(cluster)
         return {n: self._observed(n) for n in names}
 
-    async def deploy(self, step: s.Deploy) -> ObservedService:
+    async def deploy(self, step: s.Deploy, cluster: str | None = None) -> ObservedService:
         self.w.calls.append(step)
+        self.w.clusters_asked.append(cluster)
+        if cluster in self.w.full_clusters and step.create:
+            raise ClusterFull(cluster or "", "You have reached the limit on the number of services in this cluster.")
         svc = self.w.service
         if svc is not None and svc["state"] is ServiceState.DRAINING:
             raise AssertionError("ECS refuses to create a service whose name is still draining")
@@ -151,15 +156,17 @@ class FakeEcs:
         assert observed is not None
         return observed
 
-    async def scale(self, name: str, desired_count: int) -> ObservedService | None:
+    async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None:
         self.w.calls.append(s.ScaleService(name, desired_count))
+        self.w.clusters_asked.append(cluster)
         assert self.w.service is not None
         self.w.service["desired"] = desired_count
         self.w.service["ticks"] = 0
         return self._observed(name)
 
-    async def delete(self, name: str) -> ObservedService | None:
+    async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None:
         self.w.calls.append(s.DeleteService(name))
+        self.w.clusters_asked.append(cluster)
         if self.w.service is not None and self.w.service["state"] is ServiceState.ACTIVE:
             self.w.service["state"] = ServiceState.DRAINING  # INACTIVE on the next tick
         return self._observed(name)
@@ -347,6 +354,13 @@ class World:
     others: list[dict[str, Any]] = field(default_factory=list)
     bytes_transferred: int | None = None
     plan_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The ECS clusters (the operator's settings) and their quota, the clusters each ECS call went
+    # to (None: the adapter's default), and the clusters that refuse a new service (quota error).
+    clusters: tuple[str, ...] = ("reflex",)
+    default_cluster: str | None = None  # REFLEX_ECS_CLUSTER; None: the first listed
+    services_per_cluster: int = 5000
+    clusters_asked: list = field(default_factory=list)
+    full_clusters: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.codebuild = FakeCodeBuild(self)
@@ -368,6 +382,7 @@ class World:
                 kube=self.kube,
                 metrics=Metrics(CollectorRegistry()),
                 clock=lambda: self.now,
+                placements=Placements(self.clusters, self.default_cluster or self.clusters[0], self.services_per_cluster),
             )
         self.rt.config = config or Config()
         self.rt.plans.plans = {"default": Plan("default", self.plan)} if self.plan is not None else {}

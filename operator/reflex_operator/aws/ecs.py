@@ -9,14 +9,22 @@ from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig
 from reflex_operator.api.server import CONTAINER, ServerEnvironment, server_container
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.decide.observed import ObservedService, RolloutState, ServiceState
+from reflex_operator.decide.ports import ClusterFull
 from reflex_operator.decide.steps import Deploy
 
-__all__ = ["Ecs", "BATCH", "container_environment", "parse_task_definition"]
+__all__ = ["Ecs", "BATCH", "container_environment", "is_quota_error", "parse_task_definition"]
 
 BATCH = 10  # DescribeServices takes up to 10 services.
 
 # The variables a task definition must state for its configuration to be known.
 _CONFIG_VARIABLES = ("sync_mode", "sync_interval_seconds", "log_level", "safety_net")
+
+
+def is_quota_error(exc: AwsCallError) -> bool:
+    """CreateService refused at the services-per-cluster quota: a LimitExceededException, or a
+    ClientException that says so (the emulator's; the exact AWS wording is not documented)."""
+    message = str(exc).lower()
+    return exc.code == "LimitExceededException" or (exc.code == "ClientException" and "limit" in message and "service" in message)
 
 
 def container_environment(step: Deploy) -> ServerEnvironment:
@@ -82,12 +90,12 @@ class Ecs:
 
     # ----------------------------------------------------------------------------------- observe
 
-    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
-        """Every named service (None: missing), in DescribeServices calls of up to 10."""
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]:
+        """Every named service of one cluster (None: missing), in DescribeServices calls of up to 10."""
         found: dict[str, ObservedService | None] = {n: None for n in names}
         for start in range(0, len(names), BATCH):
             chunk = names[start : start + BATCH]
-            reply = await self.aws.call("ecs", "DescribeServices", cluster=self.cluster, services=chunk)
+            reply = await self.aws.call("ecs", "DescribeServices", cluster=cluster or self.cluster, services=chunk)
             for svc in reply.get("services", []):
                 found[svc["serviceName"]] = await self._parse(svc)
         return found
@@ -133,16 +141,17 @@ class Ecs:
 
     # --------------------------------------------------------------------------------------- act
 
-    async def deploy(self, step: Deploy) -> ObservedService:
+    async def deploy(self, step: Deploy, cluster: str | None = None) -> ObservedService:
         """Register the task definition revision for this deploy hash (unless the family's latest
-        revision already is it), then create or update the service."""
+        revision already is it), then create or update the service on its cluster."""
+        cluster = cluster or self.cluster
         td_arn = await self._task_definition(step)
         if step.create:
             try:
                 await self.aws.call(
                     "ecs",
                     "CreateService",
-                    cluster=self.cluster,
+                    cluster=cluster,
                     serviceName=step.service_name,
                     taskDefinition=td_arn,
                     desiredCount=step.desired_count,
@@ -164,19 +173,21 @@ class Ecs:
                     tags=[{"key": "reflexdb.cloud/resource", "value": step.resource}],
                 )
             except AwsCallError as exc:
+                if is_quota_error(exc):
+                    raise ClusterFull(cluster, str(exc)) from exc
                 # An active service of that name exists (created before a crash): update it.
                 if exc.code not in ("InvalidParameterException",):
                     raise
-                await self._update(step, td_arn)
+                await self._update(step, td_arn, cluster)
         else:
-            await self._update(step, td_arn)
-        return (await self.describe([step.service_name]))[step.service_name]  # type: ignore[return-value]
+            await self._update(step, td_arn, cluster)
+        return (await self.describe([step.service_name], cluster))[step.service_name]  # type: ignore[return-value]
 
-    async def _update(self, step: Deploy, td_arn: str) -> None:
+    async def _update(self, step: Deploy, td_arn: str, cluster: str) -> None:
         await self.aws.call(
             "ecs",
             "UpdateService",
-            cluster=self.cluster,
+            cluster=cluster,
             service=step.service_name,
             taskDefinition=td_arn,
             desiredCount=step.desired_count,
@@ -228,14 +239,14 @@ class Ecs:
         self._task_defs[td["taskDefinitionArn"]] = parse_task_definition(td)
         return str(td["taskDefinitionArn"])
 
-    async def scale(self, name: str, desired_count: int) -> ObservedService | None:
-        await self.aws.call("ecs", "UpdateService", cluster=self.cluster, service=name, desiredCount=desired_count)
-        return (await self.describe([name]))[name]
+    async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None:
+        await self.aws.call("ecs", "UpdateService", cluster=cluster or self.cluster, service=name, desiredCount=desired_count)
+        return (await self.describe([name], cluster))[name]
 
-    async def delete(self, name: str) -> ObservedService | None:
+    async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None:
         try:
-            await self.aws.call("ecs", "DeleteService", cluster=self.cluster, service=name, force=True)
+            await self.aws.call("ecs", "DeleteService", cluster=cluster or self.cluster, service=name, force=True)
         except AwsCallError as exc:
             if exc.code not in ("ServiceNotFoundException", "ServiceNotActiveException"):
                 raise
-        return (await self.describe([name]))[name]
+        return (await self.describe([name], cluster))[name]

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from reflex_operator.decide.plan import PlanFacts
+from reflex_operator.decide.placement import ClusterLoad
 from reflex_operator.api.models import (
     DeployedConfig,
     HealthStatus,
@@ -145,6 +146,7 @@ class Observation:
     aws_secret_arn: str | None = None
     aws_error: str | None = None
     plan: PlanFacts | None = None  # the namespace's plan; None: plans are not enforced
+    clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
 
 
 @dataclass(frozen=True)

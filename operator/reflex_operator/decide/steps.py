@@ -12,6 +12,7 @@ __all__ = [
     "DeleteSecret",
     "StartBuild",
     "StopBuild",
+    "RecordPlacement",
     "Deploy",
     "ScaleService",
     "DeleteService",
@@ -60,6 +61,14 @@ class StopBuild(Step):
 
     codebuild_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class RecordPlacement(Step):
+    """Write the chosen ECS cluster into ``status.placement`` now, before the service is created
+    there (a crash between the two then finds it on that cluster, never places it twice)."""
+
+    cluster: str
 
 
 @dataclass(frozen=True)

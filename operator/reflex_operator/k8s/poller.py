@@ -1,5 +1,5 @@
 """The one operator-wide poller: every interval it asks CodeBuild about all unfinished builds
-(BatchGetBuilds, 100 a call), ECS about all services (DescribeServices, 10 a call) and every
+(BatchGetBuilds, 100 a call), ECS about all services (DescribeServices, 10 a call, per cluster) and every
 running instance about its health (concurrently, bounded), and wakes only the resources whose
 observations changed."""
 
@@ -50,16 +50,20 @@ async def poll_once(rt: Runtime) -> set[Key]:
                 rt.builds[cid] = build
                 woken.add(owners[cid])
 
-    # Services.
+    # Services, asked of each database's own cluster (DescribeServices takes one).
     names: dict[str, Key] = {}
+    by_cluster: dict[str, list[str]] = {}
     for key, (_, status, name) in parsed.items():
         if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
             names[name] = key
-    if names:
-        for name, service in (await rt.ecs.describe(sorted(names))).items():
+            cluster = status.placement.cluster if status.placement else rt.placements.default
+            by_cluster.setdefault(cluster, []).append(name)
+    for cluster, in_cluster in sorted(by_cluster.items()):
+        for name, service in (await rt.ecs.describe(sorted(in_cluster), cluster)).items():
             if rt.services.get(name) != service or name not in rt.services:
                 rt.services[name] = service
                 woken.add(names[name])
+    rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
 
     # Health of every running instance.
     probes = []

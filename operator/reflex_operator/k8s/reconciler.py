@@ -20,6 +20,7 @@ from reflex_operator.decide.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
+from reflex_operator.decide.ports import ClusterFull
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
@@ -46,6 +47,7 @@ class _Acted:
     service_changed: bool = False
     health: HealthSample | None = None
     released: bool = False
+    refused: bool = False  # CreateService met the cluster's quota: nothing created, placed again
     events: list[s.Event] = field(default_factory=list)
 
 
@@ -80,7 +82,8 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     desired = _desired(entry)
     observed = await observe(rt, desired)
     first = decide(desired, observed, rt.config, rt.clock())
-    acted = await _act(rt, desired, first.steps)
+    placement = first.status.placement
+    acted = await _act(rt, entry, desired, first.steps, placement.cluster if placement else rt.placements.default)
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
         rt.metrics.forget(*key)
@@ -88,7 +91,8 @@ async def reconcile(rt: Runtime, key: Key) -> None:
         return
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
-    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, rt.clock())
+    merged = replace(_merge(observed, acted), clusters=rt.placements.load(time.monotonic()))
+    second = decide(replace(desired, status=first.status), merged, rt.config, rt.clock())
     told = _chronicle(rt, entry, desired, second, acted.events)
     await _write(rt, entry, desired.status, replace(second, status=told.status))
     rt.post(entry.body, list(told.events))
@@ -125,13 +129,14 @@ def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, 
 async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
     status = desired.status
     svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
+    cluster = rt.cluster_of((desired.namespace, desired.name))
     if fetch and svc_name not in rt.services:
         # Not polled yet (the operator just started): ask for it together with other resources'
-        # unknown services, one pass at a time, so a restart with N resources costs about N/10
-        # calls, not N.
+        # unknown services on the same cluster, one pass at a time, so a restart with N
+        # resources costs about N/10 calls, not N.
         async with rt.first_look:
             if svc_name not in rt.services:
-                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name)))
+                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster))
     running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
     missing = [i for i in running if i not in rt.builds]
     if fetch and missing:
@@ -143,15 +148,16 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
         plan=rt.plans.facts(desired.namespace, (e.body for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
+        clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
     )
 
 
-def _unknown_services(rt: Runtime, first: str) -> list[str]:
+def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
     names = [first]
     for (namespace, name), entry in list(rt.resources.items()):
         if len(names) == ecs_batch:
             break
-        if not rt.gate.owns(entry.uid):
+        if not rt.gate.owns(entry.uid) or rt.cluster_of((namespace, name)) != cluster:
             continue
         other = identity.service_name(namespace, name, entry.uid)
         if other not in rt.services and other not in names:
@@ -194,10 +200,13 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
 # ---------------------------------------------------------------------------------------- act
 
 
-async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Acted:
+async def _act(rt: Runtime, entry: Entry, desired: Desired, steps: tuple[s.Step, ...], cluster: str) -> _Acted:
+    """Carry out the steps in order; every ECS call goes to the database's cluster."""
     acted = _Acted()
     resource = f"{desired.namespace}/{desired.name}"
     for step in steps:
+        if acted.refused:
+            break
         match step:
             case s.Event():
                 acted.events.append(step)
@@ -216,20 +225,20 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
             case s.StopBuild():
                 await rt.codebuild.stop(step.codebuild_id)
                 log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
+            case s.RecordPlacement():
+                await _record_placement(rt, entry, desired, step.cluster)
             case s.Deploy():
-                acted.service = await rt.ecs.deploy(step)
-                acted.service_changed = True
-                rt.services[step.service_name] = acted.service
-                log.info("%s: deployed %s (%s)", resource, step.service_name, step.deploy_hash)
+                await _deploy(rt, desired, step, cluster, acted)
             case s.ScaleService():
-                acted.service = await rt.ecs.scale(step.service_name, step.desired_count)
+                acted.service = await rt.ecs.scale(step.service_name, step.desired_count, cluster)
                 acted.service_changed = True
                 rt.services[step.service_name] = acted.service
             case s.DeleteService():
-                acted.service = await rt.ecs.delete(step.service_name)
+                acted.service = await rt.ecs.delete(step.service_name, cluster)
                 acted.service_changed = True
                 rt.services[step.service_name] = acted.service
                 rt.health.pop((desired.namespace, desired.name), None)
+                rt.wake_for_room(cluster)
             case s.Reload():
                 await rt.dataplane.reload(step.endpoint_url)
             case s.PauseReplication():
@@ -243,6 +252,34 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
             case _:
                 raise ReconcileError(f"unknown step {step!r}")
     return acted
+
+
+async def _record_placement(rt: Runtime, entry: Entry, desired: Desired, cluster: str) -> None:
+    """The chosen cluster is counted at once (no other pass can take its slot) and written to
+    status before the service is created there."""
+    key = (desired.namespace, desired.name)
+    rt.placements.hold(key, cluster)
+    placement = {"cluster": cluster, "inSettings": cluster in rt.placements.clusters}
+    written = await rt.kube.patch_status(desired.namespace, desired.name, {**entry.status, "placement": placement})
+    rt.metrics.status_writes.inc()
+    if isinstance(written, dict) and "metadata" in written:
+        entry.wrote(written, time.monotonic())
+    log.info("%s: placed on ECS cluster %s", f"{key[0]}/{key[1]}", cluster)
+
+
+async def _deploy(rt: Runtime, desired: Desired, step: s.Deploy, cluster: str, acted: _Acted) -> None:
+    resource = f"{desired.namespace}/{desired.name}"
+    try:
+        acted.service = await rt.ecs.deploy(step, cluster)
+    except ClusterFull as exc:
+        # Nothing was created: the cluster counts as full, the second decision places it again.
+        rt.placements.refuse(cluster, time.monotonic())
+        acted.refused = True
+        log.warning("%s: %s", resource, exc)
+        return
+    acted.service_changed = True
+    rt.services[step.service_name] = acted.service
+    log.info("%s: deployed %s on %s (%s)", resource, step.service_name, cluster, step.deploy_hash)
 
 
 def _replication_now(rt: Runtime, desired: Desired, replication: Replication) -> HealthSample | None:
@@ -267,6 +304,9 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     meta = entry.body["metadata"]
     written = await rt.kube.patch_status(meta["namespace"], meta["name"], after)
     rt.metrics.status_writes.inc()
+    freed = rt.placements.note((meta["namespace"], meta["name"]), after)
+    if freed is not None:
+        rt.wake_for_room(freed)
     rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
     held = (before.plan.compute_units if before.plan else None, decision.status.plan.compute_units if decision.status.plan else None)
     if held[0] != held[1]:
