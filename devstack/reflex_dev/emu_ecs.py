@@ -17,6 +17,12 @@
 - DeleteService leaves the service INACTIVE with desired and running count 0; ListServices no
   longer lists it (DescribeServices still does).
 - ``awsvpcConfiguration`` without ``securityGroups`` is accepted (moto: HTTP 500, KeyError).
+- The "Services per cluster" quota (AWS: 5,000 by default, adjustable; the config key
+  ``services_per_cluster``): a CreateService that would put more ACTIVE or DRAINING services in the
+  cluster is refused with ``ClientException`` and nothing is created (moto: no quota). The quota is
+  on the Amazon ECS service quotas page (docs.aws.amazon.com/AmazonECS/latest/developerguide/
+  service-quotas.html); the error's exact wording is not documented there, so the message here is
+  ours: it names the quota.
 
 Not AWS behaviour but the emulator's control plane: ``services_view`` is ``GET
 /_emulator/ecs/services`` (every service of every cluster with its counts, its server container's
@@ -43,6 +49,26 @@ from .emu_state import STATE
 __all__ = ["install", "CIRCUIT_BREAKER_REASON"]
 
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+class ServicesPerClusterExceeded(ECSException):
+    code = "ClientException"
+
+    def __init__(self, cluster: str, quota: int) -> None:
+        super().__init__(
+            f"You have reached the limit on the number of services per cluster ({quota}) in cluster {cluster}. "
+            "Delete a service or request a quota increase."
+        )
+
+
+def _check_quota(backend: Any, cluster: Any) -> None:
+    """Refuse a service beyond the cluster's quota (ACTIVE and DRAINING services count)."""
+    quota = int(STATE.config["services_per_cluster"])
+    if len(backend.services) < quota:
+        return  # fewer services in the whole region than one cluster may hold: no scan
+    held = sum(1 for s in backend.services.values() if s.cluster_name == cluster.name and s.status in ("ACTIVE", "DRAINING"))
+    if held >= quota:
+        raise ServicesPerClusterExceeded(cluster.name, quota)
 
 
 class ServiceNotActiveException(ECSException):
@@ -277,6 +303,7 @@ def _create_service_response(self: Any) -> ActionResult:
         if token and ext is not None and ext.client_token == token and ext.create_params == params:
             return ActionResult({"service": refresh(existing)})
         raise InvalidParameterException("Creation of service was not idempotent.")
+    _check_quota(backend, cluster)
     result = _orig_create_service_response(self)
     created = backend.services[f"{cluster.name}:{self._get_param('serviceName')}"]
     created._emu.client_token, created._emu.create_params = token, params

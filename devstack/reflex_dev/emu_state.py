@@ -32,6 +32,7 @@ DEFAULT_CONFIG: dict[str, float] = {
     "codebuild_concurrent_builds": 60.0,
     "codebuild_queue_factor": 5.0,
     "rate_limit_scale": 1.0,  # multiplies every bucket's capacity and refill rate
+    "services_per_cluster": 5000.0,  # ECS quota "Services per cluster" (AWS default: 5,000, adjustable)
 }
 
 # Request-rate token buckets: family -> (bucket maximum capacity, refill rate per second, actions).

@@ -43,7 +43,10 @@ AWS quotas (docs/emulator.md has the table and the AWS pages): request-rate toke
 and CodeBuild API family (``rate_limits`` in the config: ``{"ecs.service_read": [capacity,
 refill per second], ...}``, ``null`` for none; ``rate_limit_scale`` multiplies them, 0 turns them
 off), the CodeBuild concurrent-build quota and its queue (``codebuild_concurrent_builds``,
-``codebuild_queue_factor``). ``REFLEX_EMULATOR_CONFIG`` (JSON) sets the process's defaults.
+``codebuild_queue_factor``), and the ECS "Services per cluster" quota (``services_per_cluster``,
+5000 as AWS's default; a CreateService beyond it is ``ClientException``, see ``emu_ecs``; the stack
+sets it from ``REFLEX_DEV_SERVICES_PER_CLUSTER``). ``REFLEX_EMULATOR_CONFIG`` (JSON) sets the
+process's defaults.
 """
 
 from __future__ import annotations
@@ -324,14 +327,17 @@ def _client(endpoint_url: str, region: str, name: str) -> Any:
     return session.client(name, endpoint_url=endpoint_url)
 
 
-def bootstrap(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
-    """Idempotently create the ECS cluster, the CodeBuild project, the ECR repository and a VPC with
-    a subnet and a security group; return the operator's settings as ``REFLEX_*`` env vars."""
+def bootstrap(endpoint_url: str, region: str = "us-east-1", clusters: tuple[str, ...] = (CLUSTER,)) -> dict[str, str]:
+    """Idempotently create the ECS clusters (the first is the default one), the CodeBuild project,
+    the ECR repository and a VPC with a subnet and a security group; return the operator's settings
+    as ``REFLEX_*`` env vars (``REFLEX_ECS_CLUSTERS`` too with more than one cluster)."""
     ecs, codebuild, ecr, ec2 = (_client(endpoint_url, region, n) for n in ("ecs", "codebuild", "ecr", "ec2"))
 
-    clusters = ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
-    if not any(c["status"] == "ACTIVE" for c in clusters):
-        ecs.create_cluster(clusterName=CLUSTER)
+    clusters = tuple(dict.fromkeys(clusters)) or (CLUSTER,)
+    found = {c["clusterName"] for c in ecs.describe_clusters(clusters=list(clusters))["clusters"] if c["status"] == "ACTIVE"}
+    for cluster in clusters:
+        if cluster not in found:
+            ecs.create_cluster(clusterName=cluster)
 
     if not codebuild.batch_get_projects(names=[PROJECT])["projects"]:
         codebuild.create_project(
@@ -375,8 +381,10 @@ def bootstrap(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
         )["GroupId"]
         ec2.create_tags(Resources=[group_id], Tags=[_BOOTSTRAP_TAG])
 
+    several = {"REFLEX_ECS_CLUSTERS": json.dumps(list(clusters))} if len(clusters) > 1 else {}
     return {
-        "REFLEX_ECS_CLUSTER": CLUSTER,
+        "REFLEX_ECS_CLUSTER": clusters[0],
+        **several,
         "REFLEX_CODEBUILD_PROJECT": PROJECT,
         "REFLEX_ECR_REPOSITORY": REPOSITORY,
         "REFLEX_SUBNETS": json.dumps([subnet_id]),

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,21 @@ OPERATOR_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
 # Applied once the CRDs are established: the plans' admission policy and the default ReflexPlan.
 PLAN_MANIFESTS = ("admission/plans.yaml",)
 EXAMPLE = Path("examples") / "minimal.yaml"
+
+
+def dev_clusters() -> tuple[str, ...]:
+    """The ECS clusters to create: ``REFLEX_DEV_CLUSTERS`` (comma-separated), else the operator's
+    ``REFLEX_ECS_CLUSTERS`` (a JSON list), else the one default cluster."""
+    listed = [c.strip() for c in os.environ.get("REFLEX_DEV_CLUSTERS", "").split(",") if c.strip()]
+    if not listed and os.environ.get("REFLEX_ECS_CLUSTERS"):
+        listed = [str(c) for c in json.loads(os.environ["REFLEX_ECS_CLUSTERS"])]
+    return tuple(listed) or (ECS_CLUSTER,)
+
+
+def _post_json(url: str, payload: dict[str, object]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
 
 
 def dev_dir() -> Path:
@@ -273,7 +289,11 @@ def up(*, operator: bool = True) -> int:
         os.environ.update(aws_env)
         from reflex_dev.emulator import bootstrap
 
-        settings = {k: str(v) for k, v in bootstrap(aws_url, REGION).items()}
+        settings = {k: str(v) for k, v in bootstrap(aws_url, REGION, dev_clusters()).items()}
+        quota = os.environ.get("REFLEX_DEV_SERVICES_PER_CLUSTER")
+        if quota:  # the emulator's ECS quota, and the operator told the same
+            _post_json(f"{aws_url}/_emulator/config", {"services_per_cluster": int(quota)})
+            settings["REFLEX_ECS_SERVICES_PER_CLUSTER"] = quota
 
         # 5. CRDs and the operator's namespace, ServiceAccount and RBAC.
         root = repo_root()

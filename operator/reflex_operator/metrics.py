@@ -4,6 +4,7 @@ operator-wide reconcile and AWS call figures. No label or value ever carries a s
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -58,6 +59,15 @@ class Metrics:
         self.plan_units_limit = Gauge("reflexdb_plan_compute_units_limit", "The plan's compute units limit", plan, registry=r)
         self.plan_bytes = Gauge("reflexdb_plan_data_transfer_bytes", "Bytes the namespace transferred this month (UTC)", plan, registry=r)
         self.plan_bytes_cap = Gauge("reflexdb_plan_data_transfer_cap_bytes", "The plan's monthly data transfer allowance, in bytes", plan, registry=r)
+
+        self.cluster_services = Gauge(
+            "reflex_operator_ecs_cluster_services", "ECS services the operator has placed on each cluster (its quota counts them)", ["cluster"], registry=r
+        )
+
+    def observe_clusters(self, clusters: tuple[str, ...], counts: Mapping[str, int]) -> None:
+        """Services placed per cluster: every cluster in the settings, and any other still used."""
+        for cluster in {*clusters, *counts}:
+            self.cluster_services.labels(cluster).set(counts.get(cluster, 0))
 
     def serve(self, port: int) -> None:
         start_http_server(port, registry=self.registry)

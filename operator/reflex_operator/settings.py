@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     codebuild_project: str = "reflex-server-build"
     build_compute_type: str = Config.compute_type
     ecr_repository: str = "reflex-server"
-    ecs_cluster: str = "reflex"
+    ecs_cluster: str = Field("reflex", description="The ECS cluster; with REFLEX_ECS_CLUSTERS, the default one (databases made before clusters were recorded are adopted on it).")
+    ecs_clusters: list[str] = Field(default_factory=list, description="ECS clusters new databases are placed on, in order (JSON list); empty: REFLEX_ECS_CLUSTER alone.")
+    ecs_services_per_cluster: int = Field(5000, ge=1, description="Services a cluster holds (AWS's default quota, 5,000).")
     subnets: list[str] = Field(default_factory=list)
     security_groups: list[str] = Field(default_factory=list)
     assign_public_ip: bool = False
@@ -123,6 +125,10 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(f"REFLEX_LEASE_DURATION_SECONDS / RENEW_DEADLINE_SECONDS / RETRY_PERIOD_SECONDS: {problem}")
         return self
+
+    def clusters(self) -> tuple[str, ...]:
+        """The clusters new databases are placed on, in order (no repeats)."""
+        return tuple(dict.fromkeys(self.ecs_clusters or [self.ecs_cluster]))
 
     def timings(self) -> Timings:
         return Timings(self.lease_duration_seconds, self.renew_deadline_seconds, self.retry_period_seconds)

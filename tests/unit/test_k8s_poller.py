@@ -89,7 +89,7 @@ async def test_the_poller_survives_a_failing_round():
     rt.settings = Settings(poll_interval_seconds=0.01)
     rounds = []
 
-    async def failing(names):
+    async def failing(names, cluster=None):
         rounds.append(names)
         raise RuntimeError("ECS is down")
 

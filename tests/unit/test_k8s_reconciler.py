@@ -130,9 +130,9 @@ async def test_unknown_services_are_looked_up_together():
     asked: list[list[str]] = []
     describe = w.ecs.describe
 
-    async def counting(names: list[str]):
+    async def counting(names: list[str], cluster: str | None = None):
         asked.append(list(names))
-        return await describe(names)
+        return await describe(names, cluster)
 
     w.ecs.describe = counting  # type: ignore[method-assign]
     for i in range(12):
@@ -150,13 +150,13 @@ async def test_an_unknown_step_is_refused():
     w = World()
     rt, key = deliver(w, resource())
     with pytest.raises(ReconcileError, match="unknown step"):
-        await _act(rt, _desired(rt, key), (s.Step(),))
+        await _act(rt, _desired(rt, key), (s.Step(),), "reflex")
 
 
 async def test_pause_replication_without_a_sample_keeps_none():
     w = World()
     rt, key = deliver(w, resource())
-    acted = await _act(rt, _desired(rt, key), (s.PauseReplication("http://x"),))
+    acted = await _act(rt, _desired(rt, key), (s.PauseReplication("http://x"),), "reflex")
     assert acted.health is None and w.replication is Replication.PAUSED
 
 

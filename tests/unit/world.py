@@ -48,10 +48,11 @@ from reflex_operator.decide import (
 from reflex_operator.decide import steps as s
 from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.decide.plan import Plan
-from reflex_operator.decide.ports import Conflict
+from reflex_operator.decide.ports import ClusterFull, Conflict
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.poller import poll_once
 from reflex_operator.k8s.reconciler import observe, reconcile
+from reflex_operator.k8s.placements import Placements
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
@@ -141,11 +142,15 @@ class FakeEcs:
             config=d["config"],
         )
 
-    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]:
+        self.w.clusters_asked.append(cluster)
         return {n: self._observed(n) for n in names}
 
-    async def deploy(self, step: s.Deploy) -> ObservedService:
+    async def deploy(self, step: s.Deploy, cluster: str | None = None) -> ObservedService:
         self.w.calls.append(step)
+        self.w.clusters_asked.append(cluster)
+        if cluster in self.w.full_clusters and step.create:
+            raise ClusterFull(cluster or "", "You have reached the limit on the number of services in this cluster.")
         svc = self.w.service
         if svc is not None and svc["state"] is ServiceState.DRAINING:
             raise AssertionError("ECS refuses to create a service whose name is still draining")
@@ -166,15 +171,17 @@ class FakeEcs:
         assert observed is not None
         return observed
 
-    async def scale(self, name: str, desired_count: int) -> ObservedService | None:
+    async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None:
         self.w.calls.append(s.ScaleService(name, desired_count))
+        self.w.clusters_asked.append(cluster)
         assert self.w.service is not None
         self.w.service["desired"] = desired_count
         self.w.service["ticks"] = 0
         return self._observed(name)
 
-    async def delete(self, name: str) -> ObservedService | None:
+    async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None:
         self.w.calls.append(s.DeleteService(name))
+        self.w.clusters_asked.append(cluster)
         if self.w.service is not None and self.w.service["state"] is ServiceState.ACTIVE:
             self.w.service["state"] = ServiceState.DRAINING  # INACTIVE on the next tick
         return self._observed(name)
@@ -237,7 +244,9 @@ class FakeKubernetes:
         self.w = world
         self.objects: dict[Key, dict[str, Any]] = {}
         self.version = 0
-        self.fail_status_writes = False  # the operator dies before its status write
+        # The operator dies before its status write (True; "all": even before a build intent or
+        # placement is recorded).
+        self.fail_status_writes: bool | str = False
         self.conflicts = 0  # the next writes answer 409
         self.status_writes = 0
         self.reads = 0  # GETs of the object (after a conflict)
@@ -276,7 +285,10 @@ class FakeKubernetes:
         stored = (self.objects.get((namespace, name)) or {}).get("status") or {}
         intent = status.get("buildIntent")
         records_intent = intent is not None and intent != stored.get("buildIntent")
-        if self.fail_status_writes and not records_intent:  # the write before StartBuild gets through
+        placement = status.get("placement")
+        records_placement = placement is not None and placement != stored.get("placement")
+        # The write before StartBuild (a build intent) or CreateService (a placement) gets through.
+        if self.fail_status_writes == "all" or (self.fail_status_writes and not (records_intent or records_placement)):
             raise OperatorDied()
         self._conflict()
         self.status_writes += 1
@@ -368,6 +380,13 @@ class World:
     others: list[dict[str, Any]] = field(default_factory=list)
     bytes_transferred: int | None = None
     plan_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The ECS clusters (the operator's settings) and their quota, the clusters each ECS call went
+    # to (None: the adapter's default), and the clusters that refuse a new service (quota error).
+    clusters: tuple[str, ...] = ("reflex",)
+    default_cluster: str | None = None  # REFLEX_ECS_CLUSTER; None: the first listed
+    services_per_cluster: int = 5000
+    clusters_asked: list = field(default_factory=list)
+    full_clusters: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.codebuild = FakeCodeBuild(self)
@@ -389,6 +408,7 @@ class World:
                 kube=self.kube,
                 metrics=Metrics(CollectorRegistry()),
                 clock=lambda: self.now,
+                placements=Placements(self.clusters, self.default_cluster or self.clusters[0], self.services_per_cluster),
             )
         self.rt.config = config or Config()
         self.rt.plans.plans = {"default": Plan("default", self.plan)} if self.plan is not None else {}
@@ -492,10 +512,10 @@ def observation(world: World, desired: Desired) -> Observation:
     return asyncio.run(go())
 
 
-async def pass_once(world: World, desired: Desired, config: Config | None = None, crash: bool = False) -> tuple[Desired, Pass]:
+async def pass_once(world: World, desired: Desired, config: Config | None = None, crash: bool | str = False) -> tuple[Desired, Pass]:
     """One operator pass over ``desired`` as the watches deliver it: the poller's round, then
     ``reconcile``. ``crash``: the fake Kubernetes fails the status write (the operator dies
-    after acting); the next pass runs in a new operator."""
+    after acting; "all": at the write before acting too); the next pass runs in a new operator."""
     rt, key = deliver(world, desired, config)
     await poll_once(rt)
     world.calls = []
@@ -505,7 +525,7 @@ async def pass_once(world: World, desired: Desired, config: Config | None = None
     except OperatorDied:
         await rt.flush_events(cancel=True)
         world.rt = None
-        # What the API server holds: the old status, or the build intent written before StartBuild.
+        # What the API server holds: the old status, or the build intent / placement written before acting.
         stored = ReflexDatabaseStatus.model_validate(world.kube.objects[key]["status"])
         return replace(desired, status=stored), Pass(desired.status, tuple(world.calls))
     finally:
@@ -515,7 +535,7 @@ async def pass_once(world: World, desired: Desired, config: Config | None = None
     return replace(desired, status=status), Pass(status, tuple(world.calls))
 
 
-def one_pass(world: World, desired: Desired, config: Config | None = None, crash: bool = False) -> tuple[Desired, Pass]:
+def one_pass(world: World, desired: Desired, config: Config | None = None, crash: bool | str = False) -> tuple[Desired, Pass]:
     """``pass_once`` for synchronous tests."""
     return asyncio.run(pass_once(world, desired, config, crash))
 

@@ -78,4 +78,11 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": ".status.plan.name",
         "description": "The ReflexPlan the namespace is on.",
     },
+    {
+        "name": "Cluster",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": ".status.placement.cluster",
+        "description": "The ECS cluster the service lives on.",
+    },
 ]

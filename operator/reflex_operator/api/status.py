@@ -22,6 +22,7 @@ __all__ = [
     "Condition",
     "DeployedConfig",
     "InstanceStatus",
+    "PlacementStatus",
     "BuildStatus",
     "BuildRecord",
     "BuildIntent",
@@ -141,6 +142,16 @@ class InstanceStatus(Observed):
     """Desired task count of the ECS service."""
     running_count: int | None = None
     """Running task count of the ECS service."""
+
+class PlacementStatus(Observed):
+    """Where the database's ECS service lives, chosen once and recorded before the service is
+    created; it never moves."""
+
+    cluster: str
+    """The ECS cluster."""
+    in_settings: bool = True
+    """Whether the cluster is still in the operator's settings (REFLEX_ECS_CLUSTERS); false: it
+    keeps serving there, but no new database is placed on it."""
 
 class BuildStatus(Observed):
     """A CodeBuild job that compiles reflex-server for this database."""
@@ -288,6 +299,8 @@ class ReflexDatabaseStatus(Observed):
     """Whether the desired configuration differs from the deployed one."""
     instance: InstanceStatus | None = None
     """The ECS service and its health."""
+    placement: PlacementStatus | None = None
+    """The ECS cluster the service lives on (recorded before it is created, never moved)."""
     latest_build: BuildStatus | None = None
     """The most recent build."""
     builds: list[BuildRecord] = Field(default_factory=list, max_length=20)

@@ -9,14 +9,22 @@ from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig
 from reflex_operator.api.server import CONTAINER, ServerEnvironment, server_container
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.decide.observed import ObservedService, RolloutState, ServiceState
+from reflex_operator.decide.ports import ClusterFull
 from reflex_operator.decide.steps import Deploy
 
-__all__ = ["Ecs", "BATCH", "container_environment", "parse_task_definition"]
+__all__ = ["Ecs", "BATCH", "container_environment", "is_quota_error", "parse_task_definition"]
 
 BATCH = 10  # DescribeServices takes up to 10 services.
 
 # The variables a task definition must state for its configuration to be known.
 _CONFIG_VARIABLES = ("sync_mode", "sync_interval_seconds", "log_level", "safety_net")
+
+
+def is_quota_error(exc: AwsCallError) -> bool:
+    """CreateService refused at the services-per-cluster quota: a LimitExceededException, or a
+    ClientException that says so (the emulator's; the exact AWS wording is not documented)."""
+    message = str(exc).lower()
+    return exc.code == "LimitExceededException" or (exc.code == "ClientException" and "limit" in message and "service" in message)
 
 
 def container_environment(step: Deploy) -> ServerEnvironment:
@@ -82,12 +90,12 @@ class Ecs:
 
     # ----------------------------------------------------------------------------------- observe
 
-    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
-        """Every named service (None: missing), in DescribeServices calls of up to 10."""
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]:
+        """Every named service of one cluster (None: missing), in DescribeServices calls of up to 10."""
         found: dict[str, ObservedService | None] = {n: None for n in names}
         for start in range(0, len(names), BATCH):
             chunk = names[start : start + BATCH]
-            reply = await self.aws.call("ecs", "DescribeServices", cluster=self.cluster, services=chunk)
+            reply = await self.aws.call("ecs", "DescribeServices", cluster=cluster or self.cluster, services=chunk)
             for svc in reply.get("services", []):
                 found[svc["serviceName"]] = await self._parse(svc)
         return found
@@ -133,17 +141,18 @@ class Ecs:
 
     # --------------------------------------------------------------------------------------- act
 
-    async def deploy(self, step: Deploy) -> ObservedService:
+    async def deploy(self, step: Deploy, cluster: str | None = None) -> ObservedService:
         """Register the task definition revision for this deploy hash (unless the family's latest
-        revision already is it), then create or update the service; the service as the call
-        answered it (no DescribeServices after)."""
+        revision already is it), then create or update the service on its cluster; the service as
+        the call answered it (no DescribeServices after)."""
+        cluster = cluster or self.cluster
         td_arn = await self._task_definition(step)
         if step.create:
             try:
                 reply = await self.aws.call(
                     "ecs",
                     "CreateService",
-                    cluster=self.cluster,
+                    cluster=cluster,
                     serviceName=step.service_name,
                     taskDefinition=td_arn,
                     desiredCount=step.desired_count,
@@ -165,26 +174,28 @@ class Ecs:
                     tags=[{"key": "reflexdb.cloud/resource", "value": step.resource}],
                 )
             except AwsCallError as exc:
+                if is_quota_error(exc):
+                    raise ClusterFull(cluster, str(exc)) from exc
                 # An active service of that name exists (created before a crash): update it.
                 if exc.code not in ("InvalidParameterException",):
                     raise
-                reply = await self._update(step, td_arn)
+                reply = await self._update(step, td_arn, cluster)
         else:
-            reply = await self._update(step, td_arn)
-        return await self._answered(step.service_name, reply)  # type: ignore[return-value]
+            reply = await self._update(step, td_arn, cluster)
+        return await self._answered(step.service_name, reply, cluster)  # type: ignore[return-value]
 
-    async def _answered(self, name: str, reply: dict[str, Any]) -> ObservedService | None:
+    async def _answered(self, name: str, reply: dict[str, Any], cluster: str | None = None) -> ObservedService | None:
         """The service a Create/UpdateService answered with (described only if the answer lacks it)."""
         svc = reply.get("service") or {}
         if svc.get("serviceName") == name:
             return await self._parse(svc)
-        return (await self.describe([name]))[name]
+        return (await self.describe([name], cluster))[name]
 
-    async def _update(self, step: Deploy, td_arn: str) -> dict[str, Any]:
+    async def _update(self, step: Deploy, td_arn: str, cluster: str) -> dict[str, Any]:
         return await self.aws.call(
             "ecs",
             "UpdateService",
-            cluster=self.cluster,
+            cluster=cluster,
             service=step.service_name,
             taskDefinition=td_arn,
             desiredCount=step.desired_count,
@@ -244,14 +255,14 @@ class Ecs:
         self._task_defs[td["taskDefinitionArn"]] = parse_task_definition(td)
         return str(td["taskDefinitionArn"])
 
-    async def scale(self, name: str, desired_count: int) -> ObservedService | None:
-        reply = await self.aws.call("ecs", "UpdateService", cluster=self.cluster, service=name, desiredCount=desired_count)
-        return await self._answered(name, reply)
+    async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None:
+        reply = await self.aws.call("ecs", "UpdateService", cluster=cluster or self.cluster, service=name, desiredCount=desired_count)
+        return await self._answered(name, reply, cluster)
 
-    async def delete(self, name: str) -> ObservedService | None:
+    async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None:
         try:
-            await self.aws.call("ecs", "DeleteService", cluster=self.cluster, service=name, force=True)
+            await self.aws.call("ecs", "DeleteService", cluster=cluster or self.cluster, service=name, force=True)
         except AwsCallError as exc:
             if exc.code not in ("ServiceNotFoundException", "ServiceNotActiveException"):
                 raise
-        return (await self.describe([name]))[name]
+        return (await self.describe([name], cluster))[name]

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from reflex_operator.decide.plan import PlanFacts
+from reflex_operator.decide.placement import ClusterLoad
 from reflex_operator.api.models import (
     DeployedConfig,
     HealthStatus,
@@ -155,6 +156,7 @@ class Observation:
     plan: PlanFacts | None = None  # the namespace's plan; None: plans are not enforced
     build_refused: bool = False  # StartBuild was refused this pass: the concurrent-build quota is reached
     build_lookup: BuildLookup | None = None  # the backwards look for an expired build intent found nothing
+    clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
 
 
 @dataclass(frozen=True)

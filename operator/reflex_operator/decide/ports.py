@@ -14,12 +14,21 @@ from typing import Any, Protocol
 from reflex_operator.decide.observed import HealthSample, ObservedBuild, ObservedService
 from reflex_operator.decide.steps import FindBuild, Deploy, StartBuild
 
-__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict"]
+__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull"]
 
 
 class Conflict(Exception):
     """A write was refused because the object changed since it was read (HTTP 409): not a
     failure, the pass runs again on the newer object."""
+
+
+class ClusterFull(Exception):
+    """CreateService was refused: the cluster is at its services-per-cluster quota. Nothing was
+    created; the database is placed again (``decide.placement``)."""
+
+    def __init__(self, cluster: str, message: str) -> None:
+        super().__init__(f"ECS cluster {cluster}: {message}")
+        self.cluster = cluster
 
 
 class Builds(Protocol):
@@ -35,15 +44,16 @@ class Builds(Protocol):
 
 
 class Services(Protocol):
-    """ECS services, looked up by their deterministic names (None: no such service)."""
+    """ECS services, looked up by their deterministic names (None: no such service), each on its
+    database's cluster (None: the default one). ``deploy`` raises ``ClusterFull`` at the quota."""
 
-    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]: ...
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]: ...
 
-    async def deploy(self, step: Deploy) -> ObservedService: ...
+    async def deploy(self, step: Deploy, cluster: str | None = None) -> ObservedService: ...
 
-    async def scale(self, name: str, desired_count: int) -> ObservedService | None: ...
+    async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None: ...
 
-    async def delete(self, name: str) -> ObservedService | None: ...
+    async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None: ...
 
 
 class SecretStore(Protocol):

@@ -36,6 +36,7 @@ from reflex_operator.decide.observed import Config, Desired, Observation, Observ
 from reflex_operator.decide.outcome import Outcome, blocked, combine
 from reflex_operator.decide.plan import PlanVerdict, held_back, verdict
 from reflex_operator.decide.phase import PhaseFacts, phase_of
+from reflex_operator.decide.placement import CLUSTER_NOT_IN_SETTINGS, Placed, place
 from reflex_operator.decide.secret import SecretResult, connection_secret, secret_arn
 from reflex_operator.decide.server import ServerResult, server_actions
 from reflex_operator.decide.service import (
@@ -47,7 +48,7 @@ from reflex_operator.decide.service import (
     waits_for_build,
 )
 from reflex_operator.decide.status import Judgement, write_status
-from reflex_operator.decide.steps import Step
+from reflex_operator.decide.steps import Deploy, Event, RecordPlacement, Step
 
 __all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
 
@@ -86,6 +87,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     secret = connection_secret(wanted, observed, config)
     choice = choose_build(wanted, builds, config, StartFacts(now, observed.build_refused, observed.build_lookup))
     svc = plan_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
+    placed, svc = _placed(desired, observed, svc)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
     work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan))
@@ -103,8 +105,30 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         build_running=builds.current_running,
         plan=plan,
         build_intent=choice.intent,
+        placement=placed.placement,
     )
     return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+
+
+def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tuple[Placed, ServiceResult]:
+    """The ECS cluster (``decide.placement``): a new one is recorded before the service is created
+    on it; with no room anywhere, nothing is created and the database waits."""
+    if observed.clusters is None:
+        return Placed(desired.status.placement), svc
+    creates = any(isinstance(step, Deploy) and step.create for step in svc.outcome.steps)
+    placed = place(desired.status, observed.clusters, creates, exists=observed.service is not None)
+    if placed.stall is not None:
+        return placed, replace(svc, outcome=Outcome(stall=placed.stall))
+    extra: tuple[Step, ...] = ()
+    if placed.chosen and placed.cluster is not None:
+        extra = (RecordPlacement(placed.cluster),)
+    before = desired.status.placement
+    if placed.placement is not None and not placed.placement.in_settings and (before is None or before.in_settings):
+        message = f"ECS cluster {placed.cluster} is no longer in the settings (REFLEX_ECS_CLUSTERS); the database stays there"
+        extra = (Event(CLUSTER_NOT_IN_SETTINGS, message, warning=True), *extra)
+    if not extra:
+        return placed, svc
+    return placed, replace(svc, outcome=replace(svc.outcome, steps=extra + svc.outcome.steps))
 
 
 def _plan(desired: Desired, observed: Observation) -> PlanVerdict | None:
@@ -145,6 +169,7 @@ def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Bui
         secret_arn=secret_arn(desired, observed),
         pending=True,
         plan=plan,
+        placement=desired.status.placement,
     )
     return Decision(status=write_status(desired, now, judgement), steps=work.steps)
 
@@ -161,6 +186,7 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
         tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
         secret_arn=arn,
         plan=_plan(desired, observed),
+        placement=desired.status.placement,
     )
     return Decision(status=write_status(desired, now, judgement), steps=work.steps)
 

@@ -18,6 +18,7 @@ from reflex_operator.api.models import (
     HealthStatus,
     InstanceStatus,
     Phase,
+    PlacementStatus,
     ReflexDatabaseStatus,
 )
 from reflex_operator.decide.actions import Facts, allowed_actions
@@ -45,6 +46,7 @@ class Judgement:
     build_running: bool = False  # a build of the desired inputs is queued or in progress
     plan: PlanVerdict | None = None  # the namespace's plan (None: plans not enforced)
     build_intent: BuildIntent | None = None  # the build being started, until CodeBuild has it
+    placement: PlacementStatus | None = None  # the ECS cluster (decide.placement)
 
 
 def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -59,6 +61,7 @@ def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabas
         deployed_config=service.config if service is not None and service.config else desired.status.deployed_config,
         has_pending_changes=j.pending,
         instance=j.instance if service is not None else None,
+        placement=j.placement,
         latest_build=BuildStatus.model_validate(latest.model_dump(exclude={"deployable"})) if latest else None,
         builds=history,
         active_build_id=active.id if active else None,

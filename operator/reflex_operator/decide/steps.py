@@ -14,6 +14,7 @@ __all__ = [
     "StartBuild",
     "StopBuild",
     "FindBuild",
+    "RecordPlacement",
     "Deploy",
     "ScaleService",
     "DeleteService",
@@ -78,6 +79,14 @@ class StopBuild(Step):
 
     codebuild_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class RecordPlacement(Step):
+    """Write the chosen ECS cluster into ``status.placement`` now, before the service is created
+    there (a crash between the two then finds it on that cluster, never places it twice)."""
+
+    cluster: str
 
 
 @dataclass(frozen=True)

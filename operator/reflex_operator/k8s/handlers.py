@@ -40,8 +40,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     wiring.start(rt)
     memo.runtime = rt
     log.info(
-        "reflex-operator started: cluster %s, poll every %ss, %s",
-        config.ecs_cluster, config.poll_interval_seconds,
+        "reflex-operator started: ECS clusters %s (%s services each), poll every %ss, %s",
+        ", ".join(config.clusters()), config.ecs_services_per_cluster, config.poll_interval_seconds,
         f"leader election as {rt.elector.identity} ({config.shards} shard(s))" if rt.elector else "no leader election",
     )
 
@@ -74,6 +74,9 @@ def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         rt.queue.discard(key)
         rt.metrics.forget(*key)
         rt.wake_waiting(key[0])  # its room is free
+        freed = rt.placements.forget(key)
+        if freed is not None:
+            rt.wake_for_room(freed)  # its service slot too
         return
     entry = rt.resources.get(key)
     before = entry.usage() if entry is not None else None
@@ -81,6 +84,7 @@ def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         rt.resources[key] = Entry(body=obj)
     elif not entry.seen(obj, time.monotonic(), listing=event["type"] is None):
         return  # older than what the operator wrote: nothing new
+    rt.placements.note(key, rt.resources[key].status)
     rt.queue.add(key)
     after = rt.resources[key].usage()
     if before is not None and after is not None and (before.want, before.held) != (after.want, after.held):

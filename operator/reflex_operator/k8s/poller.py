@@ -1,5 +1,5 @@
 """The one operator-wide poller: every interval it asks CodeBuild about all unfinished builds
-(BatchGetBuilds, 100 a call), ECS about all services (DescribeServices, 10 a call) and every
+(BatchGetBuilds, 100 a call), ECS about all services (DescribeServices, 10 a call, per cluster) and every
 running instance about its health (concurrently, bounded), and wakes only the resources whose
 observations changed."""
 
@@ -28,8 +28,8 @@ _NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
 @dataclass(frozen=True)
 class Polled:
     """What the poller reads of one database, parsed once per body (not once per poll): its spec,
-    the parts of its status a poll looks at (phase, instance, applied tokens; not the builds,
-    history or notifications), the CodeBuild ids of its unfinished builds and its service's name."""
+    the parts of its status a poll looks at (phase, instance, applied tokens, ECS cluster; not the
+    builds, history or notifications), the CodeBuild ids of its unfinished builds and its service's name."""
 
     spec: ReflexDatabaseSpec
     status: ReflexDatabaseStatus
@@ -37,7 +37,7 @@ class Polled:
     unfinished: tuple[str, ...] = ()
 
 
-_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent")
+_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement")
 
 
 def polled(entry: Entry) -> Polled | None:
@@ -79,16 +79,20 @@ async def poll_once(rt: Runtime) -> set[Key]:
                 woken.add(owners[cid])
     woken |= _queued_to_wake(parsed, finished)
 
-    # Services.
+    # Services, asked of each database's own cluster (DescribeServices takes one).
     names: dict[str, Key] = {}
+    by_cluster: dict[str, list[str]] = {}
     for key, (_, status, name) in parsed.items():
         if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
             names[name] = key
-    if names:
-        for name, service in (await rt.ecs.describe(sorted(names))).items():
+            cluster = status.placement.cluster if status.placement else rt.placements.default
+            by_cluster.setdefault(cluster, []).append(name)
+    for cluster, in_cluster in sorted(by_cluster.items()):
+        for name, service in (await rt.ecs.describe(sorted(in_cluster), cluster)).items():
             if rt.services.get(name) != service or name not in rt.services:
                 rt.services[name] = service
                 woken.add(names[name])
+    rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
 
     # Health of every running instance.
     probes = []

@@ -20,6 +20,7 @@ from reflex_operator.decide.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import BuildLookup, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.decide.ports import ClusterFull
 from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
@@ -52,6 +53,7 @@ class _Acted:
     released: bool = False
     build_refused: bool = False  # StartBuild: the account's concurrent-build quota is reached
     build_lookup: BuildLookup | None = None  # FindBuild found nothing
+    refused: bool = False  # CreateService met the cluster's quota: nothing created, placed again
     events: list[s.Event] = field(default_factory=list)
 
 
@@ -87,12 +89,15 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     observed = await observe(rt, desired)
     first = decide(desired, observed, rt.config, rt.clock())
     before = desired.status
-    if any(isinstance(step, s.StartBuild) and step.record for step in first.steps):
-        # The build intent goes to status before StartBuild is called: a restart knows what was
-        # asked for without listing the project's builds (decide.intent).
+    if any(isinstance(step, s.RecordPlacement) or (isinstance(step, s.StartBuild) and step.record) for step in first.steps):
+        # The build intent, and a new database's ECS cluster, go to status before StartBuild or
+        # CreateService is called: a restart knows what was asked for without listing the
+        # project's builds (decide.intent), and finds the service on its cluster (decide.placement).
+        _hold_placement(rt, key, first.steps)
         await _write(rt, entry, before, first)
         before = first.status
-    acted = await _act(rt, desired, first.steps)
+    placement = first.status.placement
+    acted = await _act(rt, desired, first.steps, placement.cluster if placement else rt.placements.default)
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
         rt.metrics.forget(*key)
@@ -100,8 +105,10 @@ async def reconcile(rt: Runtime, key: Key) -> None:
         return
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
-    second = decide(replace(desired, status=first.status), _merge(observed, acted), rt.config, rt.clock())
+    merged = replace(_merge(observed, acted), clusters=rt.placements.load(time.monotonic()))
+    second = decide(replace(desired, status=first.status), merged, rt.config, rt.clock())
     told = _chronicle(rt, entry, desired, second, acted.events)
+    _hold_placement(rt, key, second.steps)  # placed again after a quota refusal: recorded now
     await _write(rt, entry, before, replace(second, status=told.status))
     rt.post(entry.body, list(told.events))
     _again(rt, key, acted, second)
@@ -110,10 +117,11 @@ async def reconcile(rt: Runtime, key: Key) -> None:
 def _again(rt: Runtime, key: Key, acted: _Acted, second: Decision) -> None:
     """A start refused for the concurrent-build quota is retried after a while (not a failure:
     no backoff, no error); a start the second decision found due (the intent was recorded anew)
-    runs in the next pass at once."""
+    runs in the next pass at once, and so does a create placed on another cluster after a quota
+    refusal."""
     if acted.build_refused:
         rt.queue.add_after(key, rt.settings.build_queue_retry_seconds)
-    elif any(isinstance(step, s.StartBuild) for step in second.steps):
+    elif any(isinstance(step, (s.StartBuild, s.RecordPlacement)) for step in second.steps):
         rt.queue.add(key)
 
 
@@ -148,13 +156,14 @@ def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, 
 async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
     status = desired.status
     svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
+    cluster = rt.cluster_of((desired.namespace, desired.name))
     if fetch and svc_name not in rt.services:
         # Not polled yet (the operator just started): ask for it together with other resources'
-        # unknown services, one pass at a time, so a restart with N resources costs about N/10
-        # calls, not N.
+        # unknown services on the same cluster, one pass at a time, so a restart with N
+        # resources costs about N/10 calls, not N.
         async with rt.first_look:
             if svc_name not in rt.services:
-                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name)))
+                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster))
     running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
     missing = [i for i in running if i not in rt.builds]
     if fetch and missing:
@@ -166,15 +175,16 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
         plan=rt.plans.facts(desired.namespace, (e.usage() for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
+        clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
     )
 
 
-def _unknown_services(rt: Runtime, first: str) -> list[str]:
+def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
     names = [first]
     for (namespace, name), entry in list(rt.resources.items()):
         if len(names) == ecs_batch:
             break
-        if not rt.gate.owns(entry.uid):
+        if not rt.gate.owns(entry.uid) or rt.cluster_of((namespace, name)) != cluster:
             continue
         other = identity.service_name(namespace, name, entry.uid)
         if other not in rt.services and other not in names:
@@ -219,10 +229,13 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
 # ---------------------------------------------------------------------------------------- act
 
 
-async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Acted:
+async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster: str) -> _Acted:
+    """Carry out the steps in order; every ECS call goes to the database's cluster."""
     acted = _Acted()
     resource = f"{desired.namespace}/{desired.name}"
     for step in steps:
+        if acted.refused:
+            break
         match step:
             case s.Event():
                 acted.events.append(step)
@@ -238,20 +251,20 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...]) -> _Act
             case s.StopBuild():
                 await rt.codebuild.stop(step.codebuild_id)
                 log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
+            case s.RecordPlacement():
+                pass  # written with the first decision's status, before acting (reconcile)
             case s.Deploy():
-                acted.service = await rt.ecs.deploy(step)
-                acted.service_changed = True
-                rt.services[step.service_name] = acted.service
-                log.info("%s: deployed %s (%s)", resource, step.service_name, step.deploy_hash)
+                await _deploy(rt, desired, step, cluster, acted)
             case s.ScaleService():
-                acted.service = await rt.ecs.scale(step.service_name, step.desired_count)
+                acted.service = await rt.ecs.scale(step.service_name, step.desired_count, cluster)
                 acted.service_changed = True
                 rt.services[step.service_name] = acted.service
             case s.DeleteService():
-                acted.service = await rt.ecs.delete(step.service_name)
+                acted.service = await rt.ecs.delete(step.service_name, cluster)
                 acted.service_changed = True
                 rt.services[step.service_name] = acted.service
                 rt.health.pop((desired.namespace, desired.name), None)
+                rt.wake_for_room(cluster)
             case s.Reload():
                 await rt.dataplane.reload(step.endpoint_url)
             case s.PauseReplication():
@@ -291,6 +304,30 @@ async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acte
         acted.builds.append(build)
 
 
+def _hold_placement(rt: Runtime, key: Key, steps: tuple[s.Step, ...]) -> None:
+    """A cluster chosen by this pass is counted at once (before its status write returns), so no
+    other pass can take its slot."""
+    for step in steps:
+        if isinstance(step, s.RecordPlacement):
+            rt.placements.hold(key, step.cluster)
+            log.info("%s: placed on ECS cluster %s", f"{key[0]}/{key[1]}", step.cluster)
+
+
+async def _deploy(rt: Runtime, desired: Desired, step: s.Deploy, cluster: str, acted: _Acted) -> None:
+    resource = f"{desired.namespace}/{desired.name}"
+    try:
+        acted.service = await rt.ecs.deploy(step, cluster)
+    except ClusterFull as exc:
+        # Nothing was created: the cluster counts as full, the second decision places it again.
+        rt.placements.refuse(cluster, time.monotonic())
+        acted.refused = True
+        log.warning("%s: %s", resource, exc)
+        return
+    acted.service_changed = True
+    rt.services[step.service_name] = acted.service
+    log.info("%s: deployed %s on %s (%s)", resource, step.service_name, cluster, step.deploy_hash)
+
+
 def _replication_now(rt: Runtime, desired: Desired, replication: Replication) -> HealthSample | None:
     """The server accepted the pause or resume: the last sample, with its replication as it now is
     (so the status written by this pass shows it, and the next pass does not ask again)."""
@@ -313,6 +350,9 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     meta = entry.body["metadata"]
     written = await rt.kube.patch_status(meta["namespace"], meta["name"], after)
     rt.metrics.status_writes.inc()
+    freed = rt.placements.note((meta["namespace"], meta["name"]), after)
+    if freed is not None:
+        rt.wake_for_room(freed)
     rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
     held = (before.plan.compute_units if before.plan else None, decision.status.plan.compute_units if decision.status.plan else None)
     if held[0] != held[1]:

@@ -19,6 +19,7 @@ from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild,
 from reflex_operator.decide.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.k8s.gate import Gate
 from reflex_operator.decide.plan import Usage
+from reflex_operator.k8s.placements import Placements
 from reflex_operator.k8s.plans import PlanCache, usage_of, waiting
 from reflex_operator.k8s.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
@@ -239,6 +240,8 @@ class Runtime:
     health: dict[Key, HealthSample] = field(default_factory=dict)
     # The plans, the namespaces' plan labels and their monthly data transfer.
     plans: PlanCache = field(default_factory=PlanCache)
+    # What the operator placed on each ECS cluster (decide.placement).
+    placements: Placements = field(default_factory=lambda: Placements(("reflex",), "reflex", 5000))
     # First looks at services the poller has not seen yet go one batch at a time.
     first_look: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Events being posted (a pass does not wait for them).
@@ -270,6 +273,17 @@ class Runtime:
         for key, entry in self.in_namespace(namespace):
             if everyone or waiting(entry.body):
                 self.queue.add(key)
+
+    def cluster_of(self, key: Key) -> str:
+        """The ECS cluster of a database: its recorded placement, else the default cluster."""
+        entry = self.resources.get(key)
+        recorded = (entry.status.get("placement") or {}).get("cluster") if entry is not None else None
+        return str(recorded or self.placements.default)
+
+    def wake_for_room(self, cluster: str | None) -> None:
+        """A service slot was freed (on ``cluster``): queue the databases waiting for room."""
+        for key in self.placements.freed(cluster) if cluster else sorted(self.placements.waiting):
+            self.queue.add(key)
 
     def post(self, body: dict[str, Any], events: list[s.Event]) -> None:
         """Post events without holding up the pass; a lost event is logged, never retried."""

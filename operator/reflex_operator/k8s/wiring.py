@@ -15,6 +15,7 @@ from reflex_operator.aws.budget import Budgets, parse_rate
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
+from reflex_operator.k8s.placements import Placements
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import DataPlane
 from reflex_operator.decide import identity as names
@@ -85,6 +86,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         queue=queue_of(settings),
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
         plans=PlanCache(default=settings.default_plan),
+        placements=Placements(settings.clusters(), settings.ecs_cluster, settings.ecs_services_per_cluster),
     )
 
 
