@@ -1,6 +1,7 @@
 """The AWS quotas the emulator models, as AWS clients see them (boto3 over HTTP against the emulator
 process): request-rate token buckets per API family, the CodeBuild concurrent-build quota and its
-queue; and the control endpoints the simulator and the benchmarks read (services, stats)."""
+queue, the ECS services-per-cluster quota; and the control endpoints the simulator and the
+benchmarks read (services, stats)."""
 
 from __future__ import annotations
 
@@ -266,3 +267,44 @@ def test_stats_reports_the_emulator_process(aws: Any) -> None:
     assert stats["pid"] == aws.emulator.proc.pid or stats["pid"] > 0
     assert stats["cpu_seconds"] > 0 and stats["rss_bytes"] > 10 * 2**20
     assert stats["services"] == 1 and stats["builds"] == 1
+
+
+# --- ECS services per cluster ----------------------------------------------------------------------
+
+
+def test_services_per_cluster_defaults_to_aws_figure(aws: Any) -> None:
+    assert aws.emulator.control("GET", "config")["services_per_cluster"] == 5000
+
+
+def test_a_service_beyond_the_cluster_quota_is_refused_and_nothing_is_created(aws: Any) -> None:
+    aws.emulator.config(services_per_cluster=2)
+    aws.ecs.create_cluster(clusterName="reflex-2")
+    first = service(aws, "db-a")
+    service(aws, "db-b")
+    with pytest.raises(ClientError) as refused:
+        service(aws, "db-c")
+    assert refused.value.response["Error"]["Code"] == "ClientException"
+    assert "services per cluster (2)" in refused.value.response["Error"]["Message"]
+    listed = aws.ecs.list_services(cluster=CLUSTER)["serviceArns"]
+    assert sorted(arn.rsplit("/", 1)[-1] for arn in listed) == ["db-a", "db-b"]
+    assert aws.ecs.describe_services(cluster=CLUSTER, services=["db-c"])["services"] == []
+    # The quota is per cluster: another cluster has room.
+    other = aws.ecs.create_service(
+        cluster="reflex-2", serviceName="db-c", taskDefinition=first["taskDefinition"], desiredCount=1, launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": json.loads(aws.settings["REFLEX_SUBNETS"])}},
+    )["service"]
+    assert other["status"] == "ACTIVE"
+    # A deleted service frees its slot.
+    aws.ecs.delete_service(cluster=CLUSTER, service="db-a", force=True)
+    assert service(aws, "db-d")["status"] == "ACTIVE"
+
+
+def test_bootstrap_creates_every_cluster_and_names_them_for_the_operator(aws: Any) -> None:
+    from reflex_dev.emulator import bootstrap
+
+    settings = bootstrap(aws.emulator.url, "us-east-1", ("reflex", "reflex-b", "reflex-c"))
+    assert settings["REFLEX_ECS_CLUSTER"] == "reflex"
+    assert json.loads(settings["REFLEX_ECS_CLUSTERS"]) == ["reflex", "reflex-b", "reflex-c"]
+    found = aws.ecs.describe_clusters(clusters=["reflex", "reflex-b", "reflex-c"])["clusters"]
+    assert sorted(c["clusterName"] for c in found if c["status"] == "ACTIVE") == ["reflex", "reflex-b", "reflex-c"]
+    assert "REFLEX_ECS_CLUSTERS" not in bootstrap(aws.emulator.url, "us-east-1")  # one cluster: the single setting
