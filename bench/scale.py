@@ -108,11 +108,16 @@ class Stack:
         http_json("POST", f"{self.emulator}/_emulator/calls/reset")
 
 
-def start_stack(poll: float, rate_scale: float = 1.0) -> Stack:
+def start_stack(poll: float, rate_scale: float = 1.0, n: int = 0) -> Stack:
     """The stack in .bench-scale/. ``rate_scale`` models an account whose AWS request rates were
     raised by that factor: the emulator's buckets and the operator's budgets are scaled together
-    (the operator keeps its default share of them)."""
+    (the operator keeps its default share of them). ``n`` databases beyond one cluster's quota of
+    services (AWS's 5,000) get as many ECS clusters as they need (unless REFLEX_DEV_CLUSTERS says)."""
     os.environ["REFLEX_DEV_DIR"] = str(DEV_DIR)
+    quota = int(os.environ.get("REFLEX_DEV_SERVICES_PER_CLUSTER") or 5000)
+    if n > quota and not os.environ.get("REFLEX_DEV_CLUSTERS"):
+        count = -(-n // quota)
+        os.environ["REFLEX_DEV_CLUSTERS"] = ",".join([stack.ECS_CLUSTER, *(f"{stack.ECS_CLUSTER}-{i}" for i in range(2, count + 1))])
     os.environ["REFLEX_POLL_INTERVAL_SECONDS"] = str(poll)
     if rate_scale != 1.0:
         config = json.loads(os.environ.get("REFLEX_EMULATOR_CONFIG") or "{}")
@@ -425,7 +430,7 @@ def _context(s: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    s = start_stack(args.poll, args.rate_scale)
+    s = start_stack(args.poll, args.rate_scale, args.n)
     results = _context(s, args) | {"complete": False}
     out = DEV_DIR / f"results-{args.n}.json"
     probe, w = Probe(s.pids), ReadyWatch(s.kubeconfig)
