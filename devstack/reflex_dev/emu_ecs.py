@@ -34,6 +34,7 @@ service of the account, on each UpdateService).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -61,13 +62,24 @@ class ServicesPerClusterExceeded(ECSException):
         )
 
 
+_HOLDING = ("ACTIVE", "DRAINING")
+
+
+def _held(backend: Any) -> Counter[str]:
+    """Services holding a slot, per cluster: counted once (a scan, kept on the backend, so a reset
+    of moto's backends starts afresh), then kept by CreateService and DeleteService."""
+    held = getattr(backend, "_emu_held", None)
+    if held is None:
+        held = backend._emu_held = Counter(s.cluster_name for s in backend.services.values() if s.status in _HOLDING)
+    return held
+
+
 def _check_quota(backend: Any, cluster: Any) -> None:
     """Refuse a service beyond the cluster's quota (ACTIVE and DRAINING services count)."""
     quota = int(STATE.config["services_per_cluster"])
     if len(backend.services) < quota:
-        return  # fewer services in the whole region than one cluster may hold: no scan
-    held = sum(1 for s in backend.services.values() if s.cluster_name == cluster.name and s.status in ("ACTIVE", "DRAINING"))
-    if held >= quota:
+        return  # fewer services in the whole region than one cluster may hold: nothing to count
+    if _held(backend)[cluster.name] >= quota:
         raise ServicesPerClusterExceeded(cluster.name, quota)
 
 
@@ -254,7 +266,14 @@ def _update_service(self: Any, props: dict[str, Any]) -> Any:
 
 
 def _delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+    try:
+        prior = self._get_service(cluster_name, service_name).status
+    except Exception:  # moto's own call below answers it
+        prior = None
     service = _orig_delete_service(self, cluster_name, service_name, force)
+    held = getattr(self, "_emu_held", None)
+    if held is not None and prior in _HOLDING and service.status not in _HOLDING:
+        held[service.cluster_name] -= 1
     changed = service.desired_count != 0
     service.desired_count = 0
     if hasattr(service, "_emu"):
@@ -306,6 +325,8 @@ def _create_service_response(self: Any) -> ActionResult:
     _check_quota(backend, cluster)
     result = _orig_create_service_response(self)
     created = backend.services[f"{cluster.name}:{self._get_param('serviceName')}"]
+    if getattr(backend, "_emu_held", None) is not None:
+        backend._emu_held[cluster.name] += 1
     created._emu.client_token, created._emu.create_params = token, params
     return result
 

@@ -294,9 +294,11 @@ def test_a_service_beyond_the_cluster_quota_is_refused_and_nothing_is_created(aw
         networkConfiguration={"awsvpcConfiguration": {"subnets": json.loads(aws.settings["REFLEX_SUBNETS"])}},
     )["service"]
     assert other["status"] == "ACTIVE"
-    # A deleted service frees its slot.
+    # A deleted service frees its slot, and only one.
     aws.ecs.delete_service(cluster=CLUSTER, service="db-a", force=True)
     assert service(aws, "db-d")["status"] == "ACTIVE"
+    with pytest.raises(ClientError, match="services per cluster"):
+        service(aws, "db-e")
 
 
 def test_bootstrap_creates_every_cluster_and_names_them_for_the_operator(aws: Any) -> None:
