@@ -119,3 +119,35 @@ def test_a_database_from_before_placements_is_adopted_on_the_default_cluster():
     desired, _ = one_pass(world, replace(old, spec=old.spec.model_copy(update={"paused": True})))
     assert desired.status.placement == PlacementStatus(cluster="a", in_settings=False)
     assert set(world.clusters_asked) == {"a"}
+
+
+def test_a_refused_create_is_placed_again_recorded_and_queued_at_once():
+    world = World(clusters=("a", "b"), full_clusters={"a"})
+    desired = resource()
+    for _ in range(10):  # up to the pass that tries to create the service (on a, the first listed)
+        desired, p = one_pass(world, desired)
+        if any(isinstance(x, s.Deploy) for x in p.steps):
+            break
+        world.tick()
+    assert world.create_service_calls == 0 and world.clusters_asked[-1] == "a"
+    # Nothing was created; the pass re-placed it on b, wrote that, and queued it for the create.
+    assert desired.status.placement == PlacementStatus(cluster="b", in_settings=True)
+    assert KEY in world.runtime().queue._pending
+    desired, p = one_pass(world, desired)
+    assert world.create_service_calls == 1 and world.clusters_asked[-1] == "b"
+    assert not any(isinstance(x, s.RecordPlacement) for x in p.steps)  # recorded already: not again
+
+
+def test_the_pass_that_creates_the_service_writes_twice_placement_first():
+    world = World(clusters=("a", "b"))
+    d = resource()
+    for _ in range(10):
+        writes = world.kube.status_writes
+        d, p = one_pass(world, d)
+        if any(isinstance(x, s.Deploy) for x in p.steps):
+            # One write before acting (the placement, as a build intent is written), one after.
+            assert world.kube.status_writes - writes == 2 and d.status.placement.cluster == "a"
+            break
+        world.tick()
+    else:
+        raise AssertionError("no pass created the service")
