@@ -122,7 +122,12 @@ def start_stack(poll: float, rate_scale: float = 1.0, n: int = 0) -> Stack:
     if rate_scale != 1.0:
         config = json.loads(os.environ.get("REFLEX_EMULATOR_CONFIG") or "{}")
         os.environ["REFLEX_EMULATOR_CONFIG"] = json.dumps({**config, "rate_limit_scale": rate_scale})
-        os.environ.setdefault("REFLEX_AWS_RATE_BUDGET_FRACTION", str(0.8 * rate_scale))
+        from reflex_operator.aws.budget import FAMILIES
+        from reflex_operator.settings import Settings
+
+        share = float(os.environ.get("REFLEX_AWS_RATE_BUDGET_FRACTION") or Settings.model_fields["aws_rate_budget_fraction"].default)
+        budgets = {f: f"{r.capacity * rate_scale * share:g}/{r.refill * rate_scale * share:g}" for f, r in FAMILIES.items()}
+        os.environ.setdefault("REFLEX_AWS_RATE_BUDGETS", json.dumps(budgets))
     stack.down(quiet=True)
     if stack.up(operator=True) != 0:
         raise RuntimeError(f"the stack did not come up (logs in {DEV_DIR})")

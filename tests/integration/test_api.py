@@ -21,6 +21,7 @@ from reflex_operator.api.plan import PlanStatus
 import yaml
 
 from reflex_operator.api.models import (
+    BuildIntent,
     GROUP,
     HistoryEntry,
     HistoryKind,
@@ -360,6 +361,7 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
             uptime_seconds=3600,
             last_health_check=T1,
             last_swap_time=T0,
+            snapshot_time=T0,
             desired_count=1,
             running_count=1,
         ),
@@ -374,6 +376,11 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         applied_tokens=AppliedTokens(reload="1", restart="1", rebuild="2024-06-01", secret_version="4711"),
         secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:reflex/orders-abc123",
         message="serving snapshot 42",
+        build_intent=BuildIntent(
+            idempotency_token="reflex-4c1e6a8e0d4b4cf7", attempt=0, input_hash="9f2c1e0b7a6d5c4b",
+            image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/reflex/orders:9f2c1e0b7a6d5c4b-0",
+            recorded_at=T0, queued_since=T0, unknown=False,
+        ),
         plan=PlanStatus(
             name="pro", found=True, compute_units_limit=8, max_instance_size=Size.LARGE, poll_mode_min_sync_interval=10,
             data_transfer_gb_per_month=500, compute_units=1,
@@ -484,7 +491,7 @@ def _table(text: str) -> list[dict[str, str]]:
 
 
 DEFAULT_COLUMNS = ["NAME", "SIZE", "PHASE", "HEALTH", "SNAPSHOT AGE", "SWAPS", "BUILD", "AGE"]
-WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "PLAN"]
+WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN"]
 
 
 def test_printer_columns(kube, namespace: str) -> None:
@@ -501,9 +508,11 @@ def test_printer_columns(kube, namespace: str) -> None:
     orders = rows["orders"]
     assert {k: v for k, v in orders.items() if k != "AGE"} == {
         "NAME": "orders", "SIZE": "medium", "PHASE": "Running", "HEALTH": "ok",
-        "SNAPSHOT AGE": "1250", "SWAPS": "42", "BUILD": "succeeded",
-    }
+        "SWAPS": "42", "BUILD": "succeeded",
+    } | {"SNAPSHOT AGE": orders["SNAPSHOT AGE"]}
     assert re.fullmatch(r"\d+[smh]", orders["AGE"]), orders["AGE"]
+    # The snapshot's age is counted by kubectl from status.instance.snapshotTime (2024: years).
+    assert re.fullmatch(r"\d+y\d*d?", orders["SNAPSHOT AGE"]), orders["SNAPSHOT AGE"]
     # Without a status: defaults in the spec columns, the rest empty.
     demo = rows["demo"]
     assert demo["SIZE"] == "small"
@@ -515,7 +524,9 @@ def test_printer_columns(kube, namespace: str) -> None:
     assert {k: rows["orders"][k] for k in WIDE_COLUMNS[len(DEFAULT_COLUMNS):]} == {
         "ENDPOINT": "http://orders.reflex.internal:8080", "SYNC": "stream",
         "ACTIVE BUILD": "orders-b-0002", "READY": "True", "PLAN": "pro",
+        "CHECKED": rows["orders"]["CHECKED"],
     }
+    assert re.fullmatch(r"\d+y\d*d?", rows["orders"]["CHECKED"]), rows["orders"]["CHECKED"]
     assert rows["demo"]["SYNC"] == "poll"
     assert rows["demo"]["READY"] == ""
 
