@@ -268,7 +268,7 @@ def up(*, operator: bool = True) -> int:
         sim_port = free_port(HOST)
         sim_url = f"http://{HOST}:{sim_port}"
         sim = spawn([sys.executable, "-m", "reflex_dev.simulator", "--host", HOST, "--port", str(sim_port),
-                     "--aws-endpoint", aws_url, "--region", REGION, "--cluster", ECS_CLUSTER,
+                     "--aws-endpoint", aws_url, "--region", REGION,  # every cluster's services
                      # Data transfer of each instance, bytes/s (also POST {sim}/_sim/transfer).
                      "--bytes-per-second", os.environ.get("REFLEX_DEV_BYTES_PER_SECOND", "0")],
                     log_path=d / "simulator.log", cwd=repo_root())

@@ -1,7 +1,7 @@
-"""DRAFT, NEVER RUN (e2e not allowed on the shared machine tonight): several ECS clusters against
-the real stack. Two clusters at a quota of 2: three databases spread 2/1, a fourth waits
-NoClusterCapacity and goes Ready after a deletion; a restart with the list reordered and shortened
-moves nothing. Goes in tests/e2e/test_clusters.py once it has passed."""
+"""Several ECS clusters against the real stack. Two clusters at a quota of 2 services each: four
+databases spread 2/2 (least loaded with room, ties by list order), a fifth waits
+NoClusterCapacity with nothing created for it and goes Ready after a deletion frees a slot; a
+restart with the list reordered, then shortened, moves nothing."""
 
 from __future__ import annotations
 
