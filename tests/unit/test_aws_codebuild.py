@@ -12,7 +12,8 @@ from reflex_operator.aws.codebuild import BATCH, CodeBuild, parse_build
 from reflex_operator.decide.identity import BuildInputs
 from reflex_operator.decide.observed import BuildOutcome
 from reflex_operator.decide.steps import FindBuild, StartBuild
-from tests.unit.fake_aws import FakeAws
+from reflex_operator.decide.ports import BuildQuotaReached
+from tests.unit.fake_aws import FakeAws, aws_error, raises
 
 INPUTS = BuildInputs(server_version="v1.4.0", schemas=("public", "sales"), rebuild_token=None)
 STEP = StartBuild(inputs=INPUTS, idempotency_token="tok-1", image_uri="repo:abc", resource="ns/db", uid="uid-1")
@@ -200,6 +201,18 @@ async def test_start_is_one_call_and_lists_nothing() -> None:
     aws = FakeAws(StartBuild=lambda **_: {"build": build(id="p:new")})
     await CodeBuild(aws, "p", "x").start(STEP)  # type: ignore[arg-type]
     assert aws.ops() == ["StartBuild"]
+
+
+@pytest.mark.parametrize(
+    ("code", "quota"), [("AccountLimitExceededException", True), ("InvalidInputException", False), ("ResourceNotFoundException", False)]
+)
+async def test_start_refused_at_the_build_quota_is_its_own_outcome(code: str, quota: bool) -> None:
+    aws = FakeAws(StartBuild=raises(aws_error("codebuild", "StartBuild", code, "Cannot have more than 300 builds in queue")))
+    expected = BuildQuotaReached if quota else Exception
+    with pytest.raises(expected) as err:
+        await CodeBuild(aws, "p", "x").start(STEP)  # type: ignore[arg-type]
+    assert isinstance(err.value, BuildQuotaReached) is quota
+    assert "300 builds in queue" in str(err.value)
 
 
 async def test_stop() -> None:

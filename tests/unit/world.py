@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from botocore.exceptions import ClientError
 from prometheus_client import CollectorRegistry
 
 from reflex_operator.api.plan import ReflexPlanSpec
@@ -46,9 +45,8 @@ from reflex_operator.decide import (
     desired_config,
 )
 from reflex_operator.decide import steps as s
-from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.decide.plan import Plan
-from reflex_operator.decide.ports import ClusterFull, Conflict
+from reflex_operator.decide.ports import BuildQuotaReached, ClusterFull, Conflict
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.poller import poll_once
 from reflex_operator.k8s.reconciler import observe, reconcile
@@ -88,8 +86,7 @@ class FakeCodeBuild:
         if existing:  # the same token within CodeBuild's window: the same build
             return self.w.observed_build(existing[0])
         if self.w.build_quota_full:
-            error = {"Error": {"Code": "AccountLimitExceededException", "Message": "Cannot have more than 1 builds in queue for the account"}}
-            raise AwsCallError("codebuild", "StartBuild", ClientError(error, "StartBuild"))
+            raise BuildQuotaReached("Cannot have more than 1 builds in queue for the account")
         self.w.start_build_calls += 1
         cid = f"reflex-server-build:{len(self.w.builds):08d}"
         self.w.builds[cid] = {

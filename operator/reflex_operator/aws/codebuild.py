@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from reflex_operator.aws.clients import AwsClients
+from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.decide.observed import BuildOutcome, ObservedBuild
+from reflex_operator.decide.ports import BuildQuotaReached
 from reflex_operator.decide.steps import FindBuild, StartBuild
 
-__all__ = ["CodeBuild", "BATCH", "parse_build"]
+__all__ = ["CodeBuild", "BATCH", "QUOTA_REACHED", "parse_build"]
 
 BATCH = 100  # BatchGetBuilds takes up to 100 ids.
+QUOTA_REACHED = "AccountLimitExceededException"  # StartBuild past the concurrent-build quota and its queue
 
 # Environment variables set on every build: they identify the resource and its inputs, so a
 # build started before a crash is found again.
@@ -84,13 +86,15 @@ class CodeBuild:
         """All of ``ids``, in ``BatchGetBuilds`` calls of up to 100."""
         found: dict[str, ObservedBuild] = {}
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            reply = await self.aws.call("codebuild", "BatchGetBuilds", ids=chunk)
-            for build in reply.get("builds", []):
+            for build in await self._batch(ids[start : start + BATCH]):
                 parsed = parse_build(build)
                 if parsed is not None:
                     found[parsed.codebuild_id] = parsed
         return found
+
+    async def _batch(self, ids: list[str]) -> list[dict[str, Any]]:
+        """One ``BatchGetBuilds`` of up to ``BATCH`` ids: the builds as CodeBuild answers them."""
+        return (await self.aws.call("codebuild", "BatchGetBuilds", ids=ids)).get("builds", [])  # type: ignore[no-any-return]
 
     async def start(self, step: StartBuild) -> ObservedBuild:
         """Start the build. The same token within CodeBuild's idempotency window returns the build
@@ -104,15 +108,20 @@ class CodeBuild:
             ENV_VERSION: step.inputs.server_version,
             ENV_SCHEMAS: ",".join(step.inputs.schemas),
         }
-        reply = await self.aws.call(
-            "codebuild",
-            "StartBuild",
-            projectName=self.project,
-            idempotencyToken=step.idempotency_token,
-            sourceVersion=step.inputs.server_version,
-            computeTypeOverride=self.compute_type,
-            environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in env.items()],
-        )
+        try:
+            reply = await self.aws.call(
+                "codebuild",
+                "StartBuild",
+                projectName=self.project,
+                idempotencyToken=step.idempotency_token,
+                sourceVersion=step.inputs.server_version,
+                computeTypeOverride=self.compute_type,
+                environmentVariablesOverride=[{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in env.items()],
+            )
+        except AwsCallError as exc:
+            if exc.code == QUOTA_REACHED:
+                raise BuildQuotaReached(str(exc)) from exc
+            raise
         parsed = parse_build(reply["build"])
         assert parsed is not None
         return parsed
@@ -132,7 +141,7 @@ class CodeBuild:
             for start in range(0, len(ids), BATCH):
                 if seen >= self.find_max_builds:
                     return None, False
-                builds = (await self.aws.call("codebuild", "BatchGetBuilds", ids=ids[start : start + BATCH])).get("builds", [])
+                builds = await self._batch(ids[start : start + BATCH])
                 seen += len(builds)
                 for build in builds:
                     env = _env(build)

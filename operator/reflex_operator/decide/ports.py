@@ -31,8 +31,13 @@ class ClusterFull(Exception):
         self.cluster = cluster
 
 
+class BuildQuotaReached(Exception):
+    """StartBuild was refused: the account is at CodeBuild's concurrent-build quota (its queue is
+    full too). Nothing was started; the database waits in ``Building/BuildQueued``."""
+
+
 class Builds(Protocol):
-    """CodeBuild."""
+    """CodeBuild. ``start`` raises ``BuildQuotaReached`` at the concurrent-build quota."""
 
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]: ...
 

@@ -20,8 +20,7 @@ from reflex_operator.decide.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.decide import steps as s
 from reflex_operator.decide.observed import BuildLookup, HealthSample, ObservedBuild, ObservedService
-from reflex_operator.decide.ports import ClusterFull
-from reflex_operator.aws.clients import AwsCallError
+from reflex_operator.decide.ports import BuildQuotaReached, ClusterFull
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
 from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta, slim
@@ -29,9 +28,6 @@ from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta, slim
 __all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
 
 log = logging.getLogger("reflex_operator.reconcile")
-
-# StartBuild's answer when the account's concurrent-build (queue) quota is reached.
-QUOTA_REACHED = "AccountLimitExceededException"
 
 # After this many failed passes in a row, the error is shown as Stalled/AWSError in status.
 SURFACE_AFTER = 3
@@ -286,9 +282,7 @@ async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acte
     if isinstance(step, s.StartBuild):
         try:
             build: ObservedBuild | None = await rt.codebuild.start(step)
-        except AwsCallError as exc:
-            if exc.code != QUOTA_REACHED:
-                raise
+        except BuildQuotaReached as exc:
             acted.build_refused = True
             log.info("%s: build queued: %s", resource, exc)
             return
