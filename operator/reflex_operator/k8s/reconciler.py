@@ -23,7 +23,7 @@ from reflex_operator.decide.observed import BuildLookup, HealthSample, ObservedB
 from reflex_operator.decide.ports import BuildQuotaReached, ClusterFull
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.k8s.kube import FINALIZER
-from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta, slim
+from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
 
 __all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
 
@@ -358,7 +358,7 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
             # The server found nothing to change (it normalised the difference away): no watch
             # event will bring this version, so do not wait for one (that would ignore the
             # user's next change for WRITE_WAIT_SECONDS).
-            entry.body = slim(written)
+            entry.body = written
         else:
             entry.wrote(written, time.monotonic())
     else:

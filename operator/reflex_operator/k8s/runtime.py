@@ -9,7 +9,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, ItemsView, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -83,8 +83,11 @@ class Entry:
     _derived_of: tuple[dict[str, Any], Any] | None = field(default=None, repr=False, compare=False)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every body held is slimmed here, however it arrives (watch, write, a folded spec).
+        super().__setattr__(name, slim(value) if name == "body" else value)
+
     def __post_init__(self) -> None:
-        self.body = slim(self.body)
         self.delivered.append(self.body["metadata"].get("resourceVersion"))
 
     def derived(self, name: str, make: Callable[[dict[str, Any]], Any]) -> Any:
@@ -121,7 +124,7 @@ class Entry:
         version = body["metadata"].get("resourceVersion")
         if version in self.delivered:
             return
-        self.body = slim(body)
+        self.body = body
         self.written = version
         self.written_at = now
 
@@ -138,10 +141,10 @@ class Entry:
                     # A newer spec than the one kept (kopf may fold our write's own event into the
                     # user's; generations, unlike resourceVersions, are ordered integers): never
                     # ignored, but with the status the operator wrote, until the watch catches up.
-                    self.body = {**slim(body), "status": self.body.get("status")}
+                    self.body = {**body, "status": self.body.get("status")}
                     return True
                 return False
-        self.body, self.written = slim(body), None
+        self.body, self.written = body, None
         self.delivered.append(body["metadata"].get("resourceVersion"))
         return True
 
@@ -150,51 +153,38 @@ def _generation(body: dict[str, Any]) -> int:
     return int(body.get("metadata", {}).get("generation") or 0)
 
 
-class Registry(dict[Key, Entry]):
+class Registry(MutableMapping[Key, Entry]):
     """The resources seen on the watch, by key, with an index of the keys of each namespace (a
-    pass gathers its namespace's plan usage without going through the whole fleet)."""
+    pass gathers its namespace's plan usage without going through the whole fleet). Every change
+    goes through ``__setitem__``/``__delitem__`` (``MutableMapping`` builds ``pop``, ``update``,
+    ``setdefault`` and ``clear`` on them), so the index cannot drift from the entries."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self._entries: dict[Key, Entry] = {}
         self._by_namespace: dict[str, dict[Key, None]] = {}
 
+    def __getitem__(self, key: Key) -> Entry:
+        return self._entries[key]
+
     def __setitem__(self, key: Key, entry: Entry) -> None:
-        super().__setitem__(key, entry)
+        self._entries[key] = entry
         self._by_namespace.setdefault(key[0], {})[key] = None
 
     def __delitem__(self, key: Key) -> None:
-        super().__delitem__(key)
-        self._unindex(key)
+        del self._entries[key]
+        keys = self._by_namespace[key[0]]
+        del keys[key]
+        if not keys:
+            del self._by_namespace[key[0]]
 
-    def pop(self, key: Key, *default: Any) -> Any:  # type: ignore[override]
-        if key in self:
-            self._unindex(key)
-        return super().pop(key, *default)
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._entries)
 
-    def clear(self) -> None:
-        super().clear()
-        self._by_namespace.clear()
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # dict's own would bypass the index
-        for key, entry in dict(*args, **kwargs).items():
-            self[key] = entry
-
-    def setdefault(self, key: Key, default: Entry) -> Entry:  # type: ignore[override]
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def popitem(self) -> tuple[Key, Entry]:
-        key, entry = super().popitem()
-        self._unindex(key)
-        return key, entry
-
-    def _unindex(self, key: Key) -> None:
-        keys = self._by_namespace.get(key[0])
-        if keys is not None:
-            keys.pop(key, None)
-            if not keys:
-                del self._by_namespace[key[0]]
+    def items(self) -> ItemsView[Key, Entry]:  # the dict's own view: a poll round walks 10,000 of them
+        return self._entries.items()
 
     def keys_in(self, namespace: str) -> list[Key]:
         """The keys of one namespace's resources (a copy: the registry may change meanwhile)."""
