@@ -31,26 +31,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "devstack"))
+sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from reflex_dev._proc import free_port, spawn, stop_process_group, wait_until  # noqa: E402
 
+from bench.scale_lib import cpu_seconds, rss_mib  # noqa: E402
+
 REGION = "us-east-1"
 CLUSTER = "reflex"
 PROJECT = "reflex-server-build"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, from /proc (works for any emulator version)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def get(url: str) -> Any:
@@ -183,8 +175,8 @@ def steady(stack: Stack, n: int, seconds: float) -> dict[str, float]:
     return {
         "emulator_cpu_cores": round((cpu_seconds(stack.emu.pid) - emu0) / wall, 3),
         "simulator_cpu_cores": round((cpu_seconds(stack.sim.pid) - sim0) / wall, 3),
-        "emulator_rss_mib": round(rss_bytes(stack.emu.pid) / 2**20, 1),
-        "simulator_rss_mib": round(rss_bytes(stack.sim.pid) / 2**20, 1),
+        "emulator_rss_mib": rss_mib(stack.emu.pid),
+        "simulator_rss_mib": rss_mib(stack.sim.pid),
     }
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "operator"))
+sys.path.insert(0, str(ROOT))
 
 from prometheus_client import CollectorRegistry  # noqa: E402
 
@@ -55,16 +56,11 @@ from reflex_operator.k8s.runtime import Entry, Runtime, SecretMeta  # noqa: E402
 from reflex_operator.metrics import Metrics  # noqa: E402
 from reflex_operator.settings import Settings  # noqa: E402
 
+from bench.scale_lib import rss_mib  # noqa: E402
+
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 NAMESPACES = 100
 ENDPOINT = "http://{service}.reflex.local:8080"
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # ------------------------------------------------------------------------------------ the fakes
@@ -76,7 +72,7 @@ class Ecs:
     def __init__(self, services: dict[str, ObservedService]) -> None:
         self.services = services
 
-    async def describe(self, names: list[str]) -> dict[str, ObservedService | None]:
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]:
         return {n: self.services.get(n) for n in names}
 
 

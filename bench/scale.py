@@ -46,7 +46,6 @@ from reflex_dev import stack  # noqa: E402
 
 DEV_DIR = ROOT / ".bench-scale"
 GROUP, VERSION, PLURAL = "reflexdb.cloud", "v1alpha1", "reflexdatabases"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def say(msg: str) -> None:
@@ -147,14 +146,14 @@ class Probe:
         cpu = {}
         for name, pid in self.pids.items():
             try:
-                cpu[name] = lib.proc_cpu_seconds(Path(f"/proc/{pid}/stat").read_text(), CLK_TCK)
+                cpu[name] = lib.cpu_seconds(pid)
             except OSError:
                 cpu[name] = None
         return {"t": time.monotonic(), "cpu": cpu, "load": os.getloadavg()}
 
     def rss_mib(self, name: str, field: str = "VmRSS") -> float | None:
         try:
-            return round(lib.proc_rss_kib(Path(f"/proc/{self.pids[name]}/status").read_text(), field) / 1024, 1)
+            return lib.rss_mib(self.pids[name], field)
         except OSError:
             return None
 

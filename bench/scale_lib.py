@@ -10,6 +10,7 @@ tests/unit/test_bench_scale.py.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -138,6 +139,18 @@ def proc_rss_kib(status: str, field: str = "VmRSS") -> int:
     """VmRSS (or VmHWM, the peak) of a /proc/<pid>/status text, in KiB (0 when absent)."""
     m = re.search(rf"^{field}:\s+(\d+)\s+kB", status, re.M)
     return int(m.group(1)) if m else 0
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU of a running process, read from /proc (OSError once it is gone)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return proc_cpu_seconds(f.read(), os.sysconf("SC_CLK_TCK"))
+
+
+def rss_mib(pid: int | str = "self", field: str = "VmRSS") -> float:
+    """RSS (``VmHWM``: its peak) of a running process in MiB, read from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        return round(proc_rss_kib(f.read(), field) / 1024, 1)
 
 
 # --- figures -----------------------------------------------------------------------------------

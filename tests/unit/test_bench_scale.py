@@ -131,3 +131,25 @@ def test_table_rows_render_partial_results() -> None:
 def test_pause_row_says_when_the_sample_did_not_finish(pause: dict, shown: str) -> None:
     rows = {a: b for a, b, _ in lib.table_rows({"n": 20, "pause": pause})}
     assert rows["pause latency"] == shown
+
+
+def test_readers_of_a_running_process() -> None:
+    spent = lib.cpu_seconds()
+    sum(i * i for i in range(200_000))  # some CPU, so the second reading is later
+    assert lib.cpu_seconds() >= spent > 0
+    assert 0 < lib.rss_mib() <= lib.rss_mib(field="VmHWM")
+
+
+def test_poll_profile_runs_against_the_operators_ports(tmp_path) -> None:
+    """bench/poll_profile.py fakes the operator's ports: a port's signature change breaks it here,
+    not on the next `make bench`."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "profile.json"
+    script = Path(__file__).resolve().parents[2] / "bench" / "poll_profile.py"
+    subprocess.run([sys.executable, str(script), "--resources", "20", "--polls", "2", "--passes", "5", "--out", str(out)], check=True, capture_output=True, timeout=120)
+    figures = json.loads(out.read_text())
+    assert figures["resources"] == 20 and figures["woken_first_poll"] == 20 and set(figures["woken_per_idle_poll"]) == {0} and figures["idle_pass_writes"] == 0
