@@ -27,6 +27,7 @@ from reflex_operator.api.models import (
     HistoryKind,
     Notification,
     NotificationType,
+    PlacementStatus,
     Severity,
     PLURAL,
     VERSION,
@@ -381,6 +382,7 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
             image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/reflex/orders:9f2c1e0b7a6d5c4b-0",
             recorded_at=T0, queued_since=T0, unknown=False,
         ),
+        placement=PlacementStatus(cluster="reflex-2", in_settings=False),
         plan=PlanStatus(
             name="pro", found=True, compute_units_limit=8, max_instance_size=Size.LARGE, poll_mode_min_sync_interval=10,
             data_transfer_gb_per_month=500, compute_units=1,
@@ -491,7 +493,7 @@ def _table(text: str) -> list[dict[str, str]]:
 
 
 DEFAULT_COLUMNS = ["NAME", "SIZE", "PHASE", "HEALTH", "SNAPSHOT AGE", "SWAPS", "BUILD", "AGE"]
-WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN"]
+WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER"]
 
 
 def test_printer_columns(kube, namespace: str) -> None:
@@ -524,7 +526,7 @@ def test_printer_columns(kube, namespace: str) -> None:
     assert {k: rows["orders"][k] for k in WIDE_COLUMNS[len(DEFAULT_COLUMNS):]} == {
         "ENDPOINT": "http://orders.reflex.internal:8080", "SYNC": "stream",
         "ACTIVE BUILD": "orders-b-0002", "READY": "True", "PLAN": "pro",
-        "CHECKED": rows["orders"]["CHECKED"],
+        "CHECKED": rows["orders"]["CHECKED"], "CLUSTER": "reflex-2",
     }
     assert re.fullmatch(r"\d+y\d*d?", rows["orders"]["CHECKED"]), rows["orders"]["CHECKED"]
     assert rows["demo"]["SYNC"] == "poll"
