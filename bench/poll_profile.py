@@ -164,7 +164,7 @@ def _body(template: dict[str, Any], i: int) -> dict[str, Any]:
     instance = body["status"]["instance"]
     instance["endpointUrl"] = ENDPOINT.format(service=identity.service_name(namespace, name, uid))
     instance["lastHealthCheck"] = NOW.isoformat().replace("+00:00", "Z")
-    return body
+    return json.loads(json.dumps(body))  # as the watch delivers it: parsed anew, nothing shared
 
 
 # ------------------------------------------------------------------------------------ the run

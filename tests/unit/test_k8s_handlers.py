@@ -74,7 +74,7 @@ def test_events_older_than_our_write_do_not_overwrite_it():
     written = body("r3", phase="Building")
     rt.resources[KEY].wrote(written, time.monotonic())
     deliver(memo, "MODIFIED", body("r2"))  # from before our write (e.g. the finalizer patch)
-    assert rt.resources[KEY].body is written and drain(rt) == []
+    assert rt.resources[KEY].body == written and drain(rt) == []
     deliver(memo, "MODIFIED", copy.deepcopy(written))  # our own write comes back
     assert rt.resources[KEY].written is None and drain(rt) == [KEY]
     deliver(memo, "MODIFIED", body("r4"))  # someone else's later change

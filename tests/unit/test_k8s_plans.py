@@ -118,4 +118,4 @@ def test_a_later_event_without_our_own_version_is_taken_when_it_carries_our_stat
     entry = Entry(body={"metadata": {"resourceVersion": "1", "generation": 1}, "status": old})
     entry.wrote({"metadata": {"resourceVersion": "5", "generation": 1}, "status": ours}, time.monotonic())
     later = {"metadata": {"resourceVersion": "7", "generation": 1, "annotations": {"a": "b"}}, "status": ours}
-    assert entry.seen(later, time.monotonic()) and entry.written is None and entry.body is later
+    assert entry.seen(later, time.monotonic()) and entry.written is None and entry.body == later

@@ -79,7 +79,8 @@ def test_a_paused_resource_is_not_probed():
 
 def test_an_unreadable_resource_is_skipped():
     w, d, rt, key = running_world()
-    rt.resources[key].body["spec"] = {"size": "enormous"}
+    entry = rt.resources[key]
+    entry.body = {**entry.body, "spec": {"size": "enormous"}}
     assert poll(rt) == set()
 
 
@@ -96,7 +97,8 @@ async def test_the_poller_survives_a_failing_round():
     w.ecs.describe = failing  # type: ignore[method-assign]
     d = resource()
     rt, key = deliver(w, d)
-    rt.resources[key].body["status"] = {"phase": "Running"}
+    entry = rt.resources[key]
+    entry.body = {**entry.body, "status": {"phase": "Running"}}
     task = asyncio.create_task(run_poller(rt))
     try:
         deadline = time.monotonic() + 2

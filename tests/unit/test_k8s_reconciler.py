@@ -72,7 +72,8 @@ async def test_first_pass_only_adds_the_finalizer():
 async def test_nothing_is_owed_when_deleting_without_our_finalizer():
     w = World()
     rt, key = deliver(w, resource(deleting=True))
-    rt.resources[key].body["metadata"]["finalizers"] = []
+    entry = rt.resources[key]
+    entry.body = {**entry.body, "metadata": {**entry.meta, "finalizers": []}}
     await reconcile(rt, key)
     assert w.calls == [] and w.kube.status_writes == 0 and not w.released
 
@@ -92,7 +93,7 @@ async def test_the_written_body_is_kept_with_its_version():
     stored = w.kube.objects[key]
     entry = rt.resources[key]
     assert w.kube.status_writes == 2  # the build intent before StartBuild, then the pass's status
-    assert entry.body is stored and entry.written == stored["metadata"]["resourceVersion"]
+    assert entry.body == stored and entry.written == stored["metadata"]["resourceVersion"]
     assert entry.status["phase"] == Phase.BUILDING.value
     # A second pass before the watch catches up works from the written body: no second build.
     await reconcile(rt, key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 
 from reflex_operator.k8s import poller
 from reflex_operator.k8s.poller import poll_once, polled
@@ -117,3 +118,21 @@ def test_the_registry_knows_each_namespace_s_keys_whatever_changes_it():
     assert reg.keys_in("team-a") == [b] and reg.keys_in("team-b") == [] and reg.keys_in("nobody") == []
     reg.clear()
     assert reg.keys_in("team-a") == [] and not reg
+
+
+def test_an_entry_packs_its_status_and_gives_a_fresh_copy_on_each_read():
+    history = [{"at": f"2026-12-01T12:{i:02d}:00Z", "kind": "health", "reason": "Healthy", "to": "ok"} for i in range(50)]
+    body = {**_body("1"), "status": {"phase": "Running", "history": history}}
+    entry = Entry(body=body)
+    assert entry.body == slim(body) and entry.status == body["status"] and entry.meta["resourceVersion"] == "1"
+    entry.status["phase"] = "Changed"  # a copy: what is held does not change
+    assert entry.status["phase"] == "Running"
+    packed = entry._status  # noqa: SLF001 - what is held, against the JSON of the status
+    assert packed is not None and len(packed) < len(json.dumps(body["status"])) / 4
+    assert Entry(body={"metadata": {"uid": "u"}}).body == {"metadata": {"uid": "u"}}
+
+
+def test_an_entry_waits_for_its_plan_when_its_status_says_so():
+    stalled = {"type": "Stalled", "status": "True", "reason": "PlanLimitExceeded"}
+    assert not Entry(body=_body("1")).waiting()
+    assert Entry(body={**_body("1"), "status": {"conditions": [stalled]}}).waiting()

@@ -137,10 +137,9 @@ class PlanCache:
     def forget(self, key: Key) -> None:
         self.reported.pop(key, None)
 
-    def usage(self, namespace: str, bodies: list[dict[str, Any]], now: datetime, usages_of: list[Usage | None] | None = None) -> NamespaceUsage:
-        """What the plan's status shows of one namespace (``usages_of``: ``usage_of`` each body,
-        when the caller has them already)."""
-        usages = usages_of if usages_of is not None else [usage_of(b) for b in bodies]
+    def usage(self, namespace: str, usages: list[Usage | None], now: datetime, waiting: int) -> NamespaceUsage:
+        """What the plan's status shows of one namespace: its databases' ``usage_of``, and how
+        many of them wait for the plan."""
         used = sum(u.held for u in usages if u is not None)
         total = self.transfer.get(namespace)
         return NamespaceUsage(
@@ -148,5 +147,5 @@ class PlanCache:
             compute_units_used=used,
             bytes_transferred_this_month=self.bytes_this_month(namespace, now),
             month=total.month if total is not None else month_of(now),
-            databases_waiting=sum(1 for b in bodies if waiting(b)),
+            databases_waiting=waiting,
         )

@@ -131,7 +131,7 @@ async def publish_plans(rt: Runtime, now: datetime) -> None:
         by_namespace.setdefault(namespace, []).append(entry)
     for name, plan in list(rt.plans.plans.items()):
         usages = [
-            rt.plans.usage(ns, [e.body for e in entries], now, [e.usage() for e in entries])
+            rt.plans.usage(ns, [e.usage() for e in entries], now, sum(e.waiting() for e in entries))
             for ns, entries in sorted(by_namespace.items())
             if rt.plans.plan_name(ns) == name
         ]

@@ -54,7 +54,7 @@ class _Acted:
 
 
 def _desired(entry: Entry) -> Desired:
-    meta = entry.body["metadata"]
+    meta = entry.meta
     return Desired(
         name=meta["name"],
         namespace=meta["namespace"],
@@ -72,7 +72,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     entry = rt.resources.get(key)
     if entry is None:
         return
-    meta = entry.body["metadata"]
+    meta = entry.meta
     finalizers = list(meta.get("finalizers") or [])
     deleting = bool(meta.get("deletionTimestamp"))
     if deleting and FINALIZER not in finalizers:
@@ -97,7 +97,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     if acted.released:
         await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
         rt.metrics.forget(*key)
-        rt.post(entry.body, acted.events)
+        rt.post(entry.head, acted.events)
         return
     # Decide again on what acting revealed; only the status of this second decision is written
     # (its steps are the next pass's, after the world has moved).
@@ -106,7 +106,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     told = _chronicle(rt, entry, desired, second, acted.events)
     _hold_placement(rt, key, second.steps)  # placed again after a quota refusal: recorded now
     await _write(rt, entry, before, replace(second, status=told.status))
-    rt.post(entry.body, list(told.events))
+    rt.post(entry.head, list(told.events))
     _again(rt, key, acted, second)
 
 
@@ -131,15 +131,15 @@ async def surface_error(rt: Runtime, key: Key, error: str) -> None:
     decision = decide(desired, replace(observed, aws_error=error), rt.config, rt.clock())
     told = _chronicle(rt, entry, desired, decision, [])
     if entry.last_error != error:
-        rt.post(entry.body, [s.Event("AWSError", error, warning=True)])
+        rt.post(entry.head, [s.Event("AWSError", error, warning=True)])
         entry.last_error = error
     await _write(rt, entry, desired.status, replace(decision, status=told.status))
-    rt.post(entry.body, list(told.events))
+    rt.post(entry.head, list(told.events))
 
 
 def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, done: list[s.Event]) -> Chronicle:
     """The notifications, history and Events of what this pass changed (one source for all three)."""
-    annotations = entry.body["metadata"].get("annotations") or {}
+    annotations = entry.meta.get("annotations") or {}
     return chronicle(
         desired.status, decision.status, done,
         uid=desired.uid, now=rt.clock(), seen=parse_seen(annotations.get(NOTIFICATIONS_SEEN)), config=rt.config,
@@ -341,7 +341,7 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     after = decision.status.wire()
     if after == before.wire():
         return
-    meta = entry.body["metadata"]
+    meta = entry.meta
     written = await rt.kube.patch_status(meta["namespace"], meta["name"], after)
     rt.metrics.status_writes.inc()
     freed = rt.placements.note((meta["namespace"], meta["name"]), after)
@@ -362,4 +362,4 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
         else:
             entry.wrote(written, time.monotonic())
     else:
-        entry.body = {**entry.body, "status": after}
+        entry.body = {**entry.head, "status": after}
