@@ -70,6 +70,9 @@ class Settings(BaseSettings):
 
     # Cadence.
     poll_interval_seconds: float = Field(10.0, gt=0)
+    transition_poll_seconds: float = Field(
+        5.0, gt=0, description="Between polls, unfinished builds and services being deployed, scaled or deleted are asked about this often (nothing is asked when nothing moves)."
+    )
     status_refresh_seconds: float = Field(Config.status_refresh_seconds, ge=0, description="Health figures in status are rewritten this often when nothing else changed (a change of health is written at once).")
     aws_max_attempts: int = Field(5, ge=1)
     # Client-side rate budgets per AWS API family (reflex_operator.aws.budget): the operator waits

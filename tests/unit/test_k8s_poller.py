@@ -42,6 +42,51 @@ def test_a_changed_service_wakes_its_owner():
     assert poll(rt) == set()  # seen now
 
 
+def asked(rt):
+    """The service names each DescribeServices of the runtime asks about."""
+    names: list[str] = []
+    describe = rt.ecs.describe
+
+    async def counting(batch, cluster=None):
+        names.extend(batch)
+        return await describe(batch, cluster)
+
+    rt.ecs.describe = counting
+    return names
+
+
+def test_a_short_round_asks_nothing_when_nothing_moves():
+    w, d, rt, key = running_world()
+    poll(rt)
+    names, probed = asked(rt), rt.health.pop(key)
+    assert asyncio.run(poll_once(rt, full=False)) == set()
+    assert names == []
+    assert key not in rt.health  # no health probe in a short round
+    poll(rt)
+    assert len(names) == 1 and key in rt.health and probed is not None
+
+
+def test_a_short_round_follows_a_service_that_is_moving():
+    w, d, rt, key = running_world()
+    w.service["running"] = 0  # the task stopped: the full poll sees it
+    assert poll(rt) == {key}
+    names = asked(rt)
+    w.service["running"] = 1  # back: the short round sees it, wakes the owner, then stops asking
+    assert asyncio.run(poll_once(rt, full=False)) == {key}
+    assert asyncio.run(poll_once(rt, full=False)) == set()
+    assert len(names) == 1
+
+
+def test_a_short_round_asks_about_a_deploying_service():
+    w, d, rt, key = running_world()
+    entry = rt.resources[key]
+    entry.body = {**entry.body, "status": {**entry.body["status"], "phase": "Deploying"}}
+    poll(rt)
+    names = asked(rt)
+    asyncio.run(poll_once(rt, full=False))
+    assert len(names) == 1
+
+
 def test_changed_health_wakes_its_owner():
     w, d, rt, key = running_world()
     w.health_mode = HealthStatus.DEGRADED
@@ -108,6 +153,29 @@ async def test_the_poller_survives_a_failing_round():
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_poller_runs_short_rounds_between_polls(monkeypatch):
+    w = World()
+    rt = w.runtime()
+    rt.settings = Settings(poll_interval_seconds=60, transition_poll_seconds=0.01)
+    rounds: list[bool] = []
+
+    async def recording(rt_, full=True):
+        rounds.append(full)
+        return set()
+
+    monkeypatch.setattr("reflex_operator.k8s.poller.poll_once", recording)
+    task = asyncio.create_task(run_poller(rt))
+    try:
+        deadline = time.monotonic() + 2
+        while len(rounds) < 3:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert rounds[0] is True and not any(rounds[1:])  # the full one first, then short ones until the next
 
 
 @pytest.mark.parametrize("slots,woken", [(0, set()), (1, {"b"}), (2, {"a", "b"}), (5, {"a", "b"})])

@@ -13,7 +13,7 @@ from reflex_operator.decide.outcome import Outcome
 from reflex_operator.decide.secret import SecretResult
 from reflex_operator.decide.steps import DeleteService, Deploy, ScaleService
 
-__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "plan_service", "waits_for_build"]
+__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "plan_service", "settling", "waits_for_build"]
 
 
 def desired_config(spec: ReflexDatabaseSpec) -> DeployedConfig:
@@ -33,6 +33,26 @@ def desired_config(spec: ReflexDatabaseSpec) -> DeployedConfig:
 def live_service(observed: Observation) -> ObservedService | None:
     """The resource's ECS service, if it exists (a draining one does not count)."""
     return observed.service if observed.service is not None and observed.service.exists else None
+
+
+# Phases whose service is being created, scaled or deleted by this operator.
+_MOVING = frozenset({Phase.DEPLOYING, Phase.TERMINATING, Phase.DELETING})
+
+
+def settling(phase: Phase | None, service: ObservedService | None) -> bool:
+    """Whether the database's ECS service is on its way somewhere: its phase says the operator is
+    deploying, stopping or deleting it, or ECS shows it draining, rolling out, or with fewer (or
+    more) tasks running than desired. Such services are asked about between polls; a settled one
+    only at the poll."""
+    if phase in _MOVING:
+        return True
+    if service is None:
+        return False
+    return (
+        service.state is ServiceState.DRAINING
+        or service.running_count != service.desired_count
+        or service.rollout_state is RolloutState.IN_PROGRESS
+    )
 
 
 @dataclass(frozen=True)

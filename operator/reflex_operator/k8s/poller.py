@@ -1,7 +1,9 @@
 """The one operator-wide poller: every interval it asks CodeBuild about all unfinished builds
 (BatchGetBuilds, 100 a call), ECS about all services (DescribeServices, 10 a call, per cluster) and every
 running instance about its health (concurrently, bounded), and wakes only the resources whose
-observations changed."""
+observations changed. Between those polls, a short round every ``transition_poll_seconds`` asks
+only about what is moving (unfinished builds, services being deployed, scaled or deleted), so a
+fleet's provisioning is not paced by the idle poll; when nothing moves it asks nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.decide import classify_health, health_sample_matters, identity
+from reflex_operator.decide.service import settling
 from reflex_operator.k8s.runtime import Entry, Key, Runtime
 
 __all__ = ["Polled", "poll_once", "polled", "publish_plans", "run_poller"]
@@ -57,8 +60,9 @@ def polled(entry: Entry) -> Polled | None:
     return entry.derived("polled", parse)  # type: ignore[no-any-return]
 
 
-async def poll_once(rt: Runtime) -> set[Key]:
-    """One round; returns the keys it woke."""
+async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
+    """One round; returns the keys it woke. ``full=False``: the short round (builds, and the
+    services that are settling; no health probes, no plan status)."""
     woken: set[Key] = set()
     now = rt.clock()
     parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
@@ -84,6 +88,8 @@ async def poll_once(rt: Runtime) -> set[Key]:
     by_cluster: dict[str, list[str]] = {}
     for key, (_, status, name) in parsed.items():
         if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
+            if not full and not settling(status.phase, rt.services.get(name)):
+                continue
             names[name] = key
             cluster = status.placement.cluster if status.placement else rt.placements.default
             by_cluster.setdefault(cluster, []).append(name)
@@ -92,6 +98,10 @@ async def poll_once(rt: Runtime) -> set[Key]:
             if rt.services.get(name) != service or name not in rt.services:
                 rt.services[name] = service
                 woken.add(names[name])
+    if not full:
+        for key in woken:
+            rt.queue.add(key)
+        return woken
     rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
 
     # Health of every running instance.
@@ -165,11 +175,17 @@ async def _probe(
 
 
 async def run_poller(rt: Runtime) -> None:
+    """A full round every ``poll_interval_seconds``, short rounds in between."""
     interval = rt.settings.poll_interval_seconds
+    short = min(rt.settings.transition_poll_seconds, interval)
+    next_full = time.monotonic()
     while True:
         started = time.monotonic()
+        full = started >= next_full
+        if full:
+            next_full = started + interval
         try:
-            await poll_once(rt)
+            await poll_once(rt, full)
         except Exception as exc:  # noqa: BLE001 - the poller must survive AWS outages
             log.warning("poll failed: %s", exc)
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        await asyncio.sleep(max(0.0, min(next_full, started + short) - time.monotonic()))

@@ -8,7 +8,8 @@ import pytest
 from reflex_operator.api.models import Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.decide import Desired, ObservedService, ServiceState
 from reflex_operator.decide.outcome import Outcome
-from reflex_operator.decide.service import ServiceResult, desired_config, pending_changes, waits_for_build
+from reflex_operator.decide.observed import RolloutState
+from reflex_operator.decide.service import ServiceResult, desired_config, pending_changes, settling, waits_for_build
 
 SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
 TARGET = desired_config(SPEC)
@@ -60,3 +61,31 @@ WAITS = [
 def test_waits_for_build(what, phase, service, waits):
     got = waits_for_build(_desired(), ServiceResult(Outcome(), service, draining=False), phase)
     assert bool(got.queued) is waits
+
+
+def _seen(**kw):
+    return _service().__class__(**{**_service().__dict__, **kw})
+
+
+SETTLING = [
+    # (what, phase, last seen service, asked about between polls)
+    ("running, one task of one", Phase.RUNNING, _seen(), False),
+    ("paused, none of none", Phase.PAUSED, _seen(desired_count=0, running_count=0), False),
+    ("running, rollout done", Phase.RUNNING, _seen(rollout_state=RolloutState.COMPLETED), False),
+    ("running, rollout failed (settled: it is not moving)", Phase.RUNNING, _seen(rollout_state=RolloutState.FAILED), False),
+    ("building, no service", Phase.BUILDING, None, False),
+    ("nothing known", None, None, False),
+    ("deploying, not seen yet", Phase.DEPLOYING, None, True),
+    ("deploying, seen running", Phase.DEPLOYING, _seen(), True),
+    ("terminating", Phase.TERMINATING, _seen(), True),
+    ("deleting", Phase.DELETING, None, True),
+    ("running, the task restarting", Phase.RUNNING, _seen(running_count=0), True),
+    ("paused, a task still stopping", Phase.PAUSED, _seen(desired_count=0, running_count=1), True),
+    ("running, a rollout under way", Phase.RUNNING, _seen(rollout_state=RolloutState.IN_PROGRESS), True),
+    ("draining", Phase.RUNNING, _seen(state=ServiceState.DRAINING), True),
+]
+
+
+@pytest.mark.parametrize("what,phase,service,expected", SETTLING, ids=[c[0] for c in SETTLING])
+def test_settling(what, phase, service, expected):
+    assert settling(phase, service) is expected
