@@ -43,9 +43,7 @@ def deliver(memo, kind: str | None, obj: dict) -> None:
 def drain(rt) -> list:
     keys = []
     while len(rt.queue):
-        key = rt.queue._queue.get_nowait()
-        rt.queue._pending.discard(key)
-        keys.append(key)
+        keys.append(rt.queue._pop())
     return keys
 
 

@@ -120,3 +120,84 @@ async def test_resync_queues_every_key_each_period():
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def nothing_queued(q) -> bool:
+    try:
+        await asyncio.wait_for(q.get(), 0.05)
+    except asyncio.TimeoutError:
+        return True
+    return False
+
+
+async def test_normal_keys_go_before_low_ones():
+    q = WorkQueue()
+    q.add(A, low=True)
+    q.add(B)
+    assert len(q) == 2
+    assert await q.get() == B
+    assert await q.get() == A
+
+
+async def test_a_low_key_added_again_normally_moves_up_and_is_handed_out_once():
+    q = WorkQueue()
+    q.add(A, low=True)
+    q.add(B, low=True)
+    q.add(B)  # moves up
+    q.add(B, low=True)  # does not move down
+    assert len(q) == 2
+    assert await q.get() == B
+    assert await q.get() == A
+    assert len(q) == 0 and await nothing_queued(q)  # B's low entry is skipped, not handed out
+
+
+async def test_a_key_added_while_active_keeps_its_highest_priority():
+    q = WorkQueue()
+    q.add(A)
+    await q.get()
+    q.add(A, low=True)
+    q.add(B, low=True)
+    q.done(A)  # requeued low, behind B
+    assert [await q.get(), await q.get()] == [B, A]
+    q.done(A)
+    q.done(B)
+    q.add(A)
+    await q.get()
+    q.add(A, low=True)
+    q.add(A)  # a change arrived too: normal
+    q.add(B, low=True)
+    q.done(A)
+    assert await q.get() == A
+
+
+async def test_workers_waiting_on_an_empty_queue_each_get_a_key():
+    q = WorkQueue()
+    getters = [asyncio.create_task(q.get()) for _ in range(3)]
+    await asyncio.sleep(0)
+    q.add(A)
+    q.add(B, low=True)
+    done, waiting = await asyncio.wait(getters, timeout=1)
+    assert sorted(t.result() for t in done) == [A, B] and len(waiting) == 1
+    q.add(("ns", "c"))
+    assert await asyncio.wait_for(waiting.pop(), 1) == ("ns", "c")
+
+
+async def test_resync_is_low_priority_and_spread_over_its_period():
+    q = WorkQueue()
+    keys = [("ns", str(i)) for i in range(4)]
+    queued: list[float] = []
+    add = q.add
+
+    def recording(key, low=False):
+        assert low, "a resync pass is low priority"
+        queued.append(time.monotonic())
+        add(key, low)
+
+    q.add = recording  # type: ignore[method-assign]
+    task = asyncio.create_task(resync(q, lambda: keys, 0.2))
+    try:
+        await until(lambda: len(queued) >= 4)
+        assert queued[3] - queued[0] >= 0.1  # 3 of 4 steps of 0.05 s: not one burst
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -85,7 +85,7 @@ def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     elif not entry.seen(obj, time.monotonic(), listing=event["type"] is None):
         return  # older than what the operator wrote: nothing new
     rt.placements.note(key, rt.resources[key].status)
-    rt.queue.add(key)
+    rt.queue.add(key, low=event["type"] is None)  # the initial listing waits for real changes
     after = rt.resources[key].usage()
     if before is not None and after is not None and (before.want, before.held) != (after.want, after.held):
         rt.wake_waiting(key[0])  # it took or freed room: the others waiting may fit now

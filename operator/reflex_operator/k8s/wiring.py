@@ -109,7 +109,7 @@ def acquired(rt: Runtime, shard: int) -> None:
         for build in entry.status.get("builds") or []:
             rt.builds.pop(build.get("codebuildId") or "", None)
         rt.queue.forget(key)
-        rt.queue.add(key)
+        rt.queue.add(key, low=True)  # a change to one of them goes first
 
 
 def lost(rt: Runtime, shard: int) -> None:
