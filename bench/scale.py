@@ -295,15 +295,17 @@ def provision(s: Stack, w: ReadyWatch, probe: Probe, args: argparse.Namespace) -
     apply_s = time.monotonic() - t0
     say(f"apply returned after {apply_s:.1f} s")
     deadline, last_log, ready = t0 + args.ready_timeout, 0.0, 0
+    timeline: list[dict[str, Any]] = []  # every 30 s: where the fleet is (which stage paces it)
     while (ready := w.count_ready()) < n and time.monotonic() < deadline:
         if time.monotonic() - last_log >= 30:
             last_log = time.monotonic()
+            timeline.append({"t_s": round(last_log - t0), "phases": w.phases(), "operator_rss_mib": probe.rss_mib("operator")})
             say(f"T+{last_log - t0:.0f}s: {ready}/{n} Ready; phases {w.phases()}; load {os.getloadavg()[0]:.2f}; "
                 f"operator RSS {probe.rss_mib('operator')} MiB")
         time.sleep(1.0)
     done = time.monotonic()
     out = window.close(n) | {"apply_s": round(apply_s, 1), "ready": ready, "phases": w.phases(),
-                             "all_ready_s": round(done - t0, 1) if ready >= n else None}
+                             "all_ready_s": round(done - t0, 1) if ready >= n else None, "timeline": timeline}
     times = [t - t0 for t in w.first_ready.values()]
     out["ready_after_s"] = {f"p{p}": round(lib.percentile(times, p) or 0, 1) for p in (50, 90, 99)} if times else {}
     out["aws_calls_per_database_by_operation"] = lib.per_database(out["aws_calls"], n)
