@@ -16,7 +16,7 @@ from reflex_operator.aws.clients import AwsCallError
 from reflex_operator.k8s import handlers, wiring
 from reflex_operator.k8s.runtime import WRITE_WAIT_SECONDS, Entry, SecretMeta
 from reflex_operator.settings import Settings
-from tests.unit.world import UID, World
+from tests.unit.world import UID, World, at_once
 
 KEY = ("team-a", "orders")
 
@@ -37,7 +37,7 @@ def memo_with_runtime() -> tuple[kopf.Memo, World]:
 
 
 def deliver(memo, kind: str | None, obj: dict) -> None:
-    handlers.on_database(event={"type": kind, "object": obj}, memo=memo)
+    at_once(handlers.on_database(event={"type": kind, "object": obj}, memo=memo))
 
 
 def drain(rt) -> list:
@@ -143,14 +143,14 @@ def test_secrets_are_indexed_without_their_data_and_wake_their_users():
     deliver(memo, "ADDED", body("r1", secret="db"))
     drain(rt)
     secret = {"metadata": {"namespace": "team-a", "name": "db", "resourceVersion": "s7"}, "data": {"url": "cG9zdGdyZXM6Ly8="}, "stringData": {"dsn": "x"}}
-    handlers.on_secret(event={"type": "ADDED", "object": secret}, memo=memo)
+    at_once(handlers.on_secret(event={"type": "ADDED", "object": secret}, memo=memo))
     assert rt.secret_index[("team-a", "db")] == SecretMeta("s7", frozenset({"url", "dsn"}))
     assert "cG9zdGdyZXM6Ly8=" not in repr(rt.secret_index)
     assert drain(rt) == [KEY]
     other = {"metadata": {"namespace": "team-a", "name": "other", "resourceVersion": "s1"}}
-    handlers.on_secret(event={"type": "ADDED", "object": other}, memo=memo)
+    at_once(handlers.on_secret(event={"type": "ADDED", "object": other}, memo=memo))
     assert drain(rt) == []
-    handlers.on_secret(event={"type": "DELETED", "object": secret}, memo=memo)
+    at_once(handlers.on_secret(event={"type": "DELETED", "object": secret}, memo=memo))
     assert rt.secret_index[("team-a", "db")] is None and drain(rt) == [KEY]
 
 

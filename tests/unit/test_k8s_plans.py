@@ -14,7 +14,7 @@ from reflex_operator.k8s.plans import PlanCache
 from reflex_operator.k8s.poller import publish_plans
 from reflex_operator.k8s.runtime import Entry
 from tests.unit.test_k8s_handlers import drain
-from tests.unit.world import World
+from tests.unit.world import World, at_once
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 SPEC = {"computeUnitsLimit": 1, "maxInstanceSize": "small", "pollModeMinSyncInterval": 10, "dataTransferGBPerMonth": 1}
@@ -41,10 +41,10 @@ def _memo(*dbs: dict) -> tuple[kopf.Memo, object]:
 def test_a_plan_edit_wakes_every_database_of_its_namespaces_only() -> None:
     memo, rt = _memo(_db("a"), _db("b"), _db("c", namespace="elsewhere"))
     rt.plans.labels["elsewhere"] = "other"
-    handlers.on_plan(event={"type": "MODIFIED", "object": {"metadata": {"name": "default"}, "spec": SPEC}}, memo=memo)
+    at_once(handlers.on_plan(event={"type": "MODIFIED", "object": {"metadata": {"name": "default"}, "spec": SPEC}}, memo=memo))
     assert sorted(drain(rt)) == [("team-a", "a"), ("team-a", "b")]
     # Its own status write comes back: the limits did not change, nothing wakes.
-    handlers.on_plan(event={"type": "MODIFIED", "object": {"metadata": {"name": "default"}, "spec": SPEC, "status": {}}}, memo=memo)
+    at_once(handlers.on_plan(event={"type": "MODIFIED", "object": {"metadata": {"name": "default"}, "spec": SPEC, "status": {}}}, memo=memo))
     assert drain(rt) == []
 
 
@@ -58,9 +58,9 @@ def test_an_invalid_plan_is_ignored() -> None:
 def test_a_namespace_label_change_wakes_its_databases() -> None:
     memo, rt = _memo(_db("a"))
     ns = {"metadata": {"name": "team-a", "labels": {"reflexdb.cloud/plan": "pro"}}}
-    handlers.on_namespace(event={"type": "MODIFIED", "object": ns}, memo=memo)
+    at_once(handlers.on_namespace(event={"type": "MODIFIED", "object": ns}, memo=memo))
     assert drain(rt) == [("team-a", "a")] and rt.plans.plan_name("team-a") == "pro"
-    handlers.on_namespace(event={"type": "MODIFIED", "object": ns}, memo=memo)
+    at_once(handlers.on_namespace(event={"type": "MODIFIED", "object": ns}, memo=memo))
     assert drain(rt) == []
 
 
@@ -69,9 +69,9 @@ def test_a_database_freeing_room_wakes_the_waiting_ones() -> None:
     paused = _db("big", size="medium")
     paused["spec"]["paused"] = True
     paused["metadata"]["resourceVersion"] = "2"
-    handlers.on_database(event={"type": "MODIFIED", "object": paused}, memo=memo)
+    at_once(handlers.on_database(event={"type": "MODIFIED", "object": paused}, memo=memo))
     assert sorted(drain(rt)) == [("team-a", "big"), ("team-a", "waits")]
-    handlers.on_database(event={"type": "DELETED", "object": paused}, memo=memo)
+    at_once(handlers.on_database(event={"type": "DELETED", "object": paused}, memo=memo))
     assert drain(rt) == [("team-a", "waits")]
 
 

@@ -457,6 +457,17 @@ class World:
                     d["running"] = d["desired"]
 
 
+def at_once(coroutine: Any) -> Any:
+    """Run a coroutine that never awaits (a kopf event handler) to its end, in or out of a
+    running loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise AssertionError("the handler awaited: it is not run at once")
+
+
 def resource(spec: dict | None = None, **kw) -> Desired:
     body = {"source": {"secretRef": {"name": "db"}}}
     body.update(spec or {})

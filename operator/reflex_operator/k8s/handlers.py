@@ -1,6 +1,9 @@
 """The kopf handlers, and only they: startup and cleanup (kopf's tuning, then the wiring), the
 watch events that keep the operator-wide registry current and queue resources for a pass, and the
-``queued`` probe. The passes run in ``workers``, the observations in ``poller``."""
+``queued`` probe. The passes run in ``workers``, the observations in ``poller``.
+
+The event handlers are coroutines although they never await: kopf runs a plain function in a
+thread of its executor, and the registry and the work queue belong to the event loop's thread."""
 
 from __future__ import annotations
 
@@ -61,7 +64,7 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """Keep the latest body (never an older one than the operator's own last write) and queue
     a pass. A listing (type None) is the current state: always taken."""
     rt: Runtime = memo.runtime
@@ -92,7 +95,7 @@ def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event("", "v1", "secrets")
-def on_secret(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def on_secret(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """Only the resourceVersion and key names of Secrets are kept, never their data."""
     rt: Runtime = memo.runtime
     obj = event["object"]
@@ -107,7 +110,7 @@ def on_secret(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLAN_PLURAL)
-def on_plan(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def on_plan(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """Keep the plan; when its limits change (or it comes or goes), every database of the
     namespaces on it gets a pass (their status shows the limits)."""
     rt: Runtime = memo.runtime
@@ -119,7 +122,7 @@ def on_plan(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event("", "v1", "namespaces")
-def on_namespace(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def on_namespace(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     """Keep the namespace's plan label; a namespace moved to another plan gets a pass for each database."""
     rt: Runtime = memo.runtime
     obj = event["object"]
