@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from reflex_operator.aws import ecr
 from reflex_operator.aws.budget import Budgets, parse_rate
@@ -150,7 +151,14 @@ async def prime(rt: Runtime) -> None:
 
 def start(rt: Runtime, identity: str | None = None) -> None:
     """The workers, the poller and the resync, as tasks of the running loop; with leader election,
-    the elector too (the workers and the poller act only on what the gate lets through)."""
+    the elector too (the workers and the poller act only on what the gate lets through).
+
+    boto3 and the Kubernetes client block, so their calls run in the loop's default executor: it
+    is sized for every worker plus the poller, the events being posted and the plan writes (the
+    default, cores + 4, would make the workers queue for threads on a small node)."""
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=rt.settings.workers + 4, thread_name_prefix="reflex-io")
+    )
     rt.tasks = [asyncio.create_task(worker(rt)) for _ in range(rt.settings.workers)]
     rt.tasks.append(asyncio.create_task(run_poller(rt)))
     rt.tasks.append(asyncio.create_task(resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
