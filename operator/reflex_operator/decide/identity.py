@@ -6,6 +6,8 @@ the inputs, so an operator that restarts at any point finds what it made and rep
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import re
@@ -112,8 +114,10 @@ def _aws_name(prefix: str, namespace: str, name: str, uid: str, limit: int) -> s
     return f"{base[: limit - len(suffix) - 1]}-{suffix}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def service_name(namespace: str, name: str, uid: str) -> str:
-    """The ECS service's name (≤ 255 characters, letters, digits, hyphens)."""
+    """The ECS service's name (≤ 255 characters, letters, digits, hyphens); memoised: the poller
+    and the first look ask it of every database."""
     return _aws_name("rdb", namespace, name, uid, 255)
 
 

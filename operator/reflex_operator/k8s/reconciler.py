@@ -180,10 +180,10 @@ def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
     for (namespace, name), entry in list(rt.resources.items()):
         if len(names) == ecs_batch:
             break
-        if not rt.gate.owns(entry.uid) or rt.cluster_of((namespace, name)) != cluster:
-            continue
         other = identity.service_name(namespace, name, entry.uid)
-        if other not in rt.services and other not in names:
+        if other in rt.services or other in names or not rt.gate.owns(entry.uid):
+            continue
+        if (entry.cluster() or rt.placements.default) == cluster:
             names.append(other)
     return names
 

@@ -118,6 +118,10 @@ class Entry:
         """What this database's body says of its compute units (``usage_of``, once per body)."""
         return self.derived("usage", usage_of)  # type: ignore[no-any-return]
 
+    def cluster(self) -> str | None:
+        """The ECS cluster its status records (``placement.cluster``; None: none yet), once per body."""
+        return self.derived("cluster", _recorded_cluster)  # type: ignore[no-any-return]
+
     def waiting(self) -> bool:
         """Whether the database waits for its plan (``plans.waiting``, once per body)."""
         return self.derived("waiting", waiting)  # type: ignore[no-any-return]
@@ -308,8 +312,7 @@ class Runtime:
     def cluster_of(self, key: Key) -> str:
         """The ECS cluster of a database: its recorded placement, else the default cluster."""
         entry = self.resources.get(key)
-        recorded = (entry.status.get("placement") or {}).get("cluster") if entry is not None else None
-        return str(recorded or self.placements.default)
+        return (entry.cluster() if entry is not None else None) or self.placements.default
 
     def wake_for_room(self, cluster: str | None) -> None:
         """A service slot was freed (on ``cluster``): queue the databases waiting for room."""
@@ -335,3 +338,8 @@ class Runtime:
             for task in tasks:
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _recorded_cluster(body: dict[str, Any]) -> str | None:
+    placement = (body.get("status") or {}).get("placement") or {}
+    return str(placement["cluster"]) if placement.get("cluster") else None
