@@ -201,3 +201,14 @@ async def test_resync_is_low_priority_and_spread_over_its_period():
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_key_is_in_the_queue_while_queued_or_active():
+    q = WorkQueue()
+    assert A not in q
+    q.add(A, low=True)
+    assert A in q
+    key = await q.get()
+    assert A in q and len(q) == 0
+    q.done(key)
+    assert A not in q

@@ -88,8 +88,8 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     by_cluster: dict[str, list[str]] = {}
     for key, (_, status, name) in parsed.items():
         if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
-            if not full and not settling(status.phase, rt.services.get(name)):
-                continue
+            if not full and (key in rt.queue or not settling(status.phase, rt.services.get(name))):
+                continue  # settled, or its pass is still to come: nothing a short round would change
             names[name] = key
             cluster = status.placement.cluster if status.placement else rt.placements.default
             by_cluster.setdefault(cluster, []).append(name)

@@ -124,6 +124,10 @@ class WorkQueue:
         if low is not None:
             self.add(key, low)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is queued or being processed (a pass of it is still to come or running)."""
+        return key in self._pending or key in self._active
+
     def __len__(self) -> int:
         return len(self._pending)
 
