@@ -162,3 +162,14 @@ async def test_without_a_hook_nothing_is_counted(endpoint: Endpoint) -> None:
     endpoint.answer((400, "ThrottlingException"), (200, {"serviceArns": ["a"]}))
     assert aws.call_sync("ecs", "ListServices", cluster="c")["serviceArns"] == ["a"]
     assert len(endpoint.targets) == 2
+
+
+async def test_response_timestamps_are_the_same_instant_in_utc(endpoint: Endpoint) -> None:
+    from datetime import datetime, timezone
+
+    aws, _ = clients()
+    endpoint.answer((200, {"services": [{"serviceName": "s", "createdAt": 1764669600.25}], "failures": []}))
+    reply = await aws.call("ecs", "DescribeServices", cluster="c", services=["s"])
+    created = reply["services"][0]["createdAt"]
+    assert created == datetime(2025, 12, 2, 10, 0, 0, 250000, tzinfo=timezone.utc)
+    assert created.tzinfo is timezone.utc
