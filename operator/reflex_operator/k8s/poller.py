@@ -73,7 +73,8 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
         view = polled(entry)
         if view is not None:
             parsed[key] = (view.spec, view.status, view.service)
-            owners.update(dict.fromkeys(view.unfinished, key))
+            if full or key not in rt.queue:  # a short round leaves a queued pass's builds to it
+                owners.update(dict.fromkeys(view.unfinished, key))
     finished = 0
     if owners:
         for cid, build in (await rt.codebuild.get(sorted(owners))).items():
