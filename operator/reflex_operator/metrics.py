@@ -4,10 +4,12 @@ operator-wide reconcile and AWS call figures. No label or value ever carries a s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from reflex_operator.api.models import HealthStatus, Phase, ReflexDatabaseStatus
 
@@ -20,15 +22,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        labels = ["namespace", "name"]
-        self.health = Gauge("reflexdb_health", "1 ok, 0.5 degraded, 0 unreachable", labels, registry=r)
-        self.health_status = Gauge("reflexdb_health_status", "1 for the current health status", [*labels, "status"], registry=r)
-        self.snapshot_age = Gauge("reflexdb_snapshot_age_seconds", "Age of the served snapshot", labels, registry=r)
-        self.swaps = Gauge("reflexdb_swap_count", "Snapshot swaps since the server started", labels, registry=r)
-        self.rows = Gauge("reflexdb_rows", "Rows in the served snapshot, all tables", labels, registry=r)
-        self.build_duration = Gauge("reflexdb_build_duration_seconds", "Duration of the latest finished build", labels, registry=r)
-        self.build_cost = Gauge("reflexdb_build_cost_cents", "Estimated cost of the latest finished build", labels, registry=r)
-        self.phase = Gauge("reflexdb_phase", "1 for the current phase", [*labels, "phase"], registry=r)
+        self.fleet = _Fleet()
+        r.register(self.fleet)
         self.reconcile = Histogram(
             "reflex_operator_reconcile_duration_seconds",
             "Time of one reconcile pass",
@@ -52,8 +47,6 @@ class Metrics:
             "reflex_operator_lease_requests_total", "Lease API requests of leader election", ["verb", "outcome"], registry=r
         )
         self.health_checks = Counter("reflex_operator_health_checks_total", "Health endpoint checks", ["outcome"], registry=r)
-        self._children: dict[tuple[str, str], dict[tuple[Any, ...], Gauge]] = {}  # resource -> its series
-        self._shown_health: dict[tuple[str, str], HealthStatus] = {}  # what the health series show
         plan = ["namespace", "plan"]
         self.plan_units_used = Gauge("reflexdb_plan_compute_units_used", "Compute units the namespace's databases hold", plan, registry=r)
         self.plan_units_limit = Gauge("reflexdb_plan_compute_units_limit", "The plan's compute units limit", plan, registry=r)
@@ -88,35 +81,23 @@ class Metrics:
     def lease_request(self, verb: str, outcome: str) -> None:
         self.lease_requests.labels(verb, outcome).inc()
 
-    def _child(self, gauge: Gauge, namespace: str, name: str, *extra: str) -> Gauge:
-        """``gauge.labels(...)``, looked up once per resource (every poll sets each of them)."""
-        series = self._children.setdefault((namespace, name), {})
-        key = (id(gauge), *extra)
-        child = series.get(key)
-        if child is None:
-            child = series[key] = gauge.labels(namespace, name, *extra)
-        return child
-
     def observe_health(self, namespace: str, name: str, status: HealthStatus, age_ms: int | None, swaps: int | None, rows: int | None) -> None:
-        if self._shown_health.get((namespace, name)) is not status:  # the one-hot series change with it only
-            self._child(self.health, namespace, name).set(_HEALTH_VALUE[status])
-            for s in HealthStatus:
-                self._child(self.health_status, namespace, name, s.value).set(1 if s is status else 0)
-            self._shown_health[(namespace, name)] = status
+        row = self.fleet.row(namespace, name)
+        row[_HEALTH] = status
         if age_ms is not None:
-            self._child(self.snapshot_age, namespace, name).set(age_ms / 1000)
+            row[_AGE] = age_ms / 1000
         if swaps is not None:
-            self._child(self.swaps, namespace, name).set(swaps)
+            row[_SWAPS] = swaps
         if rows is not None:
-            self._child(self.rows, namespace, name).set(rows)
+            row[_ROWS] = rows
 
     def observe_status(self, namespace: str, name: str, status: ReflexDatabaseStatus) -> None:
-        for phase in Phase:
-            self.phase.labels(namespace, name, phase.value).set(1 if status.phase is phase else 0)
+        row = self.fleet.row(namespace, name)
+        row[_PHASE] = status.phase
         build = next((b for b in status.builds if b.build_duration_seconds is not None), None)
         if build is not None:
-            self.build_duration.labels(namespace, name).set(build.build_duration_seconds or 0)
-            self.build_cost.labels(namespace, name).set(build.cost_estimate_cents or 0)
+            row[_BUILD_DURATION] = build.build_duration_seconds or 0
+            row[_BUILD_COST] = build.cost_estimate_cents or 0
 
     def observe_plan(self, namespace: str, plan: str, used: float, limit: float, transferred: int, cap: int) -> None:
         """One namespace's plan usage."""
@@ -133,13 +114,59 @@ class Metrics:
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series."""
-        self._children.pop((namespace, name), None)
-        self._shown_health.pop((namespace, name), None)
-        series: list[tuple[Gauge, tuple[str, ...]]] = [
-            (g, ()) for g in (self.health, self.snapshot_age, self.swaps, self.rows, self.build_duration, self.build_cost)
-        ]
-        series += [(self.health_status, (s.value,)) for s in HealthStatus]
-        series += [(self.phase, (p.value,)) for p in Phase]
-        for gauge, extra in series:
-            with contextlib.suppress(KeyError):
-                gauge.remove(namespace, name, *extra)
+        self.fleet.rows.pop((namespace, name), None)
+
+
+# One list per database, not one prometheus_client child per series: a database has 19 series
+# (the one-hot phase and health status among them), which as children were about 7 KB each
+# database (70 MB at 10,000). The values are kept here and the families built at each scrape.
+_HEALTH, _AGE, _SWAPS, _ROWS, _BUILD_DURATION, _BUILD_COST, _PHASE = range(7)
+_NO_STATUS = object()  # no status observed yet (a phase of None is shown: all zero)
+
+
+class _Fleet(Collector):
+    """The per-database series: health, health status, snapshot age, swap count, rows, the latest
+    finished build's duration and cost, and the phase (one-hot), labelled namespace and name."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], list[Any]] = {}
+
+    def row(self, namespace: str, name: str) -> list[Any]:
+        row = self.rows.get((namespace, name))
+        if row is None:
+            row = self.rows[(namespace, name)] = [None] * 6 + [_NO_STATUS]
+        return row
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        health, health_status, age, swaps, rows, duration, cost, phase = families = self._families()
+        for (namespace, name), row in list(self.rows.items()):
+            labels = [namespace, name]
+            status = row[_HEALTH]
+            if status is not None:
+                health.add_metric(labels, _HEALTH_VALUE[status])
+                for s in HealthStatus:
+                    health_status.add_metric([*labels, s.value], 1 if s is status else 0)
+            for family, i in ((age, _AGE), (swaps, _SWAPS), (rows, _ROWS), (duration, _BUILD_DURATION), (cost, _BUILD_COST)):
+                if row[i] is not None:
+                    family.add_metric(labels, row[i])
+            if row[_PHASE] is not _NO_STATUS:
+                for p in Phase:
+                    phase.add_metric([*labels, p.value], 1 if p is row[_PHASE] else 0)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        labels = ["namespace", "name"]
+        return (
+            GaugeMetricFamily("reflexdb_health", "1 ok, 0.5 degraded, 0 unreachable", labels=labels),
+            GaugeMetricFamily("reflexdb_health_status", "1 for the current health status", labels=[*labels, "status"]),
+            GaugeMetricFamily("reflexdb_snapshot_age_seconds", "Age of the served snapshot", labels=labels),
+            GaugeMetricFamily("reflexdb_swap_count", "Snapshot swaps since the server started", labels=labels),
+            GaugeMetricFamily("reflexdb_rows", "Rows in the served snapshot, all tables", labels=labels),
+            GaugeMetricFamily("reflexdb_build_duration_seconds", "Duration of the latest finished build", labels=labels),
+            GaugeMetricFamily("reflexdb_build_cost_cents", "Estimated cost of the latest finished build", labels=labels),
+            GaugeMetricFamily("reflexdb_phase", "1 for the current phase", labels=[*labels, "phase"]),
+        )
