@@ -188,7 +188,7 @@ async def test_the_poller_runs_short_rounds_between_polls(monkeypatch):
 def test_finished_builds_wake_as_many_queued_databases_longest_waiting_first(slots, woken):
     from datetime import datetime, timedelta, timezone
 
-    from reflex_operator.api.models import BuildIntent, ReflexDatabaseSpec, ReflexDatabaseStatus
+    from reflex_operator.api.models import BuildIntent, ReflexDatabaseStatus
     from reflex_operator.k8s.poller import _queued_to_wake
 
     t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
@@ -200,11 +200,10 @@ def test_finished_builds_wake_as_many_queued_databases_longest_waiting_first(slo
         )
         return ReflexDatabaseStatus(build_intent=intent)
 
-    spec = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
     parsed = {
-        ("ns", "a"): (spec, st(5), "svc-a"),
-        ("ns", "b"): (spec, st(10), "svc-b"),  # waiting longest
-        ("ns", "c"): (spec, st(None), "svc-c"),  # starting, not queued
-        ("ns", "d"): (spec, ReflexDatabaseStatus(), "svc-d"),
+        ("ns", "a"): st(5),
+        ("ns", "b"): st(10),  # waiting longest
+        ("ns", "c"): st(None),  # starting, not queued
+        ("ns", "d"): ReflexDatabaseStatus(),
     }
     assert {k[1] for k in _queued_to_wake(parsed, slots)} == woken

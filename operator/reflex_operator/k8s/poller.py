@@ -30,11 +30,13 @@ _NO_SERVICE = {Phase.PENDING, Phase.BUILDING, Phase.TERMINATED}
 
 @dataclass(frozen=True)
 class Polled:
-    """What the poller reads of one database, parsed once per body (not once per poll): its spec,
-    the parts of its status a poll looks at (phase, instance, applied tokens, ECS cluster; not the
-    builds, history or notifications), the CodeBuild ids of its unfinished builds and its service's name."""
+    """What the poller reads of one database, parsed once per body (not once per poll): whether
+    it is paused, the parts of its status a poll looks at (phase, instance, applied tokens, ECS
+    cluster; not the builds, history or notifications), the CodeBuild ids of its unfinished builds
+    and its service's name. The spec model is not kept (parsing it for a health probe costs a few
+    microseconds; keeping it, about 3 KB a database)."""
 
-    spec: ReflexDatabaseSpec
+    paused: bool
     status: ReflexDatabaseStatus
     service: str
     unfinished: tuple[str, ...] = ()
@@ -55,7 +57,7 @@ def polled(entry: Entry) -> Polled | None:
             return None
         unfinished = tuple(b.codebuild_id for b in shown.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS))
         service = identity.service_name(meta["namespace"], meta["name"], str(meta["uid"]))
-        return Polled(spec, shown.model_copy(update={"builds": []}), service, unfinished)
+        return Polled(spec.paused, shown.model_copy(update={"builds": []}), service, unfinished)
 
     return entry.derived("polled", parse)  # type: ignore[no-any-return]
 
@@ -65,14 +67,14 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     services that are settling; no health probes, no plan status)."""
     woken: set[Key] = set()
     now = rt.clock()
-    parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]] = {}
+    parsed: dict[Key, tuple[Entry, Polled]] = {}
     owners: dict[str, Key] = {}  # builds: only unfinished ones are asked about
     for key, entry in list(rt.resources.items()):
         if not rt.gate.owns(entry.uid):
             continue  # another replica's (or no one's yet): no AWS call for it here
         view = polled(entry)
         if view is not None:
-            parsed[key] = (view.spec, view.status, view.service)
+            parsed[key] = (entry, view)
             if full or key not in rt.queue:  # a short round leaves a queued pass's builds to it
                 owners.update(dict.fromkeys(view.unfinished, key))
     finished = 0
@@ -82,12 +84,13 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
                 finished += build.outcome.finished
                 rt.builds[cid] = build
                 woken.add(owners[cid])
-    woken |= _queued_to_wake(parsed, finished)
+    woken |= _queued_to_wake({key: view.status for key, (_, view) in parsed.items()}, finished)
 
     # Services, asked of each database's own cluster (DescribeServices takes one).
     names: dict[str, Key] = {}
     by_cluster: dict[str, list[str]] = {}
-    for key, (_, status, name) in parsed.items():
+    for key, (_, view) in parsed.items():
+        status, name = view.status, view.service
         if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
             if not full and (key in rt.queue or not settling(status.phase, rt.services.get(name))):
                 continue  # settled, or its pass is still to come: nothing a short round would change
@@ -107,13 +110,14 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
 
     # Health of every running instance.
     probes = []
-    for key, (spec, status, name) in parsed.items():
-        service = rt.services.get(name)
-        if service is None or not service.exists or service.running_count == 0 or spec.paused:
+    for key, (entry, view) in parsed.items():
+        service = rt.services.get(view.service)
+        if service is None or not service.exists or service.running_count == 0 or view.paused:
             rt.health.pop(key, None)
             continue
-        endpoint = rt.config.endpoint_template.format(service=name, name=key[1], namespace=key[0])
-        probes.append(_probe(rt, key, spec, status, endpoint, now))
+        spec = ReflexDatabaseSpec.model_validate(entry.spec)
+        endpoint = rt.config.endpoint_template.format(service=view.service, name=key[1], namespace=key[0])
+        probes.append(_probe(rt, key, spec, view.status, endpoint, now))
     # A sample that crosses the namespace's cap (or a new month) wakes its database: the health
     # it would show changes (``health_sample_matters`` with ``capped``).
     for key in await asyncio.gather(*probes):
@@ -126,11 +130,11 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     return woken
 
 
-def _queued_to_wake(parsed: dict[Key, tuple[ReflexDatabaseSpec, ReflexDatabaseStatus, str]], slots: int) -> set[Key]:
+def _queued_to_wake(statuses: dict[Key, ReflexDatabaseStatus], slots: int) -> set[Key]:
     """Builds that finished free CodeBuild slots: wake as many databases waiting for one (their
     start was refused at the concurrent-build quota), the longest waiting first; the others keep
     their retry timer (waking them all would only be refused again)."""
-    waiting = [(st.build_intent.queued_since, key) for key, (_, st, _) in parsed.items() if st.build_intent and st.build_intent.queued_since]
+    waiting = [(st.build_intent.queued_since, key) for key, st in statuses.items() if st.build_intent and st.build_intent.queued_since]
     return {key for _, key in sorted(waiting)[:slots]}
 
 
