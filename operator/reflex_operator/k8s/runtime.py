@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import threading
 import zlib
 from collections import deque
@@ -57,6 +58,19 @@ def slim(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "metadata": kept}
 
 
+def _interned(value: Any) -> Any:
+    """A copy of a decoded JSON value whose keys and short strings are interned: every decoded
+    body brings its own copies of "metadata", "namespace", "micro", ..., which for 10,000 heads
+    held were a third of their size."""
+    if isinstance(value, dict):
+        return {sys.intern(k): _interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interned(v) for v in value]
+    if isinstance(value, str) and len(value) <= 64:
+        return sys.intern(value)
+    return value
+
+
 @dataclass(frozen=True)
 class SecretMeta:
     """What the operator keeps of a Secret: never its data."""
@@ -102,7 +116,7 @@ class Entry:
     def body(self, body: dict[str, Any]) -> None:
         lean = slim(body)
         status = lean.get("status")
-        self._head = {k: v for k, v in lean.items() if k != "status"}
+        self._head = {k: _interned(v) for k, v in lean.items() if k != "status"}
         self._status = _pack(status) if status else None
         self._epoch += 1
 
