@@ -207,7 +207,9 @@ class ReadyWatch:
                 for event in self._watch.stream(self.custom.list_cluster_custom_object, GROUP, VERSION, PLURAL,
                                                  deserialize=False):
                     self._on(event)
-                return  # stopped
+                if self._stopping:
+                    return
+                say("watch closed by the API server: listing again")  # its timeout, or a busy server
             except ApiException as exc:  # 410: start again from a fresh list
                 say(f"watch restarted ({exc.status})")
             except Exception as exc:  # noqa: BLE001 - the API server going away at teardown
