@@ -7,7 +7,6 @@ the inputs, so an operator that restarts at any point finds what it made and rep
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import json
 import re

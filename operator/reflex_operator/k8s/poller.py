@@ -102,13 +102,20 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
             if rt.services.get(name) != service or name not in rt.services:
                 rt.services[name] = service
                 woken.add(names[name])
-    if not full:
-        for key in woken:
-            rt.queue.add(key)
-        return woken
-    rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
+    if full:
+        rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
+        woken |= await _probe_running(rt, parsed, now)
+    for key in woken:
+        rt.queue.add(key)
+    if full:
+        await publish_plans(rt, now)
+    return woken
 
-    # Health of every running instance.
+
+async def _probe_running(rt: Runtime, parsed: dict[Key, tuple[Entry, Polled]], now: datetime) -> set[Key]:
+    """Probe the health of every running instance; returns the databases whose sample matters.
+    A sample that crosses the namespace's cap (or a new month) wakes its database too: the health
+    it would show changes (``health_sample_matters`` with ``capped``)."""
     probes = []
     for key, (entry, view) in parsed.items():
         service = rt.services.get(view.service)
@@ -118,16 +125,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
         spec = ReflexDatabaseSpec.model_validate(entry.spec)
         endpoint = rt.config.endpoint_template.format(service=view.service, name=key[1], namespace=key[0])
         probes.append(_probe(rt, key, spec, view.status, endpoint, now))
-    # A sample that crosses the namespace's cap (or a new month) wakes its database: the health
-    # it would show changes (``health_sample_matters`` with ``capped``).
-    for key in await asyncio.gather(*probes):
-        if key is not None:
-            woken.add(key)
-
-    for key in woken:
-        rt.queue.add(key)
-    await publish_plans(rt, now)
-    return woken
+    return {key for key in await asyncio.gather(*probes) if key is not None}
 
 
 def _queued_to_wake(statuses: dict[Key, ReflexDatabaseStatus], slots: int) -> set[Key]:

@@ -183,7 +183,7 @@ def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
         other = identity.service_name(namespace, name, entry.uid)
         if other in rt.services or other in names or not rt.gate.owns(entry.uid):
             continue
-        if (entry.cluster() or rt.placements.default) == cluster:
+        if rt.cluster_of((namespace, name)) == cluster:
             names.append(other)
     return names
 
