@@ -29,7 +29,7 @@ controlplane: venv
 
 # The CRD and docs/api.md, generated from the pydantic models (and copied into the Helm chart).
 crds: venv
-	$(BIN)/python -m reflex_operator.api.crd
+	$(BIN)/reflex-operator crds
 	$(BIN)/python -m reflex_dev.chart
 
 # The Helm chart's copies of crds/, manifests/admission/ and the Grafana dashboard, and its

@@ -46,13 +46,13 @@ from reflex_operator.api.models import (  # noqa: E402
     HealthStatus,
     Replication,
 )
-from reflex_operator.decide import identity  # noqa: E402
-from reflex_operator.decide.plan import Plan  # noqa: E402
-from reflex_operator.decide.observed import Config, HealthSample, ObservedBuild, ObservedService, ServiceState  # noqa: E402
-from reflex_operator.k8s.kube import FINALIZER  # noqa: E402
-from reflex_operator.k8s.poller import poll_once  # noqa: E402
-from reflex_operator.k8s.reconciler import reconcile  # noqa: E402
-from reflex_operator.k8s.runtime import Entry, Runtime, SecretMeta  # noqa: E402
+from reflex_operator.database import identity  # noqa: E402
+from reflex_operator.tenancy.plans import Plan  # noqa: E402
+from reflex_operator.database.inputs import Config, HealthSample, ObservedBuild, ObservedService, ServiceState  # noqa: E402
+from reflex_operator.kube.client import FINALIZER  # noqa: E402
+from reflex_operator.controller.poller import poll_once  # noqa: E402
+from reflex_operator.controller.reconcile import reconcile  # noqa: E402
+from reflex_operator.controller.runtime import Entry, Runtime, SecretMeta  # noqa: E402
 from reflex_operator.metrics import Metrics  # noqa: E402
 from reflex_operator.settings import Settings  # noqa: E402
 

@@ -54,7 +54,7 @@ from typing import Any
 from aiohttp import web
 
 from reflex_operator.api.models import Replication
-from reflex_operator.api.server import SOURCE_URL, HealthDocument, ServerEnvironment, server_container
+from reflex_operator.api.server_contract import SOURCE_URL, HealthDocument, ServerEnvironment, server_container
 
 __all__ = ["Instance", "Settings", "Simulator", "row_count", "tables_for", "main"]
 

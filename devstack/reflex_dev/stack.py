@@ -206,7 +206,7 @@ def _start_api(state: dict[str, Any], d: Path) -> bool:
     """reflex-api (the REST API), as its ServiceAccount, on REFLEX_API_URL's port."""
     log = d / "api.log"
     port = int(state["env"]["REFLEX_API_URL"].rsplit(":", 1)[1])
-    cmd = [sys.executable, "-m", "reflex_operator.restapi.main", "--host", HOST, "--port", str(port),
+    cmd = [sys.executable, "-m", "reflex_operator.restapi.serve", "--host", HOST, "--port", str(port),
            "--kubeconfig", state["api_kubeconfig"]]
     proc = spawn(cmd, log_path=log, env={**os.environ, "KUBECONFIG": state["api_kubeconfig"]}, cwd=repo_root())
     state["api"] = {"pid": proc.pid, "marker": "reflex_operator.restapi", "log": str(log)}

@@ -9,15 +9,15 @@ __all__ = ["main"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from reflex_operator.k8s.main import run
+    from reflex_operator.controller.run import run
 
     return run(verbose=args.verbose)
 
 
 def _cmd_crds(args: argparse.Namespace) -> int:
-    from reflex_operator.api.crd import write_crds
+    from reflex_operator.crdgen.write import write_all
 
-    for path in write_crds(args.output):
+    for path in write_all(args.output, args.docs):
         print(path)
     return 0
 
@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="debug logging")
     run.set_defaults(func=_cmd_run)
 
-    crds = sub.add_parser("crds", help="write the CRD YAML generated from the API models")
-    crds.add_argument("--output", default="crds", help="directory to write into (default: crds)")
+    crds = sub.add_parser("crds", help="write the CRDs and docs/api.md, generated from the API models")
+    crds.add_argument("--output", default="crds", help="directory the CRDs are written into (default: crds)")
+    crds.add_argument("--docs", default="docs/api.md", help="the API reference written (default: docs/api.md)")
     crds.set_defaults(func=_cmd_crds)
     return parser
 

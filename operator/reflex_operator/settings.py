@@ -13,9 +13,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from reflex_operator.decide.lease import Timings
+from reflex_operator.ha.lease import Timings
 from reflex_operator.api.plan import DEFAULT_PLAN
-from reflex_operator.decide.observed import Config
+from reflex_operator.database.inputs import Config
 
 __all__ = ["Settings"]
 

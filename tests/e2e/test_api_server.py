@@ -73,7 +73,7 @@ def api(kube: Any, tmp_path: Path) -> Iterator[Api]:
     config = tmp_path / "api.kubeconfig"
     config.write_text(_kubeconfig(cp.url, cp.ca_file.read_bytes(), "reflex-api", _token(kube, "reflex-system", "reflex-api")))
     port = free_port()
-    proc = spawn([sys.executable, "-m", "reflex_operator.restapi.main", "--kubeconfig", str(config), "--host", "127.0.0.1",
+    proc = spawn([sys.executable, "-m", "reflex_operator.restapi.serve", "--kubeconfig", str(config), "--host", "127.0.0.1",
                   "--port", str(port), "--review-ttl", "1"], log_path=tmp_path / "api.log")
     try:
         wait_for_port(port, timeout=60, proc=proc)

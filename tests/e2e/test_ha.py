@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from reflex_dev._proc import wait_until
-from reflex_operator.decide.shards import shard_of
+from reflex_operator.ha.shards import shard_of
 from tests.e2e.helpers import apply, manifest, patch, status
 from tests.fixtures.operator import Operator, generation_observed, lease_name_of
 

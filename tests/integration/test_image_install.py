@@ -131,7 +131,7 @@ def test_every_runtime_module_imports_from_the_installed_package(image_venv: Pat
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert Path(out["file"]).resolve().is_relative_to(image_venv.resolve()), out["file"]
-    assert "reflex_operator.k8s.main" in out["modules"] and "reflex_operator.k8s.handlers" in out["modules"]
+    assert "reflex_operator.controller.run" in out["modules"] and "reflex_operator.controller.handlers" in out["modules"]
 
 
 def test_venv_holds_the_runtime_lock_and_the_project_only(image_venv: Path, tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_the_image_holds_no_local_stack(image_venv: Path, tmp_path: Path) -> Non
     assert out["importable"] == {"reflex_operator": True, "reflex_dev": False, "moto": False,
                                  "werkzeug": False, "flask": False, "responses": False}, out["importable"]
     modules = [f for f in out["files"] if f.endswith(".py")]
-    assert "reflex_operator/k8s/main.py" in modules, modules
+    assert "reflex_operator/controller/run.py" in modules, modules
     assert all(f.startswith("reflex_operator/") for f in modules), modules
     assert not [f for f in out["files"] if f.startswith(("reflex_operator/dev/", "reflex_dev"))], out["files"]
     assert "reflex-operator" in out["scripts"] and "reflex-dev" not in out["scripts"], out["scripts"]

@@ -339,14 +339,14 @@ def test_policy_resources_match_the_deployment_configuration(policy: dict, objec
     by_action = {a: as_list(st["Resource"]) for st in policy["Statement"] for a in as_list(st["Action"])}
     assert by_action["codebuild:StartBuild"] == [f"arn:aws:codebuild:REGION:ACCOUNT_ID:project/{conf['codebuild_project']}"]
     assert by_action["ecr:DescribeRepositories"] == [f"arn:aws:ecr:REGION:ACCOUNT_ID:repository/{conf['ecr_repository']}"]
-    # ECS service names and task families start with "rdb-" (reflex_operator.decide.identity).
+    # ECS service names and task families start with "rdb-" (reflex_operator.database.identity).
     assert by_action["ecs:CreateService"] == [f"arn:aws:ecs:REGION:ACCOUNT_ID:service/{conf['ecs_cluster']}/rdb-*"]
     role_name = conf["execution_role_arn"].rsplit("/", 1)[1]
     assert by_action["iam:PassRole"] == [f"arn:aws:iam::ACCOUNT_ID:role/{role_name}"]
     assert by_action["secretsmanager:CreateSecret"] == [
         f"arn:aws:secretsmanager:REGION:ACCOUNT_ID:secret:{conf['secret_prefix']}*"
     ]
-    from reflex_operator.decide import identity
+    from reflex_operator.database import identity
 
     assert identity.service_name("ns", "db", "0123456789").startswith("rdb-")
     assert identity.task_family("ns", "db", "0123456789").startswith("rdb-")

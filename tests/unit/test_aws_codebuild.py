@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from reflex_operator.aws.codebuild import BATCH, CodeBuild, parse_build
-from reflex_operator.decide.identity import BuildInputs
-from reflex_operator.decide.observed import BuildOutcome
-from reflex_operator.decide.steps import FindBuild, StartBuild
-from reflex_operator.decide.ports import BuildQuotaReached
+from reflex_operator.database.identity import BuildInputs
+from reflex_operator.database.inputs import BuildOutcome
+from reflex_operator.database.steps import FindBuild, StartBuild
+from reflex_operator.ports import BuildQuotaReached
 from tests.unit.fake_aws import FakeAws, aws_error, raises
 
 INPUTS = BuildInputs(server_version="v1.4.0", schemas=("public", "sales"), rebuild_token=None)

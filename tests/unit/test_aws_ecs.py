@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from reflex_operator.api.models import DeployedConfig, LogLevel, Size, SyncMode
-from reflex_operator.api.server import ServerEnvironment
+from reflex_operator.api.server_contract import ServerEnvironment
 from reflex_operator.aws.ecs import BATCH, Ecs, container_environment, parse_task_definition
-from reflex_operator.decide.identity import DeployInputs
-from reflex_operator.decide.observed import RolloutState, ServiceState
-from reflex_operator.decide.steps import Deploy
+from reflex_operator.database.identity import DeployInputs
+from reflex_operator.database.inputs import RolloutState, ServiceState
+from reflex_operator.database.steps import Deploy
 from tests.unit.fake_aws import FakeAws, aws_error, raises
 
 INPUTS = DeployInputs(

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from reflex_operator.api.models import ConditionType, Phase
-from reflex_operator.decide import reasons
-from reflex_operator.decide import steps as s
+from reflex_operator.api import reasons
+from reflex_operator.database import steps as s
 from tests.unit.world import World, one_pass, resource, settle
 
 

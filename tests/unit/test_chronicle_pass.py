@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reflex_operator.api.models import HistoryKind, NotificationType, Phase
-from reflex_operator.decide.notify import NOTIFIED
+from reflex_operator.database.notify import NOTIFIED
 from tests.unit.world import World, one_pass, settle, resource
 
 

@@ -14,9 +14,10 @@ import pydantic
 import pytest
 import yaml
 
-from reflex_operator.api import crd as crd_module
-from reflex_operator.api.plan_crd import PLAN_CRD_FILENAME, render_plan_crd
-from reflex_operator.api.crd import CRD_FILENAME, build_crd, render_api_reference, render_crd, write_crds
+from reflex_operator.crdgen import database as crd_module
+from reflex_operator.crdgen.plan import PLAN_CRD_FILENAME, render_plan_crd
+from reflex_operator.crdgen.database import CRD_FILENAME, build_crd, render_crd
+from reflex_operator.crdgen.write import render_api_reference, write_crds
 from reflex_operator.api.models import (
     Action,
     AllowedActions,
@@ -26,7 +27,7 @@ from reflex_operator.api.models import (
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "crds" / CRD_FILENAME
-REGENERATE = "regenerate with `.venv/bin/python -m reflex_operator.api.crd` (or `make crds` for the CRD only)"
+REGENERATE = "regenerate with `make crds` (`reflex-operator crds`)"
 
 
 def _version() -> dict[str, Any]:
@@ -78,8 +79,9 @@ def test_write_crds(tmp_path: Path) -> None:
 def test_cli_writes_crds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from reflex_operator.cli import main
 
-    assert main(["crds", "--output", str(tmp_path)]) == 0
+    assert main(["crds", "--output", str(tmp_path), "--docs", str(tmp_path / "api.md")]) == 0
     assert (tmp_path / CRD_FILENAME).read_text() == render_crd()
+    assert (tmp_path / "api.md").read_text() == render_api_reference()
     assert str(tmp_path / CRD_FILENAME) in capsys.readouterr().out
 
 

@@ -19,8 +19,10 @@ from reflex_operator.api.models import (
     Replication,
     Size,
 )
-from reflex_operator.decide import Config, Desired, Observation, SecretState, decide, reasons
-from reflex_operator.decide import steps as s
+from reflex_operator.database.inputs import Config, Desired, Observation, SecretState
+from reflex_operator.database.decide import decide
+from reflex_operator.api import reasons
+from reflex_operator.database import steps as s
 from tests.unit.world import T0, Pass, World, observation, one_pass, resource, run, settle
 
 
@@ -281,7 +283,7 @@ def test_service_client_token_differs_per_provisioning():
     first = d.generation
     d, _ = settle(w, upd(d, terminated=True))
     d, dec = one_pass(w, upd(d, terminated=False))
-    from reflex_operator.decide import identity
+    from reflex_operator.database import identity
 
     assert of(dec, s.Deploy)[0].client_token == identity.service_token(d.uid, d.generation)
     assert identity.service_token(d.uid, d.generation) != identity.service_token(d.uid, first)

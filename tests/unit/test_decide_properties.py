@@ -8,19 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reflex_operator.api.models import ConditionType, HealthStatus, Phase, Replication
-from reflex_operator.decide import (
-    BuildOutcome,
-    Config,
-    HealthSample,
-    Observation,
-    ObservedBuild,
-    ObservedService,
-    RolloutState,
-    SecretState,
-    ServiceState,
-    decide,
-)
-from reflex_operator.decide.identity import service_name
+from reflex_operator.database.inputs import BuildOutcome, Config, HealthSample, Observation, ObservedBuild, ObservedService, RolloutState, SecretState, ServiceState
+from reflex_operator.database.decide import decide
+from reflex_operator.database.identity import service_name
 from tests.unit.world import T0, UID, World, one_pass, resource
 
 tokens = st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,12}", fullmatch=True))

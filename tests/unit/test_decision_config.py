@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from reflex_operator.decide.observed import Config
+from reflex_operator.database.inputs import Config
 from reflex_operator.settings import Settings
 
 

@@ -17,8 +17,9 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
     Replication,
 )
-from reflex_operator.decide.plan import CAP_EXCEEDED_EVENT, CAP_LIFTED_EVENT
-from reflex_operator.decide import reasons, transition_events
+from reflex_operator.api.reasons import CAP_EXCEEDED_EVENT, CAP_LIFTED_EVENT
+from reflex_operator.api import reasons
+from reflex_operator.database.events import transition_events
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

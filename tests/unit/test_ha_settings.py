@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from reflex_operator.k8s import wiring
+from reflex_operator.controller import wiring
 from reflex_operator.settings import Settings
 
 

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reflex_operator.api.models import AppliedTokens, HealthStatus, InstanceStatus, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
-from reflex_operator.decide import Config, Desired, HealthSample, ObservedService, ServiceState, health_sample_matters
-from reflex_operator.decide.health import instance_status, snapshot_time
+from reflex_operator.database.inputs import Config, Desired, HealthSample, ObservedService, ServiceState
+from reflex_operator.database.decide import health_sample_matters
+from reflex_operator.database.health import instance_status, snapshot_time
 from tests.unit.world import T0
 
 REFRESH = 60.0

@@ -8,8 +8,8 @@ from dataclasses import fields, replace
 import pytest
 
 from reflex_operator.api.models import ReflexDatabaseSpec
-from reflex_operator.decide import identity
-from reflex_operator.decide.identity import BuildInputs, DeployInputs
+from reflex_operator.database import identity
+from reflex_operator.database.identity import BuildInputs, DeployInputs
 
 UID = "0f6b2c1e-1111-4222-8333-944455556666"
 BUILD = BuildInputs(server_version="v1.4.0", schemas=("public",), rebuild_token=None)

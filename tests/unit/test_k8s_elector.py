@@ -12,13 +12,13 @@ import copy
 
 import pytest
 
-from reflex_operator.decide.lease import LeaseRecord, Timings
-from reflex_operator.decide.ports import Conflict
-from reflex_operator.decide.shards import shard_of
-from reflex_operator.k8s import wiring
-from reflex_operator.k8s.elector import Elector
-from reflex_operator.k8s.gate import Gate
-from reflex_operator.k8s.workers import worker
+from reflex_operator.ha.lease import LeaseRecord, Timings
+from reflex_operator.ports import Conflict
+from reflex_operator.ha.shards import shard_of
+from reflex_operator.controller import wiring
+from reflex_operator.ha.elector import Elector
+from reflex_operator.ha.gate import Gate
+from reflex_operator.controller.workers import worker
 from tests.unit.world import World, deliver, resource
 
 TIMINGS = Timings(lease_duration=15, renew_deadline=10.0, retry_period=2.0)

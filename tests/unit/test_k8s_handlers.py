@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from reflex_operator.aws.clients import AwsCallError
-from reflex_operator.k8s import handlers, wiring
-from reflex_operator.k8s.runtime import WRITE_WAIT_SECONDS, Entry, SecretMeta
+from reflex_operator.controller import handlers, wiring
+from reflex_operator.controller.runtime import WRITE_WAIT_SECONDS, Entry, SecretMeta
 from reflex_operator.settings import Settings
 from tests.unit.world import UID, World, at_once
 
@@ -194,7 +194,7 @@ async def test_stop_cancels_events_that_do_not_finish():
         await asyncio.sleep(3600)
 
     w.kube.post_event = hang  # type: ignore[method-assign]
-    from reflex_operator.decide import steps as s
+    from reflex_operator.database import steps as s
 
     rt.post({"metadata": {}}, [s.Event("Deployed", "x")])
     await started.wait()
@@ -210,7 +210,7 @@ async def test_a_failed_event_is_logged_not_raised(caplog):
         raise RuntimeError("forbidden")
 
     w.kube.post_event = refuse  # type: ignore[method-assign]
-    from reflex_operator.decide import steps as s
+    from reflex_operator.database import steps as s
 
     rt.post({"metadata": {}}, [s.Event("Deployed", "x")])
     await rt.flush_events()
@@ -252,7 +252,7 @@ async def test_flush_can_cancel_events_still_being_posted():
         await asyncio.sleep(3600)
 
     w.kube.post_event = hang  # type: ignore[method-assign]
-    from reflex_operator.decide import steps as s
+    from reflex_operator.database import steps as s
 
     rt.post({"metadata": {}}, [s.Event("Deployed", "x"), s.Event("Paused", "y")])
     tasks = list(rt.posting)

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from reflex_operator.decide.ports import Conflict
-from reflex_operator.k8s.kube import FINALIZER, Kube
+from reflex_operator.ports import Conflict
+from reflex_operator.kube.client import FINALIZER, Kube
 
 
 class FakeApi:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reflex_operator.k8s import main
+from reflex_operator.controller import run as main
 
 
 class FakeLibc:

@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 
 import kopf
 
-from reflex_operator.k8s import handlers
-from reflex_operator.k8s.plans import PlanCache
-from reflex_operator.k8s.poller import publish_plans
-from reflex_operator.k8s.runtime import Entry
+from reflex_operator.controller import handlers
+from reflex_operator.tenancy.plan_cache import PlanCache
+from reflex_operator.controller.poller import publish_plans
+from reflex_operator.controller.runtime import Entry
 from tests.unit.test_k8s_handlers import drain
 from tests.unit.world import World, at_once
 

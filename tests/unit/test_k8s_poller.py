@@ -9,8 +9,8 @@ import time
 import pytest
 
 from reflex_operator.api.models import HealthStatus, Phase
-from reflex_operator.decide import steps as s
-from reflex_operator.k8s.poller import poll_once, run_poller
+from reflex_operator.database import steps as s
+from reflex_operator.controller.poller import poll_once, run_poller
 from reflex_operator.settings import Settings
 from tests.unit.world import World, deliver, one_pass, resource, settle
 
@@ -171,7 +171,7 @@ async def test_the_poller_runs_short_rounds_between_polls(monkeypatch):
         rounds.append(full)
         return set()
 
-    monkeypatch.setattr("reflex_operator.k8s.poller.poll_once", recording)
+    monkeypatch.setattr("reflex_operator.controller.poller.poll_once", recording)
     task = asyncio.create_task(run_poller(rt))
     try:
         deadline = time.monotonic() + 2
@@ -189,7 +189,7 @@ def test_finished_builds_wake_as_many_queued_databases_longest_waiting_first(slo
     from datetime import datetime, timedelta, timezone
 
     from reflex_operator.api.models import BuildIntent, ReflexDatabaseStatus
-    from reflex_operator.k8s.poller import _queued_to_wake
+    from reflex_operator.controller.poller import _queued_to_wake
 
     t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from reflex_operator.k8s.queue import Backoff, WorkQueue, resync
+from reflex_operator.controller.queue import Backoff, WorkQueue, resync
 
 A, B = ("ns", "a"), ("ns", "b")
 

@@ -1,4 +1,4 @@
-"""One reconcile pass (reflex_operator.k8s.reconciler) against the in-memory world: the finalizer,
+"""One reconcile pass (reflex_operator.controller.reconcile) against the in-memory world: the finalizer,
 the merge of acted and observed state, the status write and the body it keeps, first looks."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from dataclasses import replace
 import pytest
 
 from reflex_operator.api.models import HealthStatus, Phase, Replication
-from reflex_operator.decide import HealthSample, Observation, ObservedBuild, ObservedService, SecretState
-from reflex_operator.decide import BuildOutcome, ServiceState
-from reflex_operator.decide import steps as s
-from reflex_operator.decide.identity import service_name
-from reflex_operator.k8s.kube import FINALIZER
-from reflex_operator.k8s.reconciler import ReconcileError, _act, _Acted, _merge, observe, reconcile
-from reflex_operator.k8s.runtime import Entry, SecretMeta
+from reflex_operator.database.inputs import HealthSample, Observation, ObservedBuild, ObservedService, SecretState
+from reflex_operator.database.inputs import BuildOutcome, ServiceState
+from reflex_operator.database import steps as s
+from reflex_operator.database.identity import service_name
+from reflex_operator.kube.client import FINALIZER
+from reflex_operator.controller.reconcile import ReconcileError, _act, _Acted, _merge, observe, reconcile
+from reflex_operator.controller.runtime import Entry, SecretMeta
 from tests.unit.world import T0, UID, World, deliver, one_pass, resource, settle
 
 KEY = ("team-a", "orders")
@@ -178,7 +178,7 @@ def test_release_forgets_the_metrics_and_posts_the_events():
 
 
 def _desired(rt, key):
-    from reflex_operator.k8s.reconciler import _desired as desired_of
+    from reflex_operator.controller.reconcile import _desired as desired_of
 
     return desired_of(rt.resources[key])
 
@@ -219,7 +219,7 @@ async def test_a_write_answer_without_a_body_still_updates_the_entry():
 
 
 async def test_surface_error_for_a_resource_gone_meanwhile():
-    from reflex_operator.k8s.reconciler import surface_error
+    from reflex_operator.controller.reconcile import surface_error
 
     w = World()
     rt = w.runtime()

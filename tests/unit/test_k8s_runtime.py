@@ -7,9 +7,9 @@ import asyncio
 import copy
 import json
 
-from reflex_operator.k8s import poller
-from reflex_operator.k8s.poller import poll_once, polled
-from reflex_operator.k8s.runtime import Entry, slim
+from reflex_operator.controller import poller
+from reflex_operator.controller.poller import poll_once, polled
+from reflex_operator.controller.runtime import Entry, slim
 from tests.unit.world import World, deliver, resource, settle
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -102,7 +102,7 @@ def test_the_poller_parses_a_body_once_and_sees_a_new_one():
 
 
 def test_the_registry_knows_each_namespace_s_keys_whatever_changes_it():
-    from reflex_operator.k8s.runtime import Registry
+    from reflex_operator.controller.runtime import Registry
 
     reg = Registry()
     a, b, c = ("team-a", "orders"), ("team-a", "billing"), ("team-b", "orders")

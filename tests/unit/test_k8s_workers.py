@@ -12,11 +12,11 @@ from botocore.exceptions import ClientError
 
 from reflex_operator.api.models import ConditionType, ReflexDatabaseStatus
 from reflex_operator.aws.clients import AwsCallError
-from reflex_operator.decide import reasons
-from reflex_operator.k8s.queue import Backoff
-from reflex_operator.k8s.reconciler import SURFACE_AFTER
-from reflex_operator.k8s.runtime import Entry
-from reflex_operator.k8s.workers import process, worker
+from reflex_operator.api import reasons
+from reflex_operator.controller.queue import Backoff
+from reflex_operator.controller.reconcile import SURFACE_AFTER
+from reflex_operator.controller.runtime import Entry
+from reflex_operator.controller.workers import process, worker
 from tests.unit.world import World, deliver, resource
 
 

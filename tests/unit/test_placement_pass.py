@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reflex_operator.api.models import InstanceStatus, Phase, PlacementStatus
-from reflex_operator.decide import steps as s
-from reflex_operator.decide.placement import CLUSTER_NOT_IN_SETTINGS, NO_CLUSTER_CAPACITY
-from reflex_operator.decide import Config, decide
+from reflex_operator.database import steps as s
+from reflex_operator.api.reasons import CLUSTER_NOT_IN_SETTINGS, NO_CLUSTER_CAPACITY
+from reflex_operator.database.inputs import Config
+from reflex_operator.database.decide import decide
 from tests.unit.world import World, observation, one_pass, resource, settle
 
 KEY = ("team-a", "orders")

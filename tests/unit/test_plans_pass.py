@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from reflex_operator.api.models import HealthStatus, Phase, Replication, Size
 from reflex_operator.api.plan import GB, ReflexPlanSpec
-from reflex_operator.decide import steps as s
-from reflex_operator.decide.plan import CAP_EXCEEDED_EVENT, CAP_LIFTED_EVENT, PLAN_LIMIT_EXCEEDED, PLAN_NOT_FOUND
+from reflex_operator.database import steps as s
+from reflex_operator.api.reasons import CAP_EXCEEDED_EVENT, CAP_LIFTED_EVENT, PLAN_LIMIT_EXCEEDED, PLAN_NOT_FOUND
 from tests.unit.world import World, one_pass, resource, settle
 
 

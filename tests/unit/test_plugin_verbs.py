@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from reflex_operator.api.models import Action
-from reflex_operator.plugin import main as plugin_main
-from reflex_operator.plugin import verbs
-from reflex_operator.plugin.kube import Conflict
+from reflex_operator.plugin import cli as plugin_main
+from reflex_operator.actions import verbs
+from reflex_operator.plugin.cluster import Conflict
 
 ALLOWED = {a.value: {"allowed": True, "mode": "immediate"} for a in Action}
 

@@ -1,5 +1,5 @@
 """The adapters and the in-memory world implement the ports the core owns
-(reflex_operator.decide.ports) with the same methods and parameters."""
+(reflex_operator.ports) with the same methods and parameters."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import DataPlane
-from reflex_operator.decide import ports
-from reflex_operator.k8s.kube import Kube
+from reflex_operator import ports
+from reflex_operator.kube.client import Kube
 from tests.unit import world
 
 PAIRS = [

@@ -91,4 +91,4 @@ def test_the_product_builds_only_reflex_operator() -> None:
     sources = [p.relative_to(ROOT / "operator").parts for p in (ROOT / "operator").rglob("*.py")]
     assert sources and all(parts[0] == "reflex_operator" for parts in sources)
     assert not [parts for parts in sources if parts[:2] == ("reflex_operator", "dev")]
-    assert PYPROJECT["project"]["scripts"] == {"reflex-operator": "reflex_operator.cli:main", "kubectl-reflex": "reflex_operator.plugin.main:main", "reflex-api": "reflex_operator.restapi.main:main"}
+    assert PYPROJECT["project"]["scripts"] == {"reflex-operator": "reflex_operator.cli:main", "kubectl-reflex": "reflex_operator.plugin.cli:main", "reflex-api": "reflex_operator.restapi.serve:main"}

@@ -1,4 +1,4 @@
-"""The contract with reflex-server (``reflex_operator.api.server``): the container environment the
+"""The contract with reflex-server (``reflex_operator.api.server_contract``): the container environment the
 operator writes and the server (or the simulator) reads, and the ``/healthz`` document the server
 sends and the operator reads."""
 
@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timezone
 
 from reflex_operator.api.models import LogLevel, Replication, SyncMode
-from reflex_operator.api.server import SOURCE_URL, HealthDocument, ServerEnvironment, server_container
+from reflex_operator.api.server_contract import SOURCE_URL, HealthDocument, ServerEnvironment, server_container
 
 FULL = ServerEnvironment(
     sync_mode=SyncMode.STREAM,

@@ -1,5 +1,5 @@
 """A small in-memory world (CodeBuild, ECS, Secrets Manager, the data plane and Kubernetes) that
-implements the ports of ``reflex_operator.decide.ports``, so the unit tests drive the operator's
+implements the ports of ``reflex_operator.ports``, so the unit tests drive the operator's
 real pass: ``poll_once`` then ``reconcile`` of ``reflex_operator.k8s``.
 
 Its time moves only when a test calls ``tick``: builds take a number of ticks and can fail,
@@ -31,27 +31,16 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
     Replication,
 )
-from reflex_operator.decide import (
-    BuildOutcome,
-    Config,
-    Desired,
-    HealthSample,
-    Observation,
-    ObservedBuild,
-    ObservedService,
-    RolloutState,
-    SecretState,
-    ServiceState,
-    desired_config,
-)
-from reflex_operator.decide import steps as s
-from reflex_operator.decide.plan import Plan
-from reflex_operator.decide.ports import BuildQuotaReached, ClusterFull, Conflict
-from reflex_operator.k8s.kube import FINALIZER
-from reflex_operator.k8s.poller import poll_once
-from reflex_operator.k8s.reconciler import observe, reconcile
-from reflex_operator.k8s.placements import Placements
-from reflex_operator.k8s.runtime import Entry, Key, Runtime, SecretMeta
+from reflex_operator.database.inputs import BuildOutcome, Config, Desired, HealthSample, Observation, ObservedBuild, ObservedService, RolloutState, SecretState, ServiceState
+from reflex_operator.database.decide import desired_config
+from reflex_operator.database import steps as s
+from reflex_operator.tenancy.plans import Plan
+from reflex_operator.ports import BuildQuotaReached, ClusterFull, Conflict
+from reflex_operator.kube.client import FINALIZER
+from reflex_operator.controller.poller import poll_once
+from reflex_operator.controller.reconcile import observe, reconcile
+from reflex_operator.tenancy.slots import Placements
+from reflex_operator.controller.runtime import Entry, Key, Runtime, SecretMeta
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 

@@ -36,6 +36,7 @@ __all__ = [
     "Token",
     "Wire",
     "Observed",
+    "Key",
 ]
 
 GROUP = "reflexdb.cloud"
@@ -45,6 +46,8 @@ PLURAL = "reflexdatabases"
 SINGULAR = "reflexdatabase"
 SHORT_NAMES = ("rdb", "reflexdb")
 CATEGORIES = ("reflex",)
+
+Key = tuple[str, str]  # a ReflexDatabase by (namespace, name): the work queue's and the caches' key
 
 # Secret names are DNS-1123 subdomains; Secret keys follow the Secret API; schema names are
 # unquoted PostgreSQL identifiers. Tokens and server versions are short printable identifiers.

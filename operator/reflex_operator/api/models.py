@@ -1,7 +1,7 @@
 """The ReflexDatabase API (``reflexdb.cloud/v1alpha1``): spec and status as pydantic models.
 
 These models are the one source of truth: the operator parses and writes them, and the CRD's
-OpenAPI schema is generated from them (``reflex_operator.api.crd``). Field names are camelCase on
+OpenAPI schema is generated from them (``reflex_operator.crdgen.database``). Field names are camelCase on
 the wire; Python attributes are snake_case.
 
 The models live by concern: ``api.common`` (the API's names, string formats, wire conventions),

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reflex_operator.aws.clients import AwsCallError, AwsClients
-from reflex_operator.decide.observed import BuildOutcome, ObservedBuild
-from reflex_operator.decide.ports import BuildQuotaReached
-from reflex_operator.decide.steps import FindBuild, StartBuild
+from reflex_operator.database.inputs import BuildOutcome, ObservedBuild
+from reflex_operator.ports import BuildQuotaReached
+from reflex_operator.database.steps import FindBuild, StartBuild
 
 __all__ = ["CodeBuild", "BATCH", "QUOTA_REACHED", "parse_build"]
 

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig
-from reflex_operator.api.server import CONTAINER, ServerEnvironment, server_container
+from reflex_operator.api.server_contract import CONTAINER, ServerEnvironment, server_container
 from reflex_operator.aws.clients import AwsCallError, AwsClients
-from reflex_operator.decide.observed import ObservedService, RolloutState, ServiceState
-from reflex_operator.decide.ports import ClusterFull
-from reflex_operator.decide.steps import Deploy
+from reflex_operator.database.inputs import ObservedService, RolloutState, ServiceState
+from reflex_operator.ports import ClusterFull
+from reflex_operator.database.steps import Deploy
 
 __all__ = ["Ecs", "BATCH", "container_environment", "is_quota_error", "parse_task_definition"]
 

@@ -1,5 +1,5 @@
 """The reflex-server health and admin endpoints (SPEC §3); the health document is
-``reflex_operator.api.server.HealthDocument``."""
+``reflex_operator.api.server_contract.HealthDocument``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import aiohttp
 from pydantic import ValidationError
 
 from reflex_operator.api.models import HealthStatus
-from reflex_operator.api.server import HealthDocument
-from reflex_operator.decide.observed import HealthSample
+from reflex_operator.api.server_contract import HealthDocument
+from reflex_operator.database.inputs import HealthSample
 
 __all__ = ["DataPlane", "parse_health"]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from reflex_operator.api.models import Action, HistoryKind, ReflexDatabaseStatus
-from reflex_operator.decide.history import spells
+from reflex_operator.database.history import spells
 
 __all__ = ["Paint", "Outcome", "age", "duration_ms", "status_screen", "builds_table", "notifications_table", "outcome_line", "summary"]
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reflex_operator.plugin.verbs import plan
+from reflex_operator.actions.verbs import plan
 from reflex_operator.restapi.models import TargetStatus
 
 __all__ = ["ACTION_VERBS", "Outcome", "decide", "decide_target"]

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from reflex_operator.api.models import Condition, HealthStatus, InstanceStatus, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
-from reflex_operator.decide import Desired, reasons
-from reflex_operator.decide.conditions import conditions, degraded_note, readiness
-from reflex_operator.decide.outcome import Outcome
+from reflex_operator.database.inputs import Desired
+from reflex_operator.api import reasons
+from reflex_operator.database.conditions import conditions, degraded_note, readiness
+from reflex_operator.database.outcome import Outcome
 from tests.unit.world import T0
 
 SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}, "sync": {"intervalSeconds": 60}})

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from reflex_operator.api.models import AppliedTokens, BuildRecord, BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus
-from reflex_operator.decide import Config, Desired, ObservedService, ServiceState
-from reflex_operator.decide.build import Builds
-from reflex_operator.decide.deleting import deleting
-from reflex_operator.decide.identity import build_inputs
-from reflex_operator.decide.steps import DeleteSecret, DeleteService, Event, ReleaseFinalizer, StopBuild
+from reflex_operator.database.inputs import Config, Desired, ObservedService, ServiceState
+from reflex_operator.database.build import Builds
+from reflex_operator.database.deleting import deleting
+from reflex_operator.database.identity import build_inputs
+from reflex_operator.database.steps import DeleteSecret, DeleteService, Event, ReleaseFinalizer, StopBuild
 
 SERVICE = ObservedService(name="svc", arn="arn:svc", state=ServiceState.ACTIVE, task_definition_arn=None, deploy_hash=None, desired_count=1, running_count=1)
 RUNNING = BuildRecord(id="b1", codebuild_id="p:b1", status=BuildState.IN_PROGRESS)

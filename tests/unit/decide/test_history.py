@@ -15,7 +15,7 @@ from reflex_operator.api.models import (
     Phase,
     ReflexDatabaseStatus,
 )
-from reflex_operator.decide.history import Spell, record, spells
+from reflex_operator.database.history import Spell, record, spells
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

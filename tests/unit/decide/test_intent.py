@@ -8,10 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from reflex_operator.api.models import BuildIntent, ReflexDatabaseSpec, ReflexDatabaseStatus
-from reflex_operator.decide import Config, Desired, identity, reasons
-from reflex_operator.decide.intent import QUEUED_MESSAGE, StartFacts, start_build
-from reflex_operator.decide.observed import BuildLookup
-from reflex_operator.decide.steps import FindBuild, StartBuild
+from reflex_operator.database.inputs import Config, Desired
+from reflex_operator.database import identity
+from reflex_operator.api import reasons
+from reflex_operator.database.intent import QUEUED_MESSAGE, StartFacts, start_build
+from reflex_operator.database.inputs import BuildLookup
+from reflex_operator.database.steps import FindBuild, StartBuild
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from reflex_operator.decide.lease import (
+from reflex_operator.ha.lease import (
     LeaseRecord,
     LeaseView,
     Tenure,

@@ -16,12 +16,12 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
     Severity,
 )
-from reflex_operator.decide import reasons
-from reflex_operator.decide.chronicle import chronicle
-from reflex_operator.decide.events import Transition
-from reflex_operator.decide.notify import NOTIFIED, notification_id, notify, parse_seen, resolved
-from reflex_operator.decide.observed import Config
-from reflex_operator.decide.steps import Event
+from reflex_operator.api import reasons
+from reflex_operator.database.chronicle import chronicle
+from reflex_operator.database.events import Transition
+from reflex_operator.database.notify import NOTIFIED, notification_id, notify, parse_seen, resolved
+from reflex_operator.database.inputs import Config
+from reflex_operator.database.steps import Event
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
 UID = "0b9c6a1e-uid"

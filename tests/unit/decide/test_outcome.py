@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from reflex_operator.api.models import Action
-from reflex_operator.decide import reasons
-from reflex_operator.decide.outcome import Outcome, blocked, combine
-from reflex_operator.decide.steps import Event, ReleaseFinalizer
+from reflex_operator.api import reasons
+from reflex_operator.database.outcome import Outcome, blocked, combine
+from reflex_operator.database.steps import Event, ReleaseFinalizer
 
 
 def test_combine_keeps_order_and_the_first_blocker_and_progress():

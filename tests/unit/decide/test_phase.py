@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reflex_operator.api.models import Phase
-from reflex_operator.decide import reasons
-from reflex_operator.decide.phase import PhaseFacts as F
-from reflex_operator.decide.phase import phase_of
+from reflex_operator.api import reasons
+from reflex_operator.database.phase import PhaseFacts as F
+from reflex_operator.database.phase import phase_of
 
 RUNNING_SERVICE = dict(service=True, image=True)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from reflex_operator.api.models import InstanceStatus, PlacementStatus, ReflexDatabaseStatus
-from reflex_operator.decide.placement import NO_CLUSTER_CAPACITY, ClusterLoad, choose_cluster, holds_slot, place
+from reflex_operator.api.reasons import NO_CLUSTER_CAPACITY
+from reflex_operator.tenancy.placement import ClusterLoad, choose_cluster, holds_slot, place
 
 AB = ("a", "b")
 ABC = ("a", "b", "c")

@@ -11,7 +11,7 @@ import pytest
 from reflex_operator.api.models import Action, ReflexDatabaseSpec, ReflexDatabaseStatus, Size
 from reflex_operator.api.plan import GB, PlanStatus, ReflexPlanSpec, compute_units
 from reflex_operator.api.spec import SIZE_RESOURCES
-from reflex_operator.decide.plan import (
+from reflex_operator.tenancy.plans import (
     PLAN_LIMIT_EXCEEDED,
     PLAN_NOT_FOUND,
     Grant,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from reflex_operator.api.models import AppliedTokens, ReflexDatabaseSpec, ReflexDatabaseStatus
-from reflex_operator.decide import Config, Desired, Observation, SecretState, reasons
-from reflex_operator.decide.secret import connection_secret
-from reflex_operator.decide.steps import PutSecret
+from reflex_operator.database.inputs import Config, Desired, Observation, SecretState
+from reflex_operator.api import reasons
+from reflex_operator.database.secret import connection_secret
+from reflex_operator.database.steps import PutSecret
 
 SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
 OK = SecretState(exists=True, has_key=True, resource_version="5")

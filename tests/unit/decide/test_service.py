@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from reflex_operator.api.models import Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
-from reflex_operator.decide import Desired, ObservedService, ServiceState
-from reflex_operator.decide.outcome import Outcome
-from reflex_operator.decide.observed import RolloutState
-from reflex_operator.decide.service import ServiceResult, desired_config, pending_changes, settling, waits_for_build
+from reflex_operator.database.inputs import Desired, ObservedService, ServiceState
+from reflex_operator.database.outcome import Outcome
+from reflex_operator.database.inputs import RolloutState
+from reflex_operator.database.service import ServiceResult, desired_config, pending_changes, settling, waits_for_build
 
 SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
 TARGET = desired_config(SPEC)

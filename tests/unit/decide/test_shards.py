@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from reflex_operator.decide.lease import LeaseRecord, LeaseView, Tenure
-from reflex_operator.decide.shards import Plan, aim, live_members, member_lease, plan, shard_lease, shard_of
+from reflex_operator.ha.lease import LeaseRecord, LeaseView, Tenure
+from reflex_operator.ha.shards import Plan, aim, live_members, member_lease, plan, shard_lease, shard_of
 
 
 def test_shard_of_is_a_stable_hash_of_the_uid():
@@ -19,7 +19,7 @@ def test_shard_of_is_a_stable_hash_of_the_uid():
     assert [shard_of("6f1c2a9e-0000-4000-8000-000000000001", n) for n in (1, 2, 3, 8)] == [0, 0, 0, 2]
     assert shard_of("anything", 1) == 0
     # Not Python's hash(): the same in another process with another hash seed.
-    code = "from reflex_operator.decide.shards import shard_of; print(shard_of('6f1c2a9e-0000-4000-8000-000000000001', 7))"
+    code = "from reflex_operator.ha.shards import shard_of; print(shard_of('6f1c2a9e-0000-4000-8000-000000000001', 7))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert int(out) == shard_of("6f1c2a9e-0000-4000-8000-000000000001", 7)

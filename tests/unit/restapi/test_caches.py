@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubernetes.client import ApiClient
 
 from reflex_operator.restapi.cache import Cache
-from reflex_operator.restapi.kube import TtlCache
+from reflex_operator.restapi.backend import TtlCache
 
 
 def test_review_answers_are_reused_until_they_expire() -> None:

@@ -1,0 +1,367 @@
+"""One reconcile pass for one resource: parse → observe → decide → act → write status.
+
+The judgement is all in ``reflex_operator.decide``; this module only gathers its inputs from
+the operator-wide caches (filled by the poller in batches) and carries out its steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+from reflex_operator.api import reasons
+from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
+from reflex_operator.database.decide import Decision, decide
+from reflex_operator.database.inputs import Desired, Observation, SecretState
+from reflex_operator.database import identity
+from reflex_operator.database.chronicle import Chronicle, chronicle
+from reflex_operator.database.notify import parse_seen
+from reflex_operator.api.models import NOTIFICATIONS_SEEN
+from reflex_operator.database import steps as s
+from reflex_operator.database.inputs import BuildLookup, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.ports import BuildQuotaReached, ClusterFull
+from reflex_operator.aws.ecs import BATCH as ecs_batch
+from reflex_operator.kube.client import FINALIZER
+from reflex_operator.controller.runtime import Entry, Key, Runtime, SecretMeta
+
+__all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
+
+log = logging.getLogger("reflex_operator.reconcile")
+
+# After this many failed passes in a row, the error is shown as Stalled/AWSError in status.
+SURFACE_AFTER = 3
+
+
+class ReconcileError(RuntimeError):
+    pass
+
+
+@dataclass
+class _Acted:
+    """What carrying out the steps revealed, merged into the second decision's observation."""
+
+    builds: list[ObservedBuild] = field(default_factory=list)
+    secret_arn: str | None = None
+    service: ObservedService | None = None
+    service_changed: bool = False
+    health: HealthSample | None = None
+    released: bool = False
+    build_refused: bool = False  # StartBuild: the account's concurrent-build quota is reached
+    build_lookup: BuildLookup | None = None  # FindBuild found nothing
+    refused: bool = False  # CreateService met the cluster's quota: nothing created, placed again
+    events: list[s.Event] = field(default_factory=list)
+
+
+def _desired(entry: Entry) -> Desired:
+    meta = entry.meta
+    return Desired(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        generation=int(meta.get("generation", 1)),
+        spec=ReflexDatabaseSpec.model_validate(entry.spec),
+        status=ReflexDatabaseStatus.model_validate(entry.status),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+async def reconcile(rt: Runtime, key: Key) -> None:
+    """One pass. Raises on failure (``Conflict`` when a write met a newer object); the worker
+    retries."""
+    entry = rt.resources.get(key)
+    if entry is None:
+        return
+    meta = entry.meta
+    finalizers = list(meta.get("finalizers") or [])
+    deleting = bool(meta.get("deletionTimestamp"))
+    if deleting and FINALIZER not in finalizers:
+        return  # nothing owed
+    if not deleting and FINALIZER not in finalizers:
+        await rt.kube.set_finalizers(key[0], key[1], [*finalizers, FINALIZER], meta.get("resourceVersion"))
+        return  # the watch brings the updated object back
+
+    desired = _desired(entry)
+    observed = await observe(rt, desired)
+    first = decide(desired, observed, rt.config, rt.clock())
+    before = desired.status
+    if any(isinstance(step, s.RecordPlacement) or (isinstance(step, s.StartBuild) and step.record) for step in first.steps):
+        # The build intent, and a new database's ECS cluster, go to status before StartBuild or
+        # CreateService is called: a restart knows what was asked for without listing the
+        # project's builds (decide.intent), and finds the service on its cluster (decide.placement).
+        _hold_placement(rt, key, first.steps)
+        await _write(rt, entry, before, first)
+        before = first.status
+    placement = first.status.placement
+    acted = await _act(rt, desired, first.steps, placement.cluster if placement else rt.placements.default)
+    if acted.released:
+        await rt.kube.set_finalizers(key[0], key[1], [f for f in finalizers if f != FINALIZER], meta.get("resourceVersion"))
+        rt.metrics.forget(*key)
+        rt.post(entry.head, acted.events)
+        return
+    # Decide again on what acting revealed; only the status of this second decision is written
+    # (its steps are the next pass's, after the world has moved).
+    merged = replace(_merge(observed, acted), clusters=rt.placements.load(time.monotonic()))
+    second = decide(replace(desired, status=first.status), merged, rt.config, rt.clock())
+    told = _chronicle(rt, entry, desired, second, acted.events)
+    _hold_placement(rt, key, second.steps)  # placed again after a quota refusal: recorded now
+    await _write(rt, entry, before, replace(second, status=told.status))
+    rt.post(entry.head, list(told.events))
+    _again(rt, key, acted, second)
+
+
+def _again(rt: Runtime, key: Key, acted: _Acted, second: Decision) -> None:
+    """A start refused for the concurrent-build quota is retried after a while (not a failure:
+    no backoff, no error); a start the second decision found due (the intent was recorded anew)
+    runs in the next pass at once, and so does a create placed on another cluster after a quota
+    refusal."""
+    if acted.build_refused:
+        rt.queue.add_after(key, rt.settings.build_queue_retry_seconds)
+    elif any(isinstance(step, (s.StartBuild, s.RecordPlacement)) for step in second.steps):
+        rt.queue.add(key)
+
+
+async def surface_error(rt: Runtime, key: Key, error: str) -> None:
+    """A failure that persists is shown as a condition (Stalled, reason AWSError) and an event."""
+    entry = rt.resources.get(key)
+    if entry is None:
+        return
+    desired = _desired(entry)
+    observed = await observe(rt, desired, fetch=False)
+    decision = decide(desired, replace(observed, aws_error=error), rt.config, rt.clock())
+    told = _chronicle(rt, entry, desired, decision, [])
+    if entry.last_error != error:
+        rt.post(entry.head, [s.Event(reasons.AWS_ERROR, error, warning=True)])
+        entry.last_error = error
+    await _write(rt, entry, desired.status, replace(decision, status=told.status))
+    rt.post(entry.head, list(told.events))
+
+
+def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, done: list[s.Event]) -> Chronicle:
+    """The notifications, history and Events of what this pass changed (one source for all three)."""
+    annotations = entry.meta.get("annotations") or {}
+    return chronicle(
+        desired.status, decision.status, done,
+        uid=desired.uid, now=rt.clock(), seen=parse_seen(annotations.get(NOTIFICATIONS_SEEN)), config=rt.config,
+    )
+
+
+# ------------------------------------------------------------------------------------ observe
+
+
+async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
+    status = desired.status
+    svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
+    cluster = rt.cluster_of((desired.namespace, desired.name))
+    if fetch and svc_name not in rt.services:
+        # Not polled yet (the operator just started): ask for it together with other resources'
+        # unknown services on the same cluster, one pass at a time, so a restart with N
+        # resources costs about N/10 calls, not N.
+        async with rt.first_look:
+            if svc_name not in rt.services:
+                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster))
+    running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
+    missing = [i for i in running if i not in rt.builds]
+    if fetch and missing:
+        rt.builds.update(await rt.codebuild.get(missing))
+    return Observation(
+        secret=await _secret_state(rt, desired, fetch),
+        builds=tuple(rt.builds[i] for i in running if i in rt.builds),
+        service=rt.services.get(svc_name),
+        health=rt.health.get((desired.namespace, desired.name)),
+        aws_secret_arn=status.secret_arn,
+        plan=rt.plans.facts(desired.namespace, (e.usage() for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
+        clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
+    )
+
+
+def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
+    names = [first]
+    for (namespace, name), entry in list(rt.resources.items()):
+        if len(names) == ecs_batch:
+            break
+        other = identity.service_name(namespace, name, entry.uid)
+        if other in rt.services or other in names or not rt.gate.owns(entry.uid):
+            continue
+        if rt.cluster_of((namespace, name)) == cluster:
+            names.append(other)
+    return names
+
+
+def _secret_key(desired: Desired) -> Key:
+    return (desired.namespace, desired.spec.source.secret_ref.name)
+
+
+async def _secret_state(rt: Runtime, desired: Desired, fetch: bool = True) -> SecretState:
+    key = _secret_key(desired)
+    if key not in rt.secret_index and fetch:
+        # Not seen on the watch yet (the operator just started): ask once.
+        meta = await rt.kube.secret_meta(*key)
+        rt.secret_index[key] = SecretMeta(*meta) if meta else None
+    known = rt.secret_index.get(key)
+    if known is None:
+        return SecretState(exists=False)
+    return SecretState(
+        exists=True,
+        has_key=desired.spec.source.secret_ref.key in known.keys,
+        resource_version=known.resource_version,
+    )
+
+
+def _merge(observed: Observation, acted: _Acted) -> Observation:
+    builds = {b.codebuild_id: b for b in observed.builds}
+    builds.update({b.codebuild_id: b for b in acted.builds})
+    return replace(
+        observed,
+        builds=tuple(builds.values()),
+        service=acted.service if acted.service_changed else observed.service,
+        aws_secret_arn=acted.secret_arn or observed.aws_secret_arn,
+        health=acted.health or observed.health,
+        build_refused=acted.build_refused,
+        build_lookup=acted.build_lookup,
+    )
+
+
+# ---------------------------------------------------------------------------------------- act
+
+
+async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster: str) -> _Acted:
+    """Carry out the steps in order; every ECS call goes to the database's cluster."""
+    acted = _Acted()
+    resource = f"{desired.namespace}/{desired.name}"
+    for step in steps:
+        if acted.refused:
+            break
+        match step:
+            case s.Event():
+                acted.events.append(step)
+            case s.PutSecret():
+                value = await rt.kube.secret_value(desired.namespace, step.k8s_secret, step.k8s_key)
+                if value is None:
+                    raise ReconcileError(f"Secret {step.k8s_secret!r} or its key {step.k8s_key!r} disappeared")
+                acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource, exists=step.exists)
+            case s.DeleteSecret():
+                await rt.secrets.delete(step.secret_name)
+            case s.StartBuild() | s.FindBuild():
+                await _act_build(rt, step, acted, resource)
+            case s.StopBuild():
+                await rt.codebuild.stop(step.codebuild_id)
+                log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
+            case s.RecordPlacement():
+                pass  # written with the first decision's status, before acting (reconcile)
+            case s.Deploy():
+                await _deploy(rt, desired, step, cluster, acted)
+            case s.ScaleService():
+                acted.service = await rt.ecs.scale(step.service_name, step.desired_count, cluster)
+                acted.service_changed = True
+                rt.services[step.service_name] = acted.service
+            case s.DeleteService():
+                acted.service = await rt.ecs.delete(step.service_name, cluster)
+                acted.service_changed = True
+                rt.services[step.service_name] = acted.service
+                rt.health.pop((desired.namespace, desired.name), None)
+                rt.wake_for_room(cluster)
+            case s.Reload():
+                await rt.dataplane.reload(step.endpoint_url)
+            case s.PauseReplication():
+                await rt.dataplane.pause_replication(step.endpoint_url)
+                acted.health = _replication_now(rt, desired, Replication.PAUSED)
+            case s.ResumeReplication():
+                await rt.dataplane.resume_replication(step.endpoint_url)
+                acted.health = _replication_now(rt, desired, Replication.RUNNING)
+            case s.ReleaseFinalizer():
+                acted.released = True
+            case _:
+                raise ReconcileError(f"unknown step {step!r}")
+    return acted
+
+
+async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acted, resource: str) -> None:
+    """Start a build (a refusal at the concurrent-build quota is noted, not raised), or look for
+    the build of an expired intent."""
+    if isinstance(step, s.StartBuild):
+        try:
+            build: ObservedBuild | None = await rt.codebuild.start(step)
+        except BuildQuotaReached as exc:
+            acted.build_refused = True
+            log.info("%s: build queued: %s", resource, exc)
+            return
+        log.info("%s: build %s started for inputs %s", resource, build.codebuild_id if build else "", step.inputs.hash)
+    else:
+        build, complete = await rt.codebuild.find(step)
+        if build is None:
+            acted.build_lookup = BuildLookup.ABSENT if complete else BuildLookup.INCONCLUSIVE
+        found = build.codebuild_id if build else ("never started" if complete else "unknown")
+        log.info("%s: the build of token %s, after the idempotency window: %s", resource, step.idempotency_token, found)
+    if build is not None:
+        rt.builds[build.codebuild_id] = build
+        acted.builds.append(build)
+
+
+def _hold_placement(rt: Runtime, key: Key, steps: tuple[s.Step, ...]) -> None:
+    """A cluster chosen by this pass is counted at once (before its status write returns), so no
+    other pass can take its slot."""
+    for step in steps:
+        if isinstance(step, s.RecordPlacement):
+            rt.placements.hold(key, step.cluster)
+            log.info("%s: placed on ECS cluster %s", f"{key[0]}/{key[1]}", step.cluster)
+
+
+async def _deploy(rt: Runtime, desired: Desired, step: s.Deploy, cluster: str, acted: _Acted) -> None:
+    resource = f"{desired.namespace}/{desired.name}"
+    try:
+        acted.service = await rt.ecs.deploy(step, cluster)
+    except ClusterFull as exc:
+        # Nothing was created: the cluster counts as full, the second decision places it again.
+        rt.placements.refuse(cluster, time.monotonic())
+        acted.refused = True
+        log.warning("%s: %s", resource, exc)
+        return
+    acted.service_changed = True
+    rt.services[step.service_name] = acted.service
+    log.info("%s: deployed %s on %s (%s)", resource, step.service_name, cluster, step.deploy_hash)
+
+
+def _replication_now(rt: Runtime, desired: Desired, replication: Replication) -> HealthSample | None:
+    """The server accepted the pause or resume: the last sample, with its replication as it now is
+    (so the status written by this pass shows it, and the next pass does not ask again)."""
+    key = (desired.namespace, desired.name)
+    sample = rt.health.get(key)
+    if sample is None:
+        return None
+    rt.health[key] = replace(sample, replication=replication)
+    return rt.health[key]
+
+
+# ------------------------------------------------------------------------------------- output
+
+
+async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decision: Decision) -> None:
+    """One status patch, and only when something changed."""
+    after = decision.status.wire()
+    if after == before.wire():
+        return
+    meta = entry.meta
+    written = await rt.kube.patch_status(meta["namespace"], meta["name"], after)
+    rt.metrics.status_writes.inc()
+    freed = rt.placements.note((meta["namespace"], meta["name"]), after)
+    if freed is not None:
+        rt.wake_for_room(freed)
+    rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
+    held = (before.plan.compute_units if before.plan else None, decision.status.plan.compute_units if decision.status.plan else None)
+    if held[0] != held[1]:
+        rt.wake_waiting(meta["namespace"])  # it took or freed room
+    # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
+    # delivers the change does not repeat what this one did.
+    if isinstance(written, dict) and "metadata" in written:
+        if written["metadata"].get("resourceVersion") == meta.get("resourceVersion"):
+            # The server found nothing to change (it normalised the difference away): no watch
+            # event will bring this version, so do not wait for one (that would ignore the
+            # user's next change for WRITE_WAIT_SECONDS).
+            entry.body = written
+        else:
+            entry.wrote(written, time.monotonic())
+    else:
+        entry.body = {**entry.head, "status": after}

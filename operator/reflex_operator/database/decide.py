@@ -1,0 +1,227 @@
+"""One pure function from desired and observed state to status and next steps.
+
+``decide(desired, observed, config, now)`` classifies the resource (phase and conditions, with
+named reasons), computes what is deployed and what is pending, the allowed-actions matrix, and the
+ordered steps that move the world one pass closer to the spec. It does no I/O; the kopf handlers
+observe, call it, carry out the steps and write the status it returns.
+
+It reads as a pipeline, one concern per module: the namespace's plan (``plan``: a database with no
+room stays where it is, one past the data transfer cap has replication paused), the connection secret (``secret``), the build
+(``build``), the ECS service (``service``), the running server (``health``, ``server``), then the
+phase (``phase``), the conditions (``conditions``) and the status (``status``); deletion has its
+own module (``deleting``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from reflex_operator.api.models import (
+    Action,
+    AppliedTokens,
+    Condition,
+    ConditionType,
+    InstanceStatus,
+    Phase,
+    ReflexDatabaseSpec,
+    ReflexDatabaseStatus,
+)
+from reflex_operator.api import reasons
+from reflex_operator.database.build import BuildChoice, Builds, build_history, choose_build, known_builds
+from reflex_operator.database.deleting import deleting
+from reflex_operator.database.intent import StartFacts
+from reflex_operator.database.health import classify_health, health_sample_matters, instance_status
+from reflex_operator.database.inputs import Config, Desired, Observation, ObservedService
+from reflex_operator.database.outcome import Outcome, blocked, combine
+from reflex_operator.tenancy.plans import PlanVerdict, held_back, verdict
+from reflex_operator.database.phase import PhaseFacts, phase_of
+from reflex_operator.api.reasons import CLUSTER_NOT_IN_SETTINGS
+from reflex_operator.tenancy.placement import Placed, place
+from reflex_operator.database.secret import SecretResult, connection_secret, secret_arn
+from reflex_operator.database.admin import ServerResult, server_actions
+from reflex_operator.database.service import (
+    ServiceResult,
+    desired_config,
+    live_service,
+    pending_changes,
+    plan_service,
+    waits_for_build,
+)
+from reflex_operator.database.status import Judgement, write_status
+from reflex_operator.database.steps import Deploy, Event, RecordPlacement, Step
+
+__all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
+
+_DEPLOYING = (reasons.DEPLOYING, reasons.PAUSING, reasons.RESUMING)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one pass: the status to write and the steps to carry out, in order."""
+
+    status: ReflexDatabaseStatus
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def phase(self) -> Phase:
+        assert self.status.phase is not None
+        return self.status.phase
+
+    def condition(self, kind: ConditionType) -> Condition:
+        return next(c for c in self.status.conditions if c.type == kind.value)
+
+
+def decide(desired: Desired, observed: Observation, config: Config, now: datetime) -> Decision:
+    """The whole judgement for one resource in one pass: plan → secret → build → service → server → phase → status."""
+    service = live_service(observed)
+    builds = known_builds(desired, observed.builds, service, config)
+    if desired.deleting:
+        return _deleting(desired, observed, config, now, builds)
+    plan = _plan(desired, observed)
+    if plan is not None and not plan.admitted and service is None:
+        return _waiting(desired, observed, now, builds, plan)
+    wanted = desired
+    if plan is not None and not plan.admitted:
+        wanted = replace(desired, spec=_held_back(desired, service))
+    capped = plan is not None and plan.capped
+    secret = connection_secret(wanted, observed, config)
+    choice = choose_build(wanted, builds, config, StartFacts(now, observed.build_refused, observed.build_lookup))
+    svc = plan_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
+    placed, svc = _placed(desired, observed, svc)
+    instance = instance_status(wanted, service, observed.health, config, now, capped)
+    server = server_actions(wanted, service, instance, observed.health, capped)
+    work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan))
+    phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
+    work = work.then(waits_for_build(wanted, svc, phase))
+    judgement = Judgement(
+        phase=phase,
+        work=_with_aws_error(work, observed),
+        instance=instance,
+        service=service,
+        builds=builds,
+        tokens=_tokens(wanted, builds, secret, svc, server),
+        secret_arn=secret.arn,
+        pending=pending_changes(wanted, svc, choice.image) or wanted is not desired,
+        build_running=builds.current_running,
+        plan=plan,
+        build_intent=choice.intent,
+        placement=placed.placement,
+    )
+    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+
+
+def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tuple[Placed, ServiceResult]:
+    """The ECS cluster (``decide.placement``): a new one is recorded before the service is created
+    on it; with no room anywhere, nothing is created and the database waits."""
+    if observed.clusters is None:
+        return Placed(desired.status.placement), svc
+    creates = any(isinstance(step, Deploy) and step.create for step in svc.outcome.steps)
+    placed = place(desired.status, observed.clusters, creates, exists=observed.service is not None)
+    if placed.stall is not None:
+        return placed, replace(svc, outcome=Outcome(stall=placed.stall))
+    extra: tuple[Step, ...] = ()
+    if placed.chosen and placed.cluster is not None:
+        extra = (RecordPlacement(placed.cluster),)
+    before = desired.status.placement
+    if placed.placement is not None and not placed.placement.in_settings and (before is None or before.in_settings):
+        message = f"ECS cluster {placed.cluster} is no longer in the settings (REFLEX_ECS_CLUSTERS); the database stays there"
+        extra = (Event(CLUSTER_NOT_IN_SETTINGS, message, warning=True), *extra)
+    if not extra:
+        return placed, svc
+    return placed, replace(svc, outcome=replace(svc.outcome, steps=extra + svc.outcome.steps))
+
+
+def _plan(desired: Desired, observed: Observation) -> PlanVerdict | None:
+    if observed.plan is None:
+        return None
+    return verdict(desired.uid, desired.spec, desired.status, observed.plan, desired.deleting)
+
+
+def _held_back(desired: Desired, service: ObservedService) -> ReflexDatabaseSpec:
+    deployed = service.config.instance_size if service.config is not None else None
+    return held_back(desired.spec, deployed, live=True, scaled_to_zero=service.desired_count == 0)
+
+
+def _plan_outcome(desired: Desired, plan: PlanVerdict | None) -> Outcome:
+    """A database that may not grow: the blocker, and the change that waits (once an event)."""
+    if plan is None or plan.hold is None:
+        return Outcome()
+    return Outcome(stall=plan.hold).then(blocked(_grown(desired), plan.hold[1], desired.status.queued_goals))
+
+
+def _grown(desired: Desired) -> Action:
+    deployed = desired.status.deployed_config
+    if deployed is None or desired.status.phase in (Phase.TERMINATED, Phase.PENDING, None):
+        return Action.PROVISION
+    return Action.RESUME if not desired.spec.paused and desired.status.phase is Phase.PAUSED else Action.RESIZE
+
+
+def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Builds, plan: PlanVerdict) -> Decision:
+    """No room (or no plan) for a database that runs nothing: nothing is started or created in AWS."""
+    work = _plan_outcome(desired, plan)
+    judgement = Judgement(
+        phase=Phase.TERMINATED if desired.status.phase is Phase.TERMINATED else Phase.PENDING,
+        work=_with_aws_error(work, observed),
+        instance=InstanceStatus(),
+        service=None,
+        builds=builds,
+        tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
+        secret_arn=secret_arn(desired, observed),
+        pending=True,
+        plan=plan,
+        placement=desired.status.placement,
+    )
+    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+
+
+def _deleting(desired: Desired, observed: Observation, config: Config, now: datetime, builds: Builds) -> Decision:
+    service, arn = live_service(observed), secret_arn(desired, observed)
+    work = deleting(desired, builds, service, arn, config)
+    judgement = Judgement(
+        phase=Phase.DELETING,
+        work=_with_aws_error(work, observed),
+        instance=instance_status(desired, service, observed.health, config, now),
+        service=service,
+        builds=builds,
+        tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
+        secret_arn=arn,
+        plan=_plan(desired, observed),
+        placement=desired.status.placement,
+    )
+    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+
+
+def _with_aws_error(work: Outcome, observed: Observation) -> Outcome:
+    """An AWS error blocks the pass, after every other blocker."""
+    return work.then(Outcome(stall=(reasons.AWS_ERROR, observed.aws_error))) if observed.aws_error else work
+
+
+def _phase_facts(desired: Desired, builds: Builds, choice: BuildChoice, svc: ServiceResult, work: Outcome) -> PhaseFacts:
+    spec, service = desired.spec, svc.service
+    return PhaseFacts(
+        terminated=spec.terminated,
+        paused=spec.paused,
+        service=service is not None,
+        draining=svc.draining,
+        scaled_to_zero=service is not None and service.desired_count == 0,
+        stall=work.stall[0] if work.stall else None,
+        rollout_failed=svc.rollout_failed,
+        image=choice.image is not None,
+        building=builds.current is not None or choice.starts,
+        deploying=work.progress is not None and work.progress[0] in _DEPLOYING,
+    )
+
+
+def _tokens(desired: Desired, builds: Builds, secret: SecretResult, svc: ServiceResult, server: ServerResult) -> AppliedTokens:
+    """The one-shot tokens carried out once this pass's steps are: restart with a deployment of the
+    desired inputs, rebuild once a build of them exists."""
+    spec, before = desired.spec, desired.status.applied_tokens or AppliedTokens()
+    return before.model_copy(
+        update={
+            "secret_version": secret.version,
+            "reload": server.reload,
+            "restart": spec.restart_token if svc.deploy_hash is not None else before.restart,
+            "rebuild": spec.rebuild_token if builds.current is not None else before.rebuild,
+        }
+    )

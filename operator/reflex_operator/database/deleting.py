@@ -1,0 +1,34 @@
+"""Deletion: with ``deletionPolicy: Delete`` stop the builds, delete the service, then the secret,
+and release the finalizer; with ``Retain`` release it at once and leave AWS as it is.
+"""
+
+from __future__ import annotations
+
+from reflex_operator.api.models import BuildState, DeletionPolicy
+from reflex_operator.database import identity
+from reflex_operator.api import reasons
+from reflex_operator.database.build import Builds
+from reflex_operator.database.inputs import Config, Desired, ObservedService
+from reflex_operator.database.outcome import Outcome
+from reflex_operator.database.steps import DeleteSecret, DeleteService, Event, ReleaseFinalizer, Step, StopBuild
+
+__all__ = ["deleting"]
+
+
+def deleting(desired: Desired, builds: Builds, service: ObservedService | None, secret_arn: str | None, config: Config) -> Outcome:
+    """The next steps of deleting the resource; the service goes first, the secret once it is gone."""
+    if desired.spec.deletion_policy is DeletionPolicy.RETAIN:
+        return Outcome(steps=(Event(reasons.DELETED, "deletionPolicy Retain: AWS resources left in place"), ReleaseFinalizer()))
+    steps: list[Step] = [
+        StopBuild(b.codebuild_id, "the database is being deleted")
+        for b in builds.history
+        if b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS) and b.codebuild_id
+    ]
+    if service is not None:
+        steps.append(DeleteService(service.name))
+        return Outcome(steps=tuple(steps), progress=(reasons.DELETING, f"deleting ECS service {service.name}"))
+    if secret_arn is not None or desired.status.applied_tokens is not None:
+        steps.append(DeleteSecret(identity.secret_name(config.secret_prefix, desired.namespace, desired.name, desired.uid)))
+    steps.append(Event(reasons.DELETED, "AWS resources deleted"))
+    steps.append(ReleaseFinalizer())
+    return Outcome(steps=tuple(steps))

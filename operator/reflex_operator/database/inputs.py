@@ -1,0 +1,192 @@
+"""What the operator saw of the world, as plain values: the decision core's input.
+
+The adapters (``reflex_operator.aws``, ``reflex_operator.dataplane``, ``reflex_operator.k8s``)
+build these from AWS, the data plane and the Kubernetes API; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from reflex_operator.tenancy.plans import PlanFacts
+from reflex_operator.tenancy.placement import ClusterLoad
+from reflex_operator.api.models import (
+    DeployedConfig,
+    HealthStatus,
+    ReflexDatabaseSpec,
+    ReflexDatabaseStatus,
+    Replication,
+)
+
+__all__ = [
+    "BuildOutcome",
+    "ObservedBuild",
+    "ServiceState",
+    "RolloutState",
+    "ObservedService",
+    "HealthSample",
+    "SecretState",
+    "BuildLookup",
+    "Observation",
+    "Desired",
+    "Config",
+]
+
+
+class BuildOutcome(StrEnum):
+    """A CodeBuild build's status, reduced to what matters here."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def finished(self) -> bool:
+        return self in (BuildOutcome.SUCCEEDED, BuildOutcome.FAILED, BuildOutcome.STOPPED)
+
+
+@dataclass(frozen=True)
+class ObservedBuild:
+    """One CodeBuild build of this resource, as BatchGetBuilds reports it."""
+
+    codebuild_id: str
+    input_hash: str
+    outcome: BuildOutcome
+    image_uri: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    logs_url: str | None = None
+    compute_type: str | None = None
+    server_version: str | None = None
+    schemas: tuple[str, ...] = ()
+    failure_reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The build's id in status: the CodeBuild id without its project prefix."""
+        return self.codebuild_id.rsplit(":", 1)[-1]
+
+
+class ServiceState(StrEnum):
+    ACTIVE = "ACTIVE"
+    DRAINING = "DRAINING"
+    INACTIVE = "INACTIVE"
+
+
+class RolloutState(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class ObservedService:
+    """The resource's ECS service (looked up by its deterministic name)."""
+
+    name: str
+    arn: str
+    state: ServiceState
+    task_definition_arn: str | None
+    deploy_hash: str | None
+    desired_count: int
+    running_count: int
+    rollout_state: RolloutState | None = None
+    rollout_reason: str | None = None
+    image_uri: str | None = None
+    config: DeployedConfig | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.state is ServiceState.ACTIVE
+
+
+@dataclass(frozen=True)
+class HealthSample:
+    """What the instance's ``GET /healthz`` said (or that it did not answer)."""
+
+    status: HealthStatus
+    checked_at: datetime
+    snapshot_age_ms: int | None = None
+    swap_count: int | None = None
+    row_counts: dict[str, int] | None = None
+    replication: Replication | None = None
+    uptime_seconds: int | None = None
+    last_swap_time: datetime | None = None
+    bytes_transferred: int | None = None  # this month, as the server counts it
+
+    @property
+    def reachable(self) -> bool:
+        return self.status is not HealthStatus.UNREACHABLE
+
+
+@dataclass(frozen=True)
+class SecretState:
+    """The Kubernetes Secret named by ``spec.source.secretRef`` — never its value."""
+
+    exists: bool
+    has_key: bool = False
+    resource_version: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.exists and self.has_key
+
+
+class BuildLookup(StrEnum):
+    """What the backwards look for an expired build intent found, when it found no build."""
+
+    ABSENT = "absent"  # no build of the intent: it was never started
+    INCONCLUSIVE = "inconclusive"  # the look reached its page limit before the intent's time
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything observed for one resource in one pass."""
+
+    secret: SecretState
+    builds: tuple[ObservedBuild, ...] = ()
+    service: ObservedService | None = None
+    health: HealthSample | None = None
+    aws_secret_arn: str | None = None
+    aws_error: str | None = None
+    plan: PlanFacts | None = None  # the namespace's plan; None: plans are not enforced
+    build_refused: bool = False  # StartBuild was refused this pass: the concurrent-build quota is reached
+    build_lookup: BuildLookup | None = None  # the backwards look for an expired build intent found nothing
+    clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The resource as the user declared it."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: ReflexDatabaseSpec
+    status: ReflexDatabaseStatus = field(default_factory=ReflexDatabaseStatus)
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """Operator settings the decisions depend on. These defaults are the operator's defaults:
+    ``reflex_operator.settings.Settings`` takes its own from here and maps itself onto this."""
+
+    default_server_version: str = "v1.4.0"
+    image_repository_uri: str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/reflex-server"
+    endpoint_template: str = "http://{service}.reflex.local:8080"
+    build_history_limit: int = 10
+    compute_type: str = "BUILD_GENERAL1_MEDIUM"
+    secret_prefix: str = "reflexdb/"
+    status_refresh_seconds: float = 1800.0  # health figures rewritten at least this often (slow refresh)
+    notification_limit: int = 20  # notifications kept in status (sticky ones beyond it)
+    history_limit: int = 50  # phase and health transitions kept in status
+    # CodeBuild's idempotency window (StartBuild with the same token within it returns the same
+    # build; AWS documents 5 minutes) and the margin kept from its end (clock skew, slow answers).
+    build_idempotency_window_seconds: float = 300.0
+    build_idempotency_margin_seconds: float = 60.0

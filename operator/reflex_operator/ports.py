@@ -1,0 +1,105 @@
+"""The interfaces the reconciler and the poller use to reach the world, owned by the core.
+
+Each is a small ``typing.Protocol``: the AWS adapters (``reflex_operator.aws``), the data-plane
+client (``reflex_operator.dataplane``) and the Kubernetes client (``reflex_operator.kube.client``)
+implement them for real, the in-memory world of the unit tests (``tests/unit/world.py``) in
+memory. Nothing here does I/O; the types are the decision core's own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from reflex_operator.database.inputs import HealthSample, ObservedBuild, ObservedService
+from reflex_operator.database.steps import FindBuild, Deploy, StartBuild
+
+__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull"]
+
+
+class Conflict(Exception):
+    """A write was refused because the object changed since it was read (HTTP 409): not a
+    failure, the pass runs again on the newer object."""
+
+
+class ClusterFull(Exception):
+    """CreateService was refused: the cluster is at its services-per-cluster quota. Nothing was
+    created; the database is placed again (``decide.placement``)."""
+
+    def __init__(self, cluster: str, message: str) -> None:
+        super().__init__(f"ECS cluster {cluster}: {message}")
+        self.cluster = cluster
+
+
+class BuildQuotaReached(Exception):
+    """StartBuild was refused: the account is at CodeBuild's concurrent-build quota (its queue is
+    full too). Nothing was started; the database waits in ``Building/BuildQueued``."""
+
+
+class Builds(Protocol):
+    """CodeBuild. ``start`` raises ``BuildQuotaReached`` at the concurrent-build quota."""
+
+    async def get(self, ids: list[str]) -> dict[str, ObservedBuild]: ...
+
+    async def start(self, step: StartBuild) -> ObservedBuild: ...
+
+    async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]: ...
+
+    async def stop(self, codebuild_id: str) -> None: ...
+
+
+class Services(Protocol):
+    """ECS services, looked up by their deterministic names (None: no such service), each on its
+    database's cluster (None: the default one). ``deploy`` raises ``ClusterFull`` at the quota."""
+
+    async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]: ...
+
+    async def deploy(self, step: Deploy, cluster: str | None = None) -> ObservedService: ...
+
+    async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None: ...
+
+    async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None: ...
+
+
+class SecretStore(Protocol):
+    """Secrets Manager: where the connection string is copied for the task to read."""
+
+    async def put(self, name: str, value: str, resource: str, exists: bool = True) -> str: ...
+
+    async def delete(self, name: str) -> None: ...
+
+
+class DataPlane(Protocol):
+    """The running server's health and admin endpoints."""
+
+    async def health(self, endpoint: str, now: datetime) -> HealthSample: ...
+
+    async def reload(self, endpoint: str) -> None: ...
+
+    async def pause_replication(self, endpoint: str) -> None: ...
+
+    async def resume_replication(self, endpoint: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Kubernetes(Protocol):
+    """The Kubernetes writes and reads beyond the watches. Writes raise ``Conflict`` on 409."""
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> Any: ...
+
+    async def set_finalizers(self, namespace: str, name: str, finalizers: list[str], resource_version: str | None) -> None: ...
+
+    async def post_event(self, body: dict[str, Any], warning: bool, reason: str, message: str) -> None: ...
+
+    async def secret_meta(self, namespace: str, name: str) -> tuple[str, frozenset[str]] | None: ...
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None: ...
+
+    async def list_plans(self) -> list[dict[str, Any]]: ...
+
+    async def list_namespaces(self) -> list[dict[str, Any]]: ...
+
+    async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None: ...

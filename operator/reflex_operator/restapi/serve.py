@@ -1,0 +1,46 @@
+"""``reflex-api``: serve the REST API (uvicorn) over the cluster the kubeconfig, or the in-cluster
+ServiceAccount, points at."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import uvicorn
+from kubernetes import client, config
+
+from reflex_operator.restapi.app import create_app
+from reflex_operator.restapi.cache import Cache
+from reflex_operator.restapi.backend import KubeBackend
+
+__all__ = ["main", "api_client"]
+
+
+def api_client(kubeconfig: str | None) -> client.ApiClient:
+    if kubeconfig:
+        return config.new_client_from_config(config_file=kubeconfig)
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="reflex-api", description=__doc__)
+    p.add_argument("--host", default=os.environ.get("REFLEX_API_HOST", "0.0.0.0"))  # noqa: S104 - a Service fronts it
+    p.add_argument("--port", type=int, default=int(os.environ.get("REFLEX_API_PORT", "8000")))
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    p.add_argument("--namespace", default=os.environ.get("REFLEX_API_NAMESPACE") or None, help="serve one namespace only")
+    p.add_argument("--review-ttl", type=float, default=float(os.environ.get("REFLEX_API_REVIEW_TTL_SECONDS", "10")))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    api = api_client(args.kubeconfig)
+    cache = Cache(api, args.namespace)
+    cache.start()
+    uvicorn.run(create_app(KubeBackend(api, cache, args.review_ttl)), host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()
