@@ -26,6 +26,7 @@ __all__ = [
     "BuildStatus",
     "BuildRecord",
     "BuildIntent",
+    "unfinished_builds",
     "ActionMode",
     "Action",
     "ActionAvailability",
@@ -67,6 +68,11 @@ class BuildState(StrEnum):
     IN_PROGRESS = "in_progress"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """Succeeded or failed: nothing more will happen to the build."""
+        return self in (BuildState.SUCCEEDED, BuildState.FAILED)
 
 class ConditionType(StrEnum):
     READY = "Ready"
@@ -190,6 +196,12 @@ class BuildRecord(BuildStatus):
 
     deployable: bool = False
     """Whether spec.buildId may pin the instance to this build."""
+
+def unfinished_builds(builds: list[BuildRecord]) -> list[str]:
+    """The CodeBuild ids of the builds still queued or in progress (the poller follows them, a
+    pass asks for them, a deletion stops them)."""
+    return [b.codebuild_id for b in builds if b.codebuild_id and not b.status.finished]
+
 
 class BuildIntent(Observed):
     """A build the operator is starting: recorded before StartBuild is called, so that an operator

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reflex_operator.api.models import BuildState, Phase, ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.api.models import Phase, ReflexDatabaseSpec, ReflexDatabaseStatus, unfinished_builds
 from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.database.decide import classify_health, health_sample_matters
 from reflex_operator.database import identity
@@ -56,7 +56,7 @@ def polled(entry: Entry) -> Polled | None:
             shown = ReflexDatabaseStatus.model_validate({k: status[k] for k in _POLLED_STATUS if k in status})
         except ValueError:
             return None
-        unfinished = tuple(b.codebuild_id for b in shown.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS))
+        unfinished = tuple(unfinished_builds(shown.builds))
         service = identity.service_name(meta["namespace"], meta["name"], str(meta["uid"]))
         return Polled(spec.paused, shown.model_copy(update={"builds": []}), service, unfinished)
 
@@ -124,7 +124,7 @@ async def _probe_running(rt: Runtime, parsed: dict[Key, tuple[Entry, Polled]], n
             rt.health.pop(key, None)
             continue
         spec = ReflexDatabaseSpec.model_validate(entry.spec)
-        endpoint = rt.config.endpoint_template.format(service=view.service, name=key[1], namespace=key[0])
+        endpoint = rt.config.endpoint(view.service, *key)
         probes.append(_probe(rt, key, spec, view.status, endpoint, now))
     return {key for key in await asyncio.gather(*probes) if key is not None}
 
@@ -175,7 +175,7 @@ async def _probe(
     rows = sum(sample.row_counts.values()) if sample.row_counts else None
     rt.metrics.observe_health(key[0], key[1], classify_health(sample, spec, capped), sample.snapshot_age_ms, sample.swap_count, rows)
     rt.metrics.health_checks.labels("ok" if sample.reachable else "unreachable").inc()
-    return key if health_sample_matters(spec, status, sample, now, rt.settings.status_refresh_seconds, capped) else None
+    return key if health_sample_matters(spec, status, sample, now, rt.config.status_refresh_seconds, capped) else None
 
 
 async def run_poller(rt: Runtime) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 
 from reflex_operator.api import reasons
-from reflex_operator.api.models import BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
+from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus, Replication, unfinished_builds
 from reflex_operator.database.decide import Decision, decide
 from reflex_operator.database.inputs import Desired, Observation, SecretState
 from reflex_operator.database import identity
@@ -162,7 +162,7 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         async with rt.first_look:
             if svc_name not in rt.services:
                 rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster))
-    running = [b.codebuild_id for b in status.builds if b.codebuild_id and b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS)]
+    running = unfinished_builds(status.builds)
     missing = [i for i in running if i not in rt.builds]
     if fetch and missing:
         rt.builds.update(await rt.codebuild.get(missing))

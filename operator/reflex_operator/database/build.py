@@ -17,7 +17,6 @@ from reflex_operator.database.steps import Event, FindBuild, StartBuild, StopBui
 
 __all__ = ["BuildChoice", "Builds", "build_history", "choose_build", "known_builds"]
 
-_UNFINISHED = (BuildState.QUEUED, BuildState.IN_PROGRESS)
 
 _BUILD_STATE = {
     BuildOutcome.QUEUED: BuildState.QUEUED,
@@ -84,7 +83,7 @@ class Builds:
 
     @property
     def current_running(self) -> bool:
-        return self.current is not None and self.current.status in _UNFINISHED
+        return self.current is not None and not self.current.status.finished
 
 
 def known_builds(
@@ -134,7 +133,7 @@ def choose_build(desired: Desired, builds: Builds, config: Config, facts: StartF
         attempt = sum(1 for b in builds.history if b.input_hash == builds.inputs.hash)
         start = start_build(desired, builds.inputs, attempt, config, facts)
         return BuildChoice(start.outcome.then(stops), None, start.intent)
-    if current.status in _UNFINISHED:
+    if not current.status.finished:
         return BuildChoice(Outcome(progress=(reasons.BUILDING, f"build {current.id} is {current.status.value}")).then(stops), None)
     if current.status is BuildState.FAILED:
         message = (
@@ -150,7 +149,7 @@ def _stop_superseded(builds: Builds) -> Outcome:
     wanted = {b.id for b in (builds.current, builds.pinned) if b is not None}
     steps: list[StopBuild | Event] = []
     for build in builds.history:
-        if build.status in _UNFINISHED and build.id not in wanted and build.codebuild_id:
+        if not build.status.finished and build.id not in wanted and build.codebuild_id:
             steps.append(StopBuild(build.codebuild_id, "its inputs no longer match the spec"))
             steps.append(Event(reasons.BUILD_STOPPED, f"stopping build {build.id}: its inputs no longer match the spec"))
     return Outcome(steps=tuple(steps))

@@ -4,7 +4,7 @@ and release the finalizer; with ``Retain`` release it at once and leave AWS as i
 
 from __future__ import annotations
 
-from reflex_operator.api.models import BuildState, DeletionPolicy
+from reflex_operator.api.models import DeletionPolicy, unfinished_builds
 from reflex_operator.database import identity
 from reflex_operator.api import reasons
 from reflex_operator.database.build import Builds
@@ -19,11 +19,7 @@ def deleting(desired: Desired, builds: Builds, service: ObservedService | None, 
     """The next steps of deleting the resource; the service goes first, the secret once it is gone."""
     if desired.spec.deletion_policy is DeletionPolicy.RETAIN:
         return Outcome(steps=(Event(reasons.DELETED, "deletionPolicy Retain: AWS resources left in place"), ReleaseFinalizer()))
-    steps: list[Step] = [
-        StopBuild(b.codebuild_id, "the database is being deleted")
-        for b in builds.history
-        if b.status in (BuildState.QUEUED, BuildState.IN_PROGRESS) and b.codebuild_id
-    ]
+    steps: list[Step] = [StopBuild(codebuild_id, "the database is being deleted") for codebuild_id in unfinished_builds(builds.history)]
     if service is not None:
         steps.append(DeleteService(service.name))
         return Outcome(steps=tuple(steps), progress=(reasons.DELETING, f"deleting ECS service {service.name}"))

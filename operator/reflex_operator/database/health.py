@@ -97,7 +97,7 @@ def instance_status(
     """``status.instance``: the service, and the health figures when a sample is due (else as before)."""
     if service is None:
         return InstanceStatus()
-    endpoint = config.endpoint_template.format(service=service.name, name=desired.name, namespace=desired.namespace)
+    endpoint = config.endpoint(service.name, desired.namespace, desired.name)
     base = InstanceStatus(
         ecs_service_arn=service.arn,
         task_definition_arn=service.task_definition_arn,

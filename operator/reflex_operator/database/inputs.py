@@ -190,3 +190,7 @@ class Config:
     # build; AWS documents 5 minutes) and the margin kept from its end (clock skew, slow answers).
     build_idempotency_window_seconds: float = 300.0
     build_idempotency_margin_seconds: float = 60.0
+
+    def endpoint(self, service: str, namespace: str, name: str) -> str:
+        """How a database's instance is reached: ``endpoint_template`` filled in (the one formatter)."""
+        return self.endpoint_template.format(service=service, name=name, namespace=namespace)

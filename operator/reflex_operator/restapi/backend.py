@@ -15,9 +15,9 @@ from urllib.parse import quote
 from kubernetes import client
 from urllib3 import HTTPHeaderDict
 
-from reflex_operator.api.models import GROUP, VERSION
+from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.restapi.app import ApiError, User
-from reflex_operator.restapi.cache import PLURAL, Cache
+from reflex_operator.restapi.cache import Cache
 
 __all__ = ["TtlCache", "KubeBackend", "FIELD_MANAGER"]
 

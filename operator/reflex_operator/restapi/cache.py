@@ -12,13 +12,12 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from reflex_operator.api.models import GROUP, VERSION
+from reflex_operator.api.models import GROUP, PLURAL, VERSION
 
 __all__ = ["Cache"]
 
 log = logging.getLogger("reflex_operator.restapi.cache")
 Obj = dict[str, Any]
-PLURAL = "reflexdatabases"
 
 
 class Cache:
