@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.ha.lease import LeaseRecord
+from reflex_operator.kube.config import api_client
 from reflex_operator.ports import Conflict
 
 __all__ = ["Leases", "LeaseError", "GROUP_LABEL", "Conflict"]
@@ -62,11 +62,7 @@ class Leases:
     """The Leases of one installation (label ``reflexdb.cloud/lease-group=<group>``)."""
 
     def __init__(self, namespace: str, group: str, timeout: float, count: Callable[[str, str], None] | None = None) -> None:
-        if os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            client = kubernetes.config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
-        else:
-            kubernetes.config.load_incluster_config()
-            client = kubernetes.client.ApiClient()
+        client = api_client()
         self.api = kubernetes.client.CoordinationV1Api(client)
         self.namespace, self.group, self.timeout = namespace, group, timeout
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leases")

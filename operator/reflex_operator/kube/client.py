@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.api.plan import PLAN_PLURAL
+from reflex_operator.kube.config import api_client
 from reflex_operator.ports import Conflict
 
 __all__ = ["Kube", "FINALIZER", "Conflict"]
@@ -25,11 +26,7 @@ MERGE = "application/merge-patch+json"
 
 class Kube:
     def __init__(self) -> None:
-        if os.environ.get("KUBECONFIG") or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            client = kubernetes.config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
-        else:
-            kubernetes.config.load_incluster_config()
-            client = kubernetes.client.ApiClient()
+        client = api_client()
         self.custom = kubernetes.client.CustomObjectsApi(client)
         self.core = kubernetes.client.CoreV1Api(client)
 

@@ -11,6 +11,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
+from reflex_operator.kube.config import api_client, in_cluster, kubeconfig_path
 
 __all__ = ["Cluster", "Conflict", "PluginError", "connect"]
 
@@ -72,14 +73,14 @@ class Cluster:
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Cluster:
-    """The cluster of the kubeconfig (``--kubeconfig``, else ``$KUBECONFIG``, else ~/.kube/config)
+    """The cluster by ``kube.config``'s precedence (``--kubeconfig``, else ``$KUBECONFIG``, else ~/.kube/config)
     and context (``--context``, else the current one); the namespace is ``-n``, else the
     context's, else ``default``."""
     try:
-        api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
+        api = api_client(kubeconfig, context)
+        contexts, current = ([], None) if in_cluster(kubeconfig, context) else config.list_kube_config_contexts(config_file=kubeconfig_path(kubeconfig))
     except (config.ConfigException, OSError) as exc:
         raise PluginError(f"kubeconfig: {exc}") from None
     chosen = next((c for c in contexts if c["name"] == context), None) if context else current
     default_ns = ((chosen or {}).get("context") or {}).get("namespace") or "default"
-    return Cluster(api=client.CustomObjectsApi(api_client), namespace=namespace or default_ns)
+    return Cluster(api=client.CustomObjectsApi(api), namespace=namespace or default_ns)

@@ -8,30 +8,20 @@ import logging
 import os
 
 import uvicorn
-from kubernetes import client, config
 
+from reflex_operator.kube.config import api_client
 from reflex_operator.restapi.app import create_app
 from reflex_operator.restapi.cache import Cache
 from reflex_operator.restapi.backend import KubeBackend
 
-__all__ = ["main", "api_client"]
-
-
-def api_client(kubeconfig: str | None) -> client.ApiClient:
-    if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
+__all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="reflex-api", description=__doc__)
     p.add_argument("--host", default=os.environ.get("REFLEX_API_HOST", "0.0.0.0"))  # noqa: S104 - a Service fronts it
     p.add_argument("--port", type=int, default=int(os.environ.get("REFLEX_API_PORT", "8000")))
-    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    p.add_argument("--kubeconfig", help="the kubeconfig file (default: $KUBECONFIG, in a pod its ServiceAccount, else ~/.kube/config)")
     p.add_argument("--namespace", default=os.environ.get("REFLEX_API_NAMESPACE") or None, help="serve one namespace only")
     p.add_argument("--review-ttl", type=float, default=float(os.environ.get("REFLEX_API_REVIEW_TTL_SECONDS", "10")))
     args = p.parse_args(argv)
