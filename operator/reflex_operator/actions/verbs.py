@@ -11,7 +11,7 @@ from typing import Any
 from reflex_operator.api import reasons
 from reflex_operator.api.models import NOTIFICATIONS_SEEN, Action, ReflexDatabaseStatus
 
-__all__ = ["VERBS", "Verb", "Plan", "Progress", "ack_plan", "plan", "progress"]
+__all__ = ["VERBS", "Verb", "verb_of", "Plan", "Progress", "ack_plan", "plan", "progress"]
 
 Obj = dict[str, Any]
 
@@ -43,6 +43,11 @@ VERBS: dict[str, Verb] = {
         Verb("cancel", Action.CANCEL_GOAL, "put the spec back to what is deployed (cancel-goal)"),
     )
 }
+
+
+def verb_of(action: Action) -> str | None:
+    """The verb that carries out ``action``; None: no verb (delete is a DELETE of the resource)."""
+    return next((v.name for v in VERBS.values() if v.action is action), None)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, create_model
 
 from reflex_operator.api.common import Observed
 from reflex_operator.api.plan import PlanStatus
@@ -26,6 +26,7 @@ __all__ = [
     "BuildStatus",
     "BuildRecord",
     "BuildIntent",
+    "action_fields",
     "unfinished_builds",
     "ActionMode",
     "Action",
@@ -254,31 +255,28 @@ class ActionAvailability(Observed):
     reason: str | None = None
     """Why the action is blocked, or why it would wait."""
 
-class AllowedActions(Observed):
+def action_fields(entry: Any) -> dict[str, Any]:
+    """One required field of type ``entry`` per ``Action``, named by its value (hyphenated, as in
+    the seeds): the one list of actions that every matrix (status, the REST API) is made from."""
+    return {a.value.replace("-", "_"): (entry, Field(alias=a.value)) for a in Action}
+
+
+class _AllowedActions(Observed):
     """The action availability matrix, one entry per action."""
 
     model_config = ConfigDict(alias_generator=None)
-
-    provision: ActionAvailability
-    rebuild: ActionAvailability
-    reconfigure: ActionAvailability
-    redeploy: ActionAvailability
-    resize: ActionAvailability
-    pause: ActionAvailability
-    resume: ActionAvailability
-    terminate: ActionAvailability
-    delete: ActionAvailability
-    reload: ActionAvailability
-    pause_replication: ActionAvailability = Field(alias="pause-replication")
-    resume_replication: ActionAvailability = Field(alias="resume-replication")
-    cancel_goal: ActionAvailability = Field(alias="cancel-goal")
 
     @classmethod
     def from_map(cls, entries: dict[Action, ActionAvailability]) -> AllowedActions:
         return cls.model_validate({a.value: entries[a] for a in Action})
 
     def get(self, action: Action) -> ActionAvailability:
-        return getattr(self, action.value.replace("-", "_"))
+        return getattr(self, action.value.replace("-", "_"))  # type: ignore[no-any-return]
+
+
+AllowedActions = create_model(
+    "AllowedActions", __base__=_AllowedActions, __module__=__name__, __doc__=_AllowedActions.__doc__, **action_fields(ActionAvailability)
+)
 
 class AppliedTokens(Observed):
     """One-shot tokens the operator has carried out (so each value runs exactly once)."""

@@ -7,28 +7,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reflex_operator.actions.verbs import plan
+from reflex_operator.actions.verbs import plan, verb_of
+from reflex_operator.api.models import Action
 from reflex_operator.restapi.models import TargetStatus
 
 __all__ = ["ACTION_VERBS", "Outcome", "decide", "decide_target"]
 
 Obj = dict[str, Any]
 
-ACTION_VERBS: dict[str, str | None] = {
-    "provision": "provision",
-    "rebuild": "rebuild",
-    "reconfigure": "restart",
-    "redeploy": "redeploy",
-    "resize": "resize",
-    "pause": "pause",
-    "resume": "resume",
-    "terminate": "terminate",
-    "delete": None,  # a DELETE of the resource, not a patch
-    "reload": "reload",
-    "pause-replication": "pause-replication",
-    "resume-replication": "resume-replication",
-    "cancel-goal": "cancel",
-}
+# Each API action (the seed's name, ``Action``'s value) and the verb that carries it out; delete
+# has none (a DELETE of the resource, not a patch). Derived from the verbs' table, never restated.
+ACTION_VERBS: dict[str, str | None] = {action.value: verb_of(action) for action in Action}
 
 
 @dataclass(frozen=True)

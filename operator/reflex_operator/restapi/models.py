@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.alias_generators import to_camel
 
-from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, Severity
+from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, Severity, action_fields
 
 __all__ = [
     "Model",
@@ -108,24 +108,15 @@ class ActionAvailability(Model):
     reason: str | None = None
 
 
-class AllowedActions(BaseModel):
+class _AllowedActions(BaseModel):
     """The thirteen actions, under their seed names (hyphenated)."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
-    provision: ActionAvailability
-    rebuild: ActionAvailability
-    reconfigure: ActionAvailability
-    redeploy: ActionAvailability
-    resize: ActionAvailability
-    pause: ActionAvailability
-    resume: ActionAvailability
-    terminate: ActionAvailability
-    delete: ActionAvailability
-    reload: ActionAvailability
-    pause_replication: ActionAvailability = Field(alias="pause-replication")
-    resume_replication: ActionAvailability = Field(alias="resume-replication")
-    cancel_goal: ActionAvailability = Field(alias="cancel-goal")
+
+AllowedActions = create_model(
+    "AllowedActions", __base__=_AllowedActions, __module__=__name__, __doc__=_AllowedActions.__doc__, **action_fields(ActionAvailability)
+)
 
 
 class NotificationOut(Model):
