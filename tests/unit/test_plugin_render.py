@@ -38,8 +38,8 @@ def test_notifications_table() -> None:
 
 
 def test_fleet_lines_and_summary() -> None:
-    outcomes = [render.Outcome("a", "db-00", "refused", "the instance is already paused"),
-                render.Outcome("a", "db-01", "done", "Paused"), render.Outcome("b", "db-02", "done", "Paused")]
+    outcomes = [render.Report("a", "db-00", "refused", "the instance is already paused"),
+                render.Report("a", "db-01", "done", "Paused"), render.Report("b", "db-02", "done", "Paused")]
     text = "\n".join(render.outcome_line(o, with_namespace=True) for o in outcomes) + "\n" + render.summary(outcomes) + "\n"
     _check("fleet.txt", text)
 

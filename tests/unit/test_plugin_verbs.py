@@ -12,7 +12,7 @@ import pytest
 from reflex_operator.api.models import Action
 from reflex_operator.plugin import cli as plugin_main
 from reflex_operator.actions import verbs
-from reflex_operator.plugin.cluster import Conflict
+from reflex_operator.plugin.cluster import Changed
 
 ALLOWED = {a.value: {"allowed": True, "mode": "immediate"} for a in Action}
 
@@ -44,7 +44,7 @@ def db(name: str = "orders", spec: dict | None = None, status: dict | None = Non
     ],
 )
 def test_each_verb_is_the_cookbook_patch(verb: str, arg: str | None, patch: dict) -> None:
-    p = verbs.plan(verb, db(), arg, token="T1")
+    p = verbs.change(verb, db(), arg, token="T1")
     assert p.refused is None and p.patch == patch
 
 
@@ -53,7 +53,7 @@ def test_cancel_puts_the_spec_back_to_what_is_deployed() -> None:
                 "logLevel": "info", "safetyNet": 0.25}
     obj = db(spec={"size": "large", "logLevel": "info", "safetyNet": 0.25, "sync": {"mode": "poll", "intervalSeconds": 60}, "rebuildToken": "new"},
              status={"deployedConfig": deployed, "appliedTokens": {"rebuild": "old"}})
-    assert verbs.plan("cancel", obj).patch == {"spec": {"size": "small", "rebuildToken": "old"}}
+    assert verbs.change("cancel", obj).patch == {"spec": {"size": "small", "rebuildToken": "old"}}
 
 
 @pytest.mark.parametrize(
@@ -68,14 +68,14 @@ def test_cancel_puts_the_spec_back_to_what_is_deployed() -> None:
     ],
 )
 def test_refusals(verb: str, arg: str | None, obj: dict, why: str) -> None:
-    p = verbs.plan(verb, obj, arg, token="T")
+    p = verbs.change(verb, obj, arg, token="T")
     assert p.refused == why and p.patch == {}
 
 
 def test_nothing_to_change_is_an_empty_patch_and_queued_is_said() -> None:
-    assert verbs.plan("resize", db(spec={"size": "large"}), "large").patch == {}
+    assert verbs.change("resize", db(spec={"size": "large"}), "large").patch == {}
     queued = db(status={"allowedActions": {**ALLOWED, "resize": {"allowed": True, "mode": "queued", "reason": "waits for the build"}}})
-    assert verbs.plan("resize", queued, "large").queued == "waits for the build"
+    assert verbs.change("resize", queued, "large").queued == "waits for the build"
 
 
 def _at(obj: dict, **status: Any) -> dict:
@@ -99,12 +99,12 @@ def _at(obj: dict, **status: Any) -> dict:
     ],
 )
 def test_what_wait_waits_for(verb: str, arg: str | None, status: dict, done: bool) -> None:
-    p = verbs.plan(verb, db(), arg, token="T")
+    p = verbs.change(verb, db(), arg, token="T")
     assert verbs.progress(_at(db(), **status), 2, p).done is done
 
 
 def test_a_stall_ends_the_wait() -> None:
-    p = verbs.plan("rebuild", db(), token="T")
+    p = verbs.change("rebuild", db(), token="T")
     stalled = _at(db(), observedGeneration=2, conditions=[{"type": "Stalled", "status": "True", "reason": "BuildFailed", "message": "boom"}])
     assert verbs.progress(stalled, 2, p).stalled == "BuildFailed: boom"
 
@@ -125,7 +125,7 @@ class FakeCluster:
     def patch(self, obj: dict, body: dict, dry_run: bool = False, precondition: bool = True) -> dict:
         if self.conflicts:
             self.conflicts -= 1
-            raise Conflict("changed")
+            raise Changed("changed")
         self.patches.append((obj["metadata"]["name"], body, dry_run))
         return {**obj, "metadata": {**obj["metadata"], "generation": 2}}
 

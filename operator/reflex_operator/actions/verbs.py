@@ -11,7 +11,7 @@ from typing import Any
 from reflex_operator.api import reasons
 from reflex_operator.api.models import NOTIFICATIONS_SEEN, Action, ReflexDatabaseStatus
 
-__all__ = ["VERBS", "Verb", "verb_of", "Plan", "Progress", "ack_plan", "plan", "progress"]
+__all__ = ["VERBS", "Verb", "verb_of", "Change", "Progress", "ack_change", "change", "progress"]
 
 Obj = dict[str, Any]
 
@@ -51,7 +51,7 @@ def verb_of(action: Action) -> str | None:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Change:
     """What a verb does to one database: the merge patch (empty: nothing to change), or why it is
     refused; ``queued`` says why an allowed change waits; ``expect`` is what ``--wait`` waits for."""
 
@@ -171,22 +171,22 @@ def _refusal(verb: Verb, obj: Obj, arg: str | None) -> str | None:
     return None
 
 
-def plan(verb_name: str, obj: Obj, arg: str | None = None, token: str = "") -> Plan:
+def change(verb_name: str, obj: Obj, arg: str | None = None, token: str = "") -> Change:
     """What ``verb_name`` does to ``obj`` (the database as read); ``token`` is the value of a new
     one-shot token (rebuild, reload, restart)."""
     verb = VERBS[verb_name]
     change, expect, check = _change(verb_name, obj, arg, token)
     if (why := _refusal(verb, obj, arg)) is not None:
-        return Plan(patch={}, refused=why, expect=expect)
+        return Change(patch={}, refused=why, expect=expect)
     status = _status(obj)
     entry = status.allowed_actions.get(verb.action) if verb.action and status.allowed_actions else None
     queued = entry.reason if entry is not None and entry.mode is not None and entry.mode.value == "queued" else None
-    return Plan(patch=_spec_patch(_spec(obj), change), queued=queued, expect=expect, check=check)
+    return Change(patch=_spec_patch(_spec(obj), change), queued=queued, expect=expect, check=check)
 
 
-def ack_plan(obj: Obj, now_text: str) -> Plan:
+def ack_change(obj: Obj, now_text: str) -> Change:
     """``notifications --ack``: mark every notification up to now seen (an annotation, no status write)."""
-    return Plan(
+    return Change(
         patch={"metadata": {"annotations": {NOTIFICATIONS_SEEN: now_text}}},
         expect="no unseen notifications",
         check=lambda o: (o.get("status") or {}).get("unseenCount", 0) == 0,
@@ -201,7 +201,7 @@ class Progress:
     stalled: str | None = None
 
 
-def progress(obj: Obj, generation: int, p: Plan) -> Progress:
+def progress(obj: Obj, generation: int, p: Change) -> Progress:
     """Whether ``obj`` reached ``p``'s result, once the operator has seen ``generation``; a queued
     change is done when it is seen (it waits on purpose). Stalled (for this generation) ends the wait."""
     status = obj.get("status") or {}

@@ -15,7 +15,7 @@ from reflex_operator.database.inputs import BuildOutcome, Config, Desired, Obser
 from reflex_operator.database.outcome import Outcome, blocked
 from reflex_operator.database.steps import Event, FindBuild, StartBuild, StopBuild
 
-__all__ = ["BuildChoice", "Builds", "build_history", "choose_build", "known_builds"]
+__all__ = ["BuildChoice", "KnownBuilds", "build_history", "choose_build", "known_builds"]
 
 
 _BUILD_STATE = {
@@ -72,7 +72,7 @@ def build_history(
 
 
 @dataclass(frozen=True)
-class Builds:
+class KnownBuilds:
     """What is built, and the builds this pass cares about."""
 
     inputs: BuildInputs  # what the spec asks to build
@@ -88,7 +88,7 @@ class Builds:
 
 def known_builds(
     desired: Desired, observed: tuple[ObservedBuild, ...], service: ObservedService | None, config: Config
-) -> Builds:
+) -> KnownBuilds:
     """The build history and the builds in it that matter: current, pinned and active."""
     spec, previous = desired.spec, desired.status
     inputs = identity.build_inputs(spec, config.default_server_version)
@@ -99,7 +99,7 @@ def known_builds(
     active = None
     if service is not None and service.image_uri:
         active = next((b for b in history if b.image_uri == service.image_uri), None)
-    return Builds(inputs, history, current, pinned, active)
+    return KnownBuilds(inputs, history, current, pinned, active)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class BuildChoice:
         return self.intent is not None or any(isinstance(s, (StartBuild, FindBuild)) for s in self.outcome.steps)
 
 
-def choose_build(desired: Desired, builds: Builds, config: Config, facts: StartFacts) -> BuildChoice:
+def choose_build(desired: Desired, builds: KnownBuilds, config: Config, facts: StartFacts) -> BuildChoice:
     """The image to run (pinned or built from the desired inputs), the build to start if none is
     usable (``decide.intent``), and the builds to stop that the spec no longer wants."""
     spec, current, pinned = desired.spec, builds.current, builds.pinned
@@ -144,8 +144,8 @@ def choose_build(desired: Desired, builds: Builds, config: Config, facts: StartF
     return BuildChoice(stops, current.image_uri)
 
 
-def _stop_superseded(builds: Builds) -> Outcome:
-    """Builds that no longer match the desired state are stopped (cancel-goal, superseded inputs)."""
+def _stop_superseded(builds: KnownBuilds) -> Outcome:
+    """KnownBuilds that no longer match the desired state are stopped (cancel-goal, superseded inputs)."""
     wanted = {b.id for b in (builds.current, builds.pinned) if b is not None}
     steps: list[StopBuild | Event] = []
     for build in builds.history:

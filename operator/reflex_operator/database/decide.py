@@ -28,7 +28,7 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
 )
 from reflex_operator.api import reasons
-from reflex_operator.database.build import BuildChoice, Builds, build_history, choose_build, known_builds
+from reflex_operator.database.build import BuildChoice, KnownBuilds, build_history, choose_build, known_builds
 from reflex_operator.database.deleting import deleting
 from reflex_operator.database.intent import StartFacts
 from reflex_operator.database.health import classify_health, health_sample_matters, instance_status
@@ -45,10 +45,10 @@ from reflex_operator.database.service import (
     desired_config,
     live_service,
     pending_changes,
-    plan_service,
+    decide_service,
     waits_for_build,
 )
-from reflex_operator.database.status import Judgement, write_status
+from reflex_operator.database.status import Judgement, compose_status
 from reflex_operator.database.steps import Deploy, Event, RecordPlacement, Step
 
 __all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
@@ -87,7 +87,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     capped = plan is not None and plan.capped
     secret = connection_secret(wanted, observed, config)
     choice = choose_build(wanted, builds, config, StartFacts(now, observed.build_refused, observed.build_lookup))
-    svc = plan_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
+    svc = decide_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
     placed, svc = _placed(desired, observed, svc)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
@@ -108,7 +108,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         build_intent=choice.intent,
         placement=placed.placement,
     )
-    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+    return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
 
 def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tuple[Placed, ServiceResult]:
@@ -157,7 +157,7 @@ def _grown(desired: Desired) -> Action:
     return Action.RESUME if not desired.spec.paused and desired.status.phase is Phase.PAUSED else Action.RESIZE
 
 
-def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Builds, plan: PlanVerdict) -> Decision:
+def _waiting(desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, plan: PlanVerdict) -> Decision:
     """No room (or no plan) for a database that runs nothing: nothing is started or created in AWS."""
     work = _plan_outcome(desired, plan)
     judgement = Judgement(
@@ -172,10 +172,10 @@ def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Bui
         plan=plan,
         placement=desired.status.placement,
     )
-    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+    return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
 
-def _deleting(desired: Desired, observed: Observation, config: Config, now: datetime, builds: Builds) -> Decision:
+def _deleting(desired: Desired, observed: Observation, config: Config, now: datetime, builds: KnownBuilds) -> Decision:
     service, arn = live_service(observed), secret_arn(desired, observed)
     work = deleting(desired, builds, service, arn, config)
     judgement = Judgement(
@@ -189,7 +189,7 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
         plan=_plan(desired, observed),
         placement=desired.status.placement,
     )
-    return Decision(status=write_status(desired, now, judgement), steps=work.steps)
+    return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
 
 def _with_aws_error(work: Outcome, observed: Observation) -> Outcome:
@@ -197,7 +197,7 @@ def _with_aws_error(work: Outcome, observed: Observation) -> Outcome:
     return work.then(Outcome(stall=(reasons.AWS_ERROR, observed.aws_error))) if observed.aws_error else work
 
 
-def _phase_facts(desired: Desired, builds: Builds, choice: BuildChoice, svc: ServiceResult, work: Outcome) -> PhaseFacts:
+def _phase_facts(desired: Desired, builds: KnownBuilds, choice: BuildChoice, svc: ServiceResult, work: Outcome) -> PhaseFacts:
     spec, service = desired.spec, svc.service
     return PhaseFacts(
         terminated=spec.terminated,
@@ -213,7 +213,7 @@ def _phase_facts(desired: Desired, builds: Builds, choice: BuildChoice, svc: Ser
     )
 
 
-def _tokens(desired: Desired, builds: Builds, secret: SecretResult, svc: ServiceResult, server: ServerResult) -> AppliedTokens:
+def _tokens(desired: Desired, builds: KnownBuilds, secret: SecretResult, svc: ServiceResult, server: ServerResult) -> AppliedTokens:
     """The one-shot tokens carried out once this pass's steps are: restart with a deployment of the
     desired inputs, rebuild once a build of them exists."""
     spec, before = desired.spec, desired.status.applied_tokens or AppliedTokens()

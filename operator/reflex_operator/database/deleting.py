@@ -7,7 +7,7 @@ from __future__ import annotations
 from reflex_operator.api.models import DeletionPolicy, unfinished_builds
 from reflex_operator.database import identity
 from reflex_operator.api import reasons
-from reflex_operator.database.build import Builds
+from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.inputs import Config, Desired, ObservedService
 from reflex_operator.database.outcome import Outcome
 from reflex_operator.database.steps import DeleteSecret, DeleteService, Event, ReleaseFinalizer, Step, StopBuild
@@ -15,7 +15,7 @@ from reflex_operator.database.steps import DeleteSecret, DeleteService, Event, R
 __all__ = ["deleting"]
 
 
-def deleting(desired: Desired, builds: Builds, service: ObservedService | None, secret_arn: str | None, config: Config) -> Outcome:
+def deleting(desired: Desired, builds: KnownBuilds, service: ObservedService | None, secret_arn: str | None, config: Config) -> Outcome:
     """The next steps of deleting the resource; the service goes first, the secret once it is gone."""
     if desired.spec.deletion_policy is DeletionPolicy.RETAIN:
         return Outcome(steps=(Event(reasons.DELETED, "deletionPolicy Retain: AWS resources left in place"), ReleaseFinalizer()))

@@ -14,7 +14,7 @@ from reflex_operator.database.outcome import Outcome
 from reflex_operator.database.secret import SecretResult
 from reflex_operator.database.steps import DeleteService, Deploy, ScaleService
 
-__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "plan_service", "settling", "waits_for_build"]
+__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "decide_service", "settling", "waits_for_build"]
 
 
 def desired_config(spec: ReflexDatabaseSpec) -> DeployedConfig:
@@ -67,7 +67,7 @@ class ServiceResult:
     rollout_failed: bool = False
 
 
-def plan_service(desired: Desired, observed: Observation, image: str | None, secret: SecretResult, stalled: bool) -> ServiceResult:
+def decide_service(desired: Desired, observed: Observation, image: str | None, secret: SecretResult, stalled: bool) -> ServiceResult:
     """What to do with the service, given the image to run and the stored secret; ``stalled`` says
     whether an earlier concern already blocks the pass."""
     spec, service = desired.spec, live_service(observed)

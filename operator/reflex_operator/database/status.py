@@ -22,13 +22,13 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
 )
 from reflex_operator.actions.allowed import Facts, allowed_actions
-from reflex_operator.database.build import Builds
+from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.conditions import conditions, readiness
 from reflex_operator.database.inputs import Desired, ObservedService
 from reflex_operator.database.outcome import Outcome
 from reflex_operator.tenancy.plans import PlanVerdict
 
-__all__ = ["Judgement", "write_status"]
+__all__ = ["Judgement", "compose_status"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Judgement:
     work: Outcome  # all concerns joined, the AWS error included
     instance: InstanceStatus
     service: ObservedService | None
-    builds: Builds
+    builds: KnownBuilds
     tokens: AppliedTokens
     secret_arn: str | None
     pending: bool = False
@@ -49,7 +49,7 @@ class Judgement:
     placement: PlacementStatus | None = None  # the ECS cluster (decide.placement)
 
 
-def write_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
+def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
     """The status to write for this pass."""
     service, history, active = j.service, j.builds.history, j.builds.active
     ready = readiness(j.phase, j.instance.health_status, j.work.stall)

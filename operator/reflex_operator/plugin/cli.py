@@ -22,7 +22,7 @@ import yaml
 from reflex_operator.api.models import Size
 from reflex_operator.plugin import render
 from reflex_operator.actions import verbs
-from reflex_operator.plugin.cluster import Cluster, Conflict, PluginError, connect
+from reflex_operator.plugin.cluster import Cluster, Changed, PluginError, connect
 
 __all__ = ["main", "build_parser"]
 
@@ -58,26 +58,26 @@ def _targets(args: argparse.Namespace, cluster: Cluster) -> list[dict[str, Any]]
     return cluster.list(args.selector, args.all_namespaces)
 
 
-def _act_one(args: argparse.Namespace, cluster: Cluster, obj: dict[str, Any], token: str) -> tuple[render.Outcome, verbs.Plan, int]:
+def _act_one(args: argparse.Namespace, cluster: Cluster, obj: dict[str, Any], token: str) -> tuple[render.Report, verbs.Change, int]:
     """Decide on the object as read and patch on its resourceVersion; when it changed in between
     (the operator wrote its status), read it again and decide again."""
     for _ in range(_ATTEMPTS):
         try:
             return _act_on(args, cluster, obj, token)
-        except Conflict:
+        except Changed:
             obj = cluster.get(obj["metadata"]["name"], obj["metadata"]["namespace"])
     meta = obj["metadata"]
     why = f"the object kept changing ({_ATTEMPTS} conflicts in a row)"
-    return render.Outcome(meta["namespace"], meta["name"], "failed", why), verbs.plan(args.verb, obj, getattr(args, "arg", None), token), 0
+    return render.Report(meta["namespace"], meta["name"], "failed", why), verbs.change(args.verb, obj, getattr(args, "arg", None), token), 0
 
 
 _ATTEMPTS = 5
 
 
-def _act_on(args: argparse.Namespace, cluster: Cluster, obj: dict[str, Any], token: str) -> tuple[render.Outcome, verbs.Plan, int]:
+def _act_on(args: argparse.Namespace, cluster: Cluster, obj: dict[str, Any], token: str) -> tuple[render.Report, verbs.Change, int]:
     meta = obj["metadata"]
-    outcome = lambda result, detail="": render.Outcome(meta["namespace"], meta["name"], result, detail)  # noqa: E731
-    p = verbs.plan(args.verb, obj, getattr(args, "arg", None), token)
+    outcome = lambda result, detail="": render.Report(meta["namespace"], meta["name"], result, detail)  # noqa: E731
+    p = verbs.change(args.verb, obj, getattr(args, "arg", None), token)
     if p.refused is not None:
         return outcome("refused", p.refused), p, 0
     if not p.patch:
@@ -86,7 +86,7 @@ def _act_on(args: argparse.Namespace, cluster: Cluster, obj: dict[str, Any], tok
     queued = f" (queued: {p.queued})" if p.queued else ""
     try:
         written = cluster.patch(obj, p.patch, dry_run=args.dry_run)
-    except Conflict:
+    except Changed:
         raise
     except PluginError as exc:
         return outcome("failed", str(exc)), p, 0
@@ -94,7 +94,7 @@ def _act_on(args: argparse.Namespace, cluster: Cluster, obj: dict[str, Any], tok
     return outcome("would patch" if args.dry_run else "patched", change + queued), p, generation
 
 
-def _wait(cluster: Cluster, pending: list[tuple[int, verbs.Plan, int]], outcomes: list[render.Outcome], timeout: float, io: _Io) -> None:
+def _wait(cluster: Cluster, pending: list[tuple[int, verbs.Change, int]], outcomes: list[render.Report], timeout: float, io: _Io) -> None:
     """Poll each acted-on database until it reaches its result, stalls, or the deadline passes."""
     deadline = time.monotonic() + timeout
     last: dict[int, dict[str, Any]] = {}
@@ -105,9 +105,9 @@ def _wait(cluster: Cluster, pending: list[tuple[int, verbs.Plan, int]], outcomes
             last[index] = cluster.get(o.name, o.namespace)
             now = verbs.progress(last[index], generation, p)
             if now.done:
-                outcomes[index] = render.Outcome(o.namespace, o.name, "done", p.expect)
+                outcomes[index] = render.Report(o.namespace, o.name, "done", p.expect)
             elif now.stalled is not None:
-                outcomes[index] = render.Outcome(o.namespace, o.name, "stalled", now.stalled)
+                outcomes[index] = render.Report(o.namespace, o.name, "stalled", now.stalled)
             else:
                 still.append((index, p, generation))
         pending = still
@@ -116,7 +116,7 @@ def _wait(cluster: Cluster, pending: list[tuple[int, verbs.Plan, int]], outcomes
                 o = outcomes[index]
                 st = last[index].get("status") or {}
                 where = f"phase {st.get('phase', '-')}: {st.get('message') or '-'}"
-                outcomes[index] = render.Outcome(o.namespace, o.name, "timeout", f"not {p.expect} after {timeout:g}s ({where})")
+                outcomes[index] = render.Report(o.namespace, o.name, "timeout", f"not {p.expect} after {timeout:g}s ({where})")
             return
         if pending:
             io.sleep(1.0)
@@ -124,8 +124,8 @@ def _wait(cluster: Cluster, pending: list[tuple[int, verbs.Plan, int]], outcomes
 
 def _cmd_verb(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
     token = _token(_now())
-    outcomes: list[render.Outcome] = []
-    pending: list[tuple[int, verbs.Plan, int]] = []
+    outcomes: list[render.Report] = []
+    pending: list[tuple[int, verbs.Change, int]] = []
     for obj in _targets(args, cluster):
         outcome, p, generation = _act_one(args, cluster, obj, token)
         if outcome.result == "patched" and args.wait:
@@ -164,10 +164,10 @@ def _cmd_builds(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
 def _cmd_notifications(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
     obj = cluster.get(args.name)
     if args.ack:
-        p = verbs.ack_plan(obj, _now().isoformat().replace("+00:00", "Z"))
+        p = verbs.ack_change(obj, _now().isoformat().replace("+00:00", "Z"))
         written = cluster.patch(obj, p.patch, dry_run=args.dry_run, precondition=False)
         if args.wait and not args.dry_run:
-            outcomes = [render.Outcome(obj["metadata"]["namespace"], args.name, "patched")]
+            outcomes = [render.Report(obj["metadata"]["namespace"], args.name, "patched")]
             _wait(cluster, [(0, p, int(written["metadata"].get("generation", 0)))], outcomes, args.timeout, io)
             if outcomes[0].result in FAILED:
                 io.err.write(render.outcome_line(outcomes[0]) + "\n")

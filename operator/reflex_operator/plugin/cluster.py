@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.kube.config import api_client, in_cluster, kubeconfig_path
 
-__all__ = ["Cluster", "Conflict", "PluginError", "connect"]
+__all__ = ["Cluster", "Changed", "PluginError", "connect"]
 
 MERGE = "application/merge-patch+json"
 FIELD_MANAGER = "kubectl-reflex"
@@ -23,7 +23,7 @@ class PluginError(Exception):
     """A failure to show the user as it is (the API server's message)."""
 
 
-class Conflict(PluginError):
+class Changed(PluginError):
     """The object changed since it was read (the decision is made again on the new one)."""
 
 
@@ -59,7 +59,7 @@ class Cluster:
 
     def patch(self, obj: dict[str, Any], body: dict[str, Any], dry_run: bool = False, precondition: bool = True) -> dict[str, Any]:
         """A merge patch; with ``precondition`` on the resourceVersion read (a change in between is
-        a ``Conflict``, not a blind write); ``dry_run``: validated by the API server, not stored."""
+        a ``Changed``, not a blind write); ``dry_run``: validated by the API server, not stored."""
         meta = obj["metadata"]
         if precondition:
             body = {**body, "metadata": {**body.get("metadata", {}), "resourceVersion": meta["resourceVersion"]}}
@@ -69,7 +69,7 @@ class Cluster:
                 dry_run="All" if dry_run else None, field_manager=FIELD_MANAGER, _content_type=MERGE,
             )
         except ApiException as exc:
-            raise (Conflict if exc.status == 409 else PluginError)(_message(exc)) from None
+            raise (Changed if exc.status == 409 else PluginError)(_message(exc)) from None
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Cluster:

@@ -12,7 +12,7 @@ from typing import Any
 from reflex_operator.api.models import Action, HistoryKind, ReflexDatabaseStatus
 from reflex_operator.database.history import spells
 
-__all__ = ["Paint", "Outcome", "age", "duration_ms", "status_screen", "builds_table", "notifications_table", "outcome_line", "summary"]
+__all__ = ["Paint", "Report", "age", "duration_ms", "status_screen", "builds_table", "notifications_table", "outcome_line", "summary"]
 
 Obj = dict[str, Any]
 
@@ -163,7 +163,7 @@ def builds_table(obj: Obj, now: datetime, paint: Paint = Paint()) -> str:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Report:
     """What a verb did to one database: acted, unchanged, refused, would (dry run), done, stalled, timeout."""
 
     namespace: str
@@ -172,12 +172,12 @@ class Outcome:
     detail: str = ""
 
 
-def outcome_line(o: Outcome, paint: Paint = Paint(), with_namespace: bool = False) -> str:
+def outcome_line(o: Report, paint: Paint = Paint(), with_namespace: bool = False) -> str:
     who = f"{o.namespace}/{o.name}" if with_namespace else o.name
     return f"{who}: {paint(o.result)}" + (f": {o.detail}" if o.detail else "")
 
 
-def summary(outcomes: Sequence[Outcome]) -> str:
+def summary(outcomes: Sequence[Report]) -> str:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1

@@ -7,11 +7,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reflex_operator.actions.verbs import plan, verb_of
+from reflex_operator.actions.verbs import change, verb_of
 from reflex_operator.api.models import Action
 from reflex_operator.restapi.models import TargetStatus
 
-__all__ = ["ACTION_VERBS", "Outcome", "decide", "decide_target"]
+__all__ = ["ACTION_VERBS", "Resolution", "resolve", "resolve_target"]
 
 Obj = dict[str, Any]
 
@@ -21,7 +21,7 @@ ACTION_VERBS: dict[str, str | None] = {action.value: verb_of(action) for action 
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Resolution:
     """What to do: a merge patch (empty: nothing to change), delete the resource, or refuse."""
 
     patch: Obj
@@ -30,27 +30,27 @@ class Outcome:
     queued: str | None = None
 
 
-def _delete(obj: Obj) -> Outcome:
+def _delete(obj: Obj) -> Resolution:
     st = obj.get("status") or {}
     entry = (st.get("allowedActions") or {}).get("delete") or {}
     if obj.get("metadata", {}).get("deletionTimestamp"):
-        return Outcome({}, refused="the database is being deleted")
+        return Resolution({}, refused="the database is being deleted")
     if entry and not entry.get("allowed", False):
-        return Outcome({}, refused=entry.get("reason") or "delete is not allowed now")
-    return Outcome({}, delete=True)
+        return Resolution({}, refused=entry.get("reason") or "delete is not allowed now")
+    return Resolution({}, delete=True)
 
 
-def decide(action: str, obj: Obj, arg: str | None = None, token: str | None = None) -> Outcome:
+def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = None) -> Resolution:
     """``action`` on ``obj``; ``arg`` is the build id (redeploy) or size (resize). KeyError: unknown."""
     verb = ACTION_VERBS[action]
     if verb is None:
         return _delete(obj)
-    p = plan(verb, obj, arg, token or uuid.uuid4().hex)
-    return Outcome(p.patch, refused=p.refused, queued=p.queued)
+    p = change(verb, obj, arg, token or uuid.uuid4().hex)
+    return Resolution(p.patch, refused=p.refused, queued=p.queued)
 
 
-def decide_target(target: TargetStatus, obj: Obj) -> tuple[Outcome, str]:
+def resolve_target(target: TargetStatus, obj: Obj) -> tuple[Resolution, str]:
     """The batch PATCH: pause or resume, and the status word to answer with when it is accepted."""
     if target is TargetStatus.PAUSED:
-        return decide("pause", obj), "stopping"
-    return decide("resume", obj), "starting"
+        return resolve("pause", obj), "stopping"
+    return resolve("resume", obj), "starting"

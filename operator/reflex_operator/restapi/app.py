@@ -115,7 +115,7 @@ class _Guard:
         obj = self.readable(who, id)
         if action not in actions.ACTION_VERBS:
             raise ApiError(404, "unknown_action", f"no action {action!r}; one of {', '.join(actions.ACTION_VERBS)}")
-        out = actions.decide(action, obj, arg)
+        out = actions.resolve(action, obj, arg)
         self.writable(who, obj, "delete" if out.delete else "patch")
         if out.refused is not None:
             raise ApiError(409, "action_not_allowed", out.refused)
@@ -190,7 +190,7 @@ def _batch_one(backend: Backend, who: User, uid: str, body: BatchRequest) -> Bat
     if obj is None or not backend.allowed(who, "get", _ns(obj)):
         return BatchEntry(status="unknown", error="not_found", message=f"no database {uid}")
     prior = shapes.phase_of(obj)
-    out, word = actions.decide_target(body.status, obj)
+    out, word = actions.resolve_target(body.status, obj)
     if not backend.allowed(who, "patch", _ns(obj)):
         return BatchEntry(status=prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
     if out.refused is not None:

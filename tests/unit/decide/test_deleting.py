@@ -7,7 +7,7 @@ import pytest
 
 from reflex_operator.api.models import AppliedTokens, BuildRecord, BuildState, ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.database.inputs import Config, Desired, ObservedService, ServiceState
-from reflex_operator.database.build import Builds
+from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.deleting import deleting
 from reflex_operator.database.identity import build_inputs
 from reflex_operator.database.steps import DeleteSecret, DeleteService, Event, ReleaseFinalizer, StopBuild
@@ -31,7 +31,7 @@ def test_deleting(what, policy, service, arn, tokens, history, kinds, progress):
     spec = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}, "deletionPolicy": policy})
     status = ReflexDatabaseStatus(applied_tokens=AppliedTokens() if tokens else None)
     desired = Desired(name="orders", namespace="team-a", uid="u", generation=1, spec=spec, status=status, deleting=True)
-    builds = Builds(build_inputs(spec, "v1.4.0"), history, None, None, None)
+    builds = KnownBuilds(build_inputs(spec, "v1.4.0"), history, None, None, None)
     got = deleting(desired, builds, service, arn, Config())
     assert [type(s) for s in got.steps] == kinds
     assert (got.progress is not None) is progress
