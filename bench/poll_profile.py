@@ -53,6 +53,7 @@ from reflex_operator.kube.client import FINALIZER  # noqa: E402
 from reflex_operator.controller.poller import poll_once  # noqa: E402
 from reflex_operator.controller.reconcile import reconcile  # noqa: E402
 from reflex_operator.controller.runtime import Entry, Runtime, SecretMeta  # noqa: E402
+from reflex_operator.controller.wiring import Adapters, assemble  # noqa: E402
 from reflex_operator.metrics import Metrics  # noqa: E402
 from reflex_operator.settings import Settings  # noqa: E402
 
@@ -173,10 +174,9 @@ def _body(template: dict[str, Any], i: int) -> dict[str, Any]:
 def _runtime(config: Config, services: dict[str, ObservedService], kube: Kube) -> Runtime:
     from tests.unit.world import PERMISSIVE
 
-    rt = Runtime(
-        settings=Settings(), config=config, codebuild=Builds(), ecs=Ecs(services), secrets=None, dataplane=DataPlane(),  # type: ignore[arg-type]
-        kube=kube, metrics=Metrics(CollectorRegistry()), clock=lambda: NOW,  # type: ignore[arg-type]
-    )
+    adapters = Adapters(codebuild=Builds(), ecs=Ecs(services), secrets=None, dataplane=DataPlane(), kube=kube)  # type: ignore[arg-type]
+    rt = assemble(Settings(leader_election=False), adapters, metrics=Metrics(CollectorRegistry()), repository=config.image_repository_uri, clock=lambda: NOW)
+    rt.config = config
     rt.plans.plans = {"default": Plan("default", PERMISSIVE)}
     return rt
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from reflex_operator.api.models import HealthStatus, Replication
-from reflex_operator.dataplane.client import DataPlane, parse_health
+from reflex_operator.dataplane.client import HttpDataPlane, parse_health
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 OK = {
@@ -64,13 +64,13 @@ async def server() -> AsyncIterator[tuple[Server, str]]:
 
 
 @pytest.fixture
-async def plane() -> AsyncIterator[DataPlane]:
-    dp = DataPlane(timeout=0.3, concurrency=4)
+async def plane() -> AsyncIterator[HttpDataPlane]:
+    dp = HttpDataPlane(timeout=0.3, concurrency=4)
     yield dp
     await dp.close()
 
 
-async def test_ok_health_is_a_full_sample(server: tuple[Server, str], plane: DataPlane) -> None:
+async def test_ok_health_is_a_full_sample(server: tuple[Server, str], plane: HttpDataPlane) -> None:
     stand_in, url = server
     stand_in.answers["a"] = lambda: web.json_response(OK)
     sample = await plane.health(f"{url}/a", NOW)
@@ -80,7 +80,7 @@ async def test_ok_health_is_a_full_sample(server: tuple[Server, str], plane: Dat
     assert sample.last_swap_time == datetime(2026, 1, 1, 11, 59, 58, 800000, tzinfo=timezone.utc)
 
 
-async def test_degraded_with_any_status_code(server: tuple[Server, str], plane: DataPlane) -> None:
+async def test_degraded_with_any_status_code(server: tuple[Server, str], plane: HttpDataPlane) -> None:
     stand_in, url = server
     stand_in.answers["d"] = lambda: web.json_response({**OK, "status": "degraded"}, status=503)
     stand_in.answers["odd"] = lambda: web.json_response({"status": "starting"})
@@ -101,7 +101,7 @@ async def test_degraded_with_any_status_code(server: tuple[Server, str], plane: 
     ids=["html", "no-status", "not-an-object", "bad-count", "bad-time"],
 )
 async def test_an_answer_that_is_not_a_health_document_is_unreachable(
-    server: tuple[Server, str], plane: DataPlane, answer: Callable[[], web.Response]
+    server: tuple[Server, str], plane: HttpDataPlane, answer: Callable[[], web.Response]
 ) -> None:
     stand_in, url = server
     stand_in.answers["bad"] = answer
@@ -109,17 +109,17 @@ async def test_an_answer_that_is_not_a_health_document_is_unreachable(
     assert sample.status is HealthStatus.UNREACHABLE and not sample.reachable and sample.checked_at == NOW
 
 
-async def test_no_answer_within_the_timeout_is_unreachable(server: tuple[Server, str], plane: DataPlane) -> None:
+async def test_no_answer_within_the_timeout_is_unreachable(server: tuple[Server, str], plane: HttpDataPlane) -> None:
     _, url = server
     assert (await plane.health(f"{url}/hang", NOW)).status is HealthStatus.UNREACHABLE
 
 
-async def test_nobody_listening_is_unreachable(plane: DataPlane) -> None:
+async def test_nobody_listening_is_unreachable(plane: HttpDataPlane) -> None:
     with socket_closed() as port:
         assert (await plane.health(f"http://127.0.0.1:{port}", NOW)).status is HealthStatus.UNREACHABLE
 
 
-async def test_admin_posts(server: tuple[Server, str], plane: DataPlane) -> None:
+async def test_admin_posts(server: tuple[Server, str], plane: HttpDataPlane) -> None:
     stand_in, url = server
     await plane.reload(f"{url}/a")
     await plane.pause_replication(f"{url}/a")
@@ -127,7 +127,7 @@ async def test_admin_posts(server: tuple[Server, str], plane: DataPlane) -> None
     assert stand_in.posts == ["/a/admin/reload", "/a/admin/replication/pause", "/a/admin/replication/resume"]
 
 
-async def test_a_failed_admin_post_raises_so_the_step_is_retried(server: tuple[Server, str], plane: DataPlane) -> None:
+async def test_a_failed_admin_post_raises_so_the_step_is_retried(server: tuple[Server, str], plane: HttpDataPlane) -> None:
     stand_in, url = server
     stand_in.admin_status = 500
     with pytest.raises(aiohttp.ClientResponseError):
@@ -137,7 +137,7 @@ async def test_a_failed_admin_post_raises_so_the_step_is_retried(server: tuple[S
 async def test_the_session_is_reopened_after_close(server: tuple[Server, str]) -> None:
     stand_in, url = server
     stand_in.answers["a"] = lambda: web.json_response(OK)
-    dp = DataPlane(timeout=1.0, concurrency=1)
+    dp = HttpDataPlane(timeout=1.0, concurrency=1)
     await dp.close()  # never opened: nothing to do
     assert (await dp.health(f"{url}/a", NOW)).status is HealthStatus.OK
     await dp.close()

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from reflex_operator.controller.queue import Backoff, WorkQueue, resync
+from reflex_operator.controller.queue import Backoff, WorkQueue
+from reflex_operator.controller.triggers import resync
 
 A, B = ("ns", "a"), ("ns", "b")
 

@@ -10,7 +10,7 @@ import pytest
 from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
 from reflex_operator.aws.secrets import Secrets
-from reflex_operator.dataplane.client import DataPlane
+from reflex_operator.dataplane.client import HttpDataPlane
 from reflex_operator import ports
 from reflex_operator.kube.client import Kube
 from tests.unit import world
@@ -19,7 +19,7 @@ PAIRS = [
     (ports.Builds, CodeBuild, world.FakeCodeBuild),
     (ports.Services, Ecs, world.FakeEcs),
     (ports.SecretStore, Secrets, world.FakeSecretsManager),
-    (ports.DataPlane, DataPlane, world.FakeDataPlane),
+    (ports.DataPlane, HttpDataPlane, world.FakeDataPlane),
     (ports.Kubernetes, Kube, world.FakeKubernetes),
 ]
 

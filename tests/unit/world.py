@@ -23,7 +23,7 @@ from reflex_operator.api.plan import ReflexPlanSpec
 from reflex_operator.api.models import (
     GROUP,
     KIND,
-    SIZE_RESOURCES,
+    size_of_cpu,
     VERSION,
     HealthStatus,
     Phase,
@@ -39,7 +39,7 @@ from reflex_operator.ports import BuildQuotaReached, ClusterFull, Conflict
 from reflex_operator.kube.client import FINALIZER
 from reflex_operator.controller.poller import poll_once
 from reflex_operator.controller.reconcile import observe, reconcile
-from reflex_operator.tenancy.slots import Placements
+from reflex_operator.controller.wiring import Adapters, assemble
 from reflex_operator.controller.runtime import Entry, Key, Runtime, SecretMeta
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
@@ -324,7 +324,7 @@ def _config(step: s.Deploy):
     spec = ReflexDatabaseSpec.model_validate(
         {
             "source": {"secretRef": {"name": "x"}},
-            "size": next(size for size, r in SIZE_RESOURCES.items() if r.cpu == i.cpu),
+            "size": size_of_cpu(i.cpu),
             "sync": {"mode": i.sync_mode, "intervalSeconds": i.sync_interval},
             "logLevel": i.log_level,
             "safetyNet": i.safety_net,
@@ -384,18 +384,14 @@ class World:
     def runtime(self, config: Config | None = None) -> Runtime:
         """The operator's runtime over this world (a new one after the operator died)."""
         if self.rt is None:
-            self.rt = Runtime(
-                settings=Settings(),
-                config=Config(),
-                codebuild=self.codebuild,
-                ecs=self.ecs,
-                secrets=self.secrets,
-                dataplane=self.dataplane,
-                kube=self.kube,
-                metrics=Metrics(CollectorRegistry()),
-                clock=lambda: self.now,
-                placements=Placements(self.clusters, self.default_cluster or self.clusters[0], self.services_per_cluster),
+            settings = Settings(
+                leader_election=False,
+                ecs_cluster=self.default_cluster or self.clusters[0],
+                ecs_clusters=list(self.clusters),
+                ecs_services_per_cluster=self.services_per_cluster,
             )
+            adapters = Adapters(codebuild=self.codebuild, ecs=self.ecs, secrets=self.secrets, dataplane=self.dataplane, kube=self.kube)
+            self.rt = assemble(settings, adapters, metrics=Metrics(CollectorRegistry()), repository=Config().image_repository_uri, clock=lambda: self.now)
         self.rt.config = config or Config()
         self.rt.plans.plans = {"default": Plan("default", self.plan)} if self.plan is not None else {}
         return self.rt

@@ -13,6 +13,7 @@ __all__ = [
     "Size",
     "SizeResources",
     "SIZE_RESOURCES",
+    "size_of_cpu",
     "SyncMode",
     "LogLevel",
     "DeletionPolicy",
@@ -43,6 +44,11 @@ SIZE_RESOURCES: dict[Size, SizeResources] = {
     Size.LARGE: SizeResources(cpu=2048, memory_mb=4096, compute_units=2),
     Size.XLARGE: SizeResources(cpu=4096, memory_mb=8192, compute_units=4),
 }
+
+
+def size_of_cpu(cpu: int) -> Size:
+    """The size whose task has ``cpu`` units (a task definition read back); StopIteration: none."""
+    return next(size for size, r in SIZE_RESOURCES.items() if r.cpu == cpu)
 
 class SyncMode(StrEnum):
     POLL = "poll"

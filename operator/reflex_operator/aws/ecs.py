@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from reflex_operator.api.models import SIZE_RESOURCES, DeployedConfig
+from reflex_operator.api.models import DeployedConfig, size_of_cpu
 from reflex_operator.api.server_contract import CONTAINER, ServerEnvironment, server_container
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.database.inputs import ObservedService, RolloutState, ServiceState
@@ -52,7 +52,7 @@ def parse_task_definition(td: dict[str, Any]) -> tuple[str | None, str | None, D
         try:
             cpu = int(td.get("cpu") or 0)
             config = DeployedConfig(
-                instance_size=next(s for s, r in SIZE_RESOURCES.items() if r.cpu == cpu),
+                instance_size=size_of_cpu(cpu),
                 task_cpu=cpu,
                 task_memory_mb=int(td.get("memory") or 0),
                 sync_mode=server.sync_mode,

@@ -15,7 +15,7 @@ import kopf
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.api.plan import PLAN_PLURAL
-from reflex_operator.controller import wiring
+from reflex_operator.controller import triggers, wiring
 from reflex_operator.controller.runtime import Entry, Runtime, SecretMeta, Stop
 from reflex_operator.settings import Settings
 
@@ -76,10 +76,7 @@ async def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         rt.plans.forget(key)
         rt.queue.discard(key)
         rt.metrics.forget(*key)
-        rt.wake_waiting(key[0])  # its room is free
-        freed = rt.placements.forget(key)
-        if freed is not None:
-            rt.wake_for_room(freed)  # its service slot too
+        triggers.database_gone(rt, key, rt.placements.forget(key))
         return
     entry = rt.resources.get(key)
     before = entry.usage() if entry is not None else None
@@ -88,10 +85,10 @@ async def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     elif not entry.seen(obj, time.monotonic(), listing=event["type"] is None):
         return  # older than what the operator wrote: nothing new
     rt.placements.note(key, rt.resources[key].status)
-    rt.queue.add(key, low=event["type"] is None)  # the initial listing waits for real changes
+    triggers.database_changed(rt, key, listing=event["type"] is None)
     after = rt.resources[key].usage()
     if before is not None and after is not None and (before.want, before.held) != (after.want, after.held):
-        rt.wake_waiting(key[0])  # it took or freed room: the others waiting may fit now
+        triggers.room_changed(rt, key[0])
 
 
 @kopf.on.event("", "v1", "secrets")
@@ -105,8 +102,7 @@ async def on_secret(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     else:
         keys = frozenset((obj.get("data") or {}).keys()) | frozenset((obj.get("stringData") or {}).keys())
         rt.secret_index[key] = SecretMeta(resource_version=obj["metadata"]["resourceVersion"], keys=keys)
-    for ref in rt.referencing(*key):
-        rt.queue.add(ref)
+    triggers.secret_changed(rt, *key)
 
 
 @kopf.on.event(GROUP, VERSION, PLAN_PLURAL)
@@ -117,8 +113,7 @@ async def on_plan(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     obj = event["object"]
     if rt.plans.plan_seen(obj, deleted=event["type"] == "DELETED"):
         namespaces = {ns for ns, _ in rt.resources}
-        for namespace in rt.plans.on_plan(obj["metadata"]["name"], namespaces):
-            rt.wake_waiting(namespace, everyone=True)
+        triggers.plan_changed(rt, rt.plans.on_plan(obj["metadata"]["name"], namespaces))
 
 
 @kopf.on.event("", "v1", "namespaces")
@@ -127,7 +122,7 @@ async def on_namespace(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     rt: Runtime = memo.runtime
     obj = event["object"]
     if rt.plans.namespace_seen(obj, deleted=event["type"] == "DELETED"):
-        rt.wake_waiting(obj["metadata"]["name"], everyone=True)
+        triggers.namespace_moved(rt, obj["metadata"]["name"])
 
 
 @kopf.on.probe(id="queued")

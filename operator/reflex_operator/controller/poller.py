@@ -19,6 +19,7 @@ from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.database.decide import classify_health, health_sample_matters
 from reflex_operator.database import identity
 from reflex_operator.database.service import settling
+from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry, Key, Runtime
 
 __all__ = ["Polled", "poll_once", "polled", "publish_plans", "run_poller"]
@@ -106,8 +107,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     if full:
         rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
         woken |= await _probe_running(rt, parsed, now)
-    for key in woken:
-        rt.queue.add(key)
+    triggers.observed(rt, woken)
     if full:
         await publish_plans(rt, now)
     return woken

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from reflex_operator.api.common import Key
 
-__all__ = ["Key", "Backoff", "WorkQueue", "resync"]
+__all__ = ["Key", "Backoff", "WorkQueue"]
 
 
 
@@ -131,16 +131,3 @@ class WorkQueue:
 
     def __len__(self) -> int:
         return len(self._pending)
-
-
-async def resync(queue: WorkQueue, keys: Callable[[], Iterable[Key]], period: float) -> None:
-    """Every ``period`` seconds, queue every key ``keys()`` returns, at low priority and spread
-    over the period (not all at once: no burst of passes). Runs until cancelled."""
-    await asyncio.sleep(period)
-    while True:
-        started, round_keys = time.monotonic(), list(keys())
-        step = period / max(1, len(round_keys))
-        for i, key in enumerate(round_keys):
-            await asyncio.sleep(max(0.0, started + i * step - time.monotonic()))
-            queue.add(key, low=True)
-        await asyncio.sleep(max(0.0, started + period - time.monotonic()))

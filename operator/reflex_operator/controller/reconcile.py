@@ -25,6 +25,7 @@ from reflex_operator.database.inputs import BuildLookup, HealthSample, ObservedB
 from reflex_operator.ports import BuildQuotaReached, ClusterFull
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.kube.client import FINALIZER
+from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry, Key, Runtime, SecretMeta
 
 __all__ = ["reconcile", "observe", "surface_error", "ReconcileError", "SURFACE_AFTER"]
@@ -118,9 +119,9 @@ def _again(rt: Runtime, key: Key, acted: _Acted, second: Decision) -> None:
     runs in the next pass at once, and so does a create placed on another cluster after a quota
     refusal."""
     if acted.build_refused:
-        rt.queue.add_after(key, rt.settings.build_queue_retry_seconds)
+        triggers.build_queue_full(rt, key)
     elif any(isinstance(step, (s.StartBuild, s.RecordPlacement)) for step in second.steps):
-        rt.queue.add(key)
+        triggers.step_due(rt, key)
 
 
 async def surface_error(rt: Runtime, key: Key, error: str) -> None:
@@ -262,7 +263,7 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster
                 acted.service_changed = True
                 rt.services[step.service_name] = acted.service
                 rt.health.pop((desired.namespace, desired.name), None)
-                rt.wake_for_room(cluster)
+                triggers.slot_freed(rt, cluster)
             case s.Reload():
                 await rt.dataplane.reload(step.endpoint_url)
             case s.PauseReplication():
@@ -348,11 +349,11 @@ async def _write(rt: Runtime, entry: Entry, before: ReflexDatabaseStatus, decisi
     rt.metrics.status_writes.inc()
     freed = rt.placements.note((meta["namespace"], meta["name"]), after)
     if freed is not None:
-        rt.wake_for_room(freed)
+        triggers.slot_freed(rt, freed)
     rt.metrics.observe_status(meta["namespace"], meta["name"], decision.status)
     held = (before.plan.compute_units if before.plan else None, decision.status.plan.compute_units if decision.status.plan else None)
     if held[0] != held[1]:
-        rt.wake_waiting(meta["namespace"])  # it took or freed room
+        triggers.room_changed(rt, meta["namespace"])
     # Keep our copy current (with its new resourceVersion), so a pass that runs before the watch
     # delivers the change does not repeat what this one did.
     if isinstance(written, dict) and "metadata" in written:

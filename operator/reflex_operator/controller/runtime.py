@@ -20,6 +20,7 @@ from typing import Any
 from reflex_operator.database import steps as s
 from reflex_operator.database.inputs import Config, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
+from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
 from reflex_operator.tenancy.plans import Usage
 from reflex_operator.tenancy.slots import Placements
@@ -280,27 +281,24 @@ class Runtime:
     dataplane: DataPlane
     kube: Kubernetes
     metrics: Metrics
-    queue: WorkQueue = field(default_factory=WorkQueue)
+    queue: WorkQueue
+    gate: Gate  # which resources this replica acts on (leader election; without it, all)
+    plans: PlanCache  # the plans, the namespaces' plan labels and their monthly data transfer
+    placements: Placements  # what the operator placed on each ECS cluster (tenancy.placement)
     resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).
     builds: dict[str, ObservedBuild] = field(default_factory=dict)
     services: dict[str, ObservedService | None] = field(default_factory=dict)
     health: dict[Key, HealthSample] = field(default_factory=dict)
-    # The plans, the namespaces' plan labels and their monthly data transfer.
-    plans: PlanCache = field(default_factory=PlanCache)
-    # What the operator placed on each ECS cluster (decide.placement).
-    placements: Placements = field(default_factory=lambda: Placements(("reflex",), "reflex", 5000))
     # First looks at services the poller has not seen yet go one batch at a time.
     first_look: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Events being posted (a pass does not wait for them).
     posting: set[asyncio.Task[None]] = field(default_factory=set)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    # Which resources this replica acts on (leader election; without it, all).
-    gate: Gate = field(default_factory=Gate)
     stop: Stop = field(default_factory=Stop)
-    # The leader-election loop, when enabled (a ``reflex_operator.ha.elector.Elector``).
-    elector: Any = None
+    # The leader-election loop, when enabled.
+    elector: Elector | None = None
     # The time the decisions are made at (the unit tests' world moves its own clock).
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
 
@@ -317,21 +315,10 @@ class Runtime:
             if entry is not None:
                 yield key, entry
 
-    def wake_waiting(self, namespace: str, everyone: bool = False) -> None:
-        """Queue the databases of a namespace that wait for their plan (``everyone``: all of them)."""
-        for key, entry in self.in_namespace(namespace):
-            if everyone or entry.waiting():
-                self.queue.add(key)
-
     def cluster_of(self, key: Key) -> str:
         """The ECS cluster of a database: its recorded placement, else the default cluster."""
         entry = self.resources.get(key)
         return (entry.cluster() if entry is not None else None) or self.placements.default
-
-    def wake_for_room(self, cluster: str | None) -> None:
-        """A service slot was freed (on ``cluster``): queue the databases waiting for room."""
-        for key in self.placements.freed(cluster) if cluster else sorted(self.placements.waiting):
-            self.queue.add(key)
 
     def post(self, body: dict[str, Any], events: list[s.Event]) -> None:
         """Post events without holding up the pass; a lost event is logged, never retried."""

@@ -9,7 +9,10 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
 
 from reflex_operator.aws import ecr
 from reflex_operator.aws.budget import Budgets, parse_rate
@@ -18,7 +21,7 @@ from reflex_operator.aws.codebuild import CodeBuild
 from reflex_operator.aws.ecs import Ecs
 from reflex_operator.tenancy.slots import Placements
 from reflex_operator.aws.secrets import Secrets
-from reflex_operator.dataplane.client import DataPlane
+from reflex_operator.dataplane.client import HttpDataPlane
 from reflex_operator.database import identity as names
 from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
@@ -26,13 +29,16 @@ from reflex_operator.kube.client import Kube
 from reflex_operator.ha.lease_client import Leases
 from reflex_operator.tenancy.plan_cache import PlanCache
 from reflex_operator.controller.poller import run_poller
-from reflex_operator.controller.queue import Backoff, WorkQueue, resync
+from reflex_operator.controller import triggers
+from reflex_operator.controller.queue import Backoff, WorkQueue
 from reflex_operator.controller.runtime import Runtime
 from reflex_operator.controller.workers import worker
 from reflex_operator.metrics import Metrics
+from reflex_operator.ports import Builds, Kubernetes, SecretStore, Services
+from reflex_operator.ports import DataPlane
 from reflex_operator.settings import Settings
 
-__all__ = ["build_runtime", "prime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
+__all__ = ["Adapters", "assemble", "build_runtime", "prime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
 
 log = logging.getLogger("reflex_operator.wiring")
 
@@ -59,9 +65,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     except AwsCallError as exc:
         log.warning("ECR repository %s not found (%s); deriving its URI", settings.ecr_repository, exc.code)
         repository = f"000000000000.dkr.ecr.{region}.amazonaws.com/{settings.ecr_repository}"
-    return Runtime(
-        settings=settings,
-        config=settings.decision_config(repository),
+    adapters = Adapters(
         codebuild=CodeBuild(
             aws,
             settings.codebuild_project,
@@ -81,13 +85,49 @@ async def build_runtime(settings: Settings) -> Runtime:
             region=region,
         ),
         secrets=Secrets(aws),
-        dataplane=DataPlane(settings.health_timeout_seconds, settings.health_concurrency),
+        dataplane=HttpDataPlane(settings.health_timeout_seconds, settings.health_concurrency),
         kube=Kube(),
+    )
+    return assemble(settings, adapters, metrics=metrics, repository=repository)
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What the operator talks to, behind the ports the core owns (the unit tests' world passes
+    its fakes here, production the AWS, data-plane and Kubernetes adapters)."""
+
+    codebuild: Builds
+    ecs: Services
+    secrets: SecretStore
+    dataplane: DataPlane
+    kube: Kubernetes
+
+
+def assemble(
+    settings: Settings,
+    adapters: Adapters,
+    *,
+    metrics: Metrics,
+    repository: str,
+    clock: Callable[[], datetime] | None = None,
+) -> Runtime:
+    """Settings and adapters → the runtime: the one place each setting becomes the part that
+    uses it (the decisions' config, the queue's backoff, the gate, the plans, the clusters).
+    Production (``build_runtime``) and the unit tests' world both come through here."""
+    return Runtime(
+        settings=settings,
+        config=settings.decision_config(repository),
+        codebuild=adapters.codebuild,
+        ecs=adapters.ecs,
+        secrets=adapters.secrets,
+        dataplane=adapters.dataplane,
+        kube=adapters.kube,
         metrics=metrics,
         queue=queue_of(settings),
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
         plans=PlanCache(default=settings.default_plan),
         placements=Placements(settings.clusters(), settings.ecs_cluster, settings.ecs_services_per_cluster),
+        **({"clock": clock} if clock is not None else {}),
     )
 
 
@@ -102,15 +142,13 @@ def replica_identity() -> str:
 def acquired(rt: Runtime, shard: int) -> None:
     """A shard was taken: forget what this replica observed of its resources before (another
     replica acted meanwhile) and give each of them a full pass now."""
-    for key, entry in list(rt.resources.items()):
-        if rt.gate.shard(entry.uid) != shard:
-            continue
+    taken = [(key, entry) for key, entry in list(rt.resources.items()) if rt.gate.shard(entry.uid) == shard]
+    for key, entry in taken:
         rt.health.pop(key, None)
         rt.services.pop(names.service_name(key[0], key[1], entry.uid), None)
         for build in entry.status.get("builds") or []:
             rt.builds.pop(build.get("codebuildId") or "", None)
-        rt.queue.forget(key)
-        rt.queue.add(key, low=True)  # a change to one of them goes first
+    triggers.shard_taken(rt, [key for key, _ in taken])
 
 
 def lost(rt: Runtime, shard: int) -> None:
@@ -161,7 +199,7 @@ def start(rt: Runtime, identity: str | None = None) -> None:
     )
     rt.tasks = [asyncio.create_task(worker(rt)) for _ in range(rt.settings.workers)]
     rt.tasks.append(asyncio.create_task(run_poller(rt)))
-    rt.tasks.append(asyncio.create_task(resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
+    rt.tasks.append(asyncio.create_task(triggers.resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
     if rt.settings.leader_election:
         rt.elector = _elector(rt, identity or replica_identity())
         rt.tasks.append(asyncio.create_task(rt.elector.run()))

@@ -11,6 +11,7 @@ import time
 
 from reflex_operator.ports import Conflict
 from reflex_operator.controller.reconcile import SURFACE_AFTER, reconcile, surface_error
+from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Key, Runtime
 
 __all__ = ["worker", "process"]
@@ -66,7 +67,7 @@ async def _reread(rt: Runtime, key: Key) -> None:
     if body["metadata"].get("uid") != entry.uid:
         return  # replaced by a new object of the same name: its watch event brings it
     entry.seen(body, time.monotonic(), listing=True)
-    rt.queue.add(key)
+    triggers.conflict(rt, key)
 
 
 async def _failed(rt: Runtime, key: Key, exc: Exception) -> None:

@@ -14,7 +14,7 @@ from reflex_operator.api.models import HealthStatus
 from reflex_operator.api.server_contract import HealthDocument
 from reflex_operator.database.inputs import HealthSample
 
-__all__ = ["DataPlane", "parse_health"]
+__all__ = ["HttpDataPlane", "parse_health"]
 
 
 def parse_health(body: Any, now: datetime) -> HealthSample:
@@ -36,7 +36,7 @@ def parse_health(body: Any, now: datetime) -> HealthSample:
     )
 
 
-class DataPlane:
+class HttpDataPlane:
     """One HTTP session for every instance; bounded concurrency and timeouts."""
 
     def __init__(self, timeout: float, concurrency: int) -> None:
