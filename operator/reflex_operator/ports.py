@@ -24,7 +24,7 @@ class Conflict(Exception):
 
 class ClusterFull(Exception):
     """CreateService was refused: the cluster is at its services-per-cluster quota. Nothing was
-    created; the database is placed again (``decide.placement``)."""
+    created; the database is placed again (``tenancy.placement``)."""
 
     def __init__(self, cluster: str, message: str) -> None:
         super().__init__(f"ECS cluster {cluster}: {message}")

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     secret_prefix: str = Config.secret_prefix
     container_port: int = 8080
     build_history_limit: int = Field(Config.build_history_limit, ge=1, le=20)
-    # Build starts (decide.intent): CodeBuild's idempotency window and the margin kept from its end,
+    # Build starts (database.intent): CodeBuild's idempotency window and the margin kept from its end,
     # how often a start refused for the concurrent-build quota is retried, and how many of the
     # project's builds the look for an expired intent's build may read.
     build_idempotency_window_seconds: float = Field(

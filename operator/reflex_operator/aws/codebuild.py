@@ -98,7 +98,7 @@ class CodeBuild:
 
     async def start(self, step: StartBuild) -> ObservedBuild:
         """Start the build. The same token within CodeBuild's idempotency window returns the build
-        already started (how a restarted operator recovers one: ``decide.intent``)."""
+        already started (how a restarted operator recovers one: ``database.intent``)."""
         env = {
             ENV_UID: step.uid,
             ENV_RESOURCE: step.resource,

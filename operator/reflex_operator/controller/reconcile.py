@@ -1,6 +1,6 @@
 """One reconcile pass for one resource: parse → observe → decide → act → write status.
 
-The judgement is all in ``reflex_operator.decide``; this module only gathers its inputs from
+The judgement is all in ``reflex_operator.database``; this module only gathers its inputs from
 the operator-wide caches (filled by the poller in batches) and carries out its steps.
 """
 
@@ -91,7 +91,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     if any(isinstance(step, s.RecordPlacement) or (isinstance(step, s.StartBuild) and step.record) for step in first.steps):
         # The build intent, and a new database's ECS cluster, go to status before StartBuild or
         # CreateService is called: a restart knows what was asked for without listing the
-        # project's builds (decide.intent), and finds the service on its cluster (decide.placement).
+        # project's builds (database.intent), and finds the service on its cluster (tenancy.placement).
         _hold_placement(rt, key, first.steps)
         await _write(rt, entry, before, first)
         before = first.status

@@ -117,7 +117,7 @@ class BuildChoice:
 
 def choose_build(desired: Desired, builds: KnownBuilds, config: Config, facts: StartFacts) -> BuildChoice:
     """The image to run (pinned or built from the desired inputs), the build to start if none is
-    usable (``decide.intent``), and the builds to stop that the spec no longer wants."""
+    usable (``database.intent``), and the builds to stop that the spec no longer wants."""
     spec, current, pinned = desired.spec, builds.current, builds.pinned
     stops = _stop_superseded(builds)
     if spec.build_id:

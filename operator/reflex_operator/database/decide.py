@@ -112,7 +112,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
 
 
 def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tuple[Placed, ServiceResult]:
-    """The ECS cluster (``decide.placement``): a new one is recorded before the service is created
+    """The ECS cluster (``tenancy.placement``): a new one is recorded before the service is created
     on it; with no room anywhere, nothing is created and the database waits."""
     if observed.clusters is None:
         return Placed(desired.status.placement), svc

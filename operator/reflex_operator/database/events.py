@@ -1,5 +1,5 @@
 """What happened between two passes, derived from how the status changed: the one source of the
-Kubernetes Events and of the notifications in status (``decide.chronicle`` makes both from it)."""
+Kubernetes Events and of the notifications in status (``database.chronicle`` makes both from it)."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ class Judgement:
     build_running: bool = False  # a build of the desired inputs is queued or in progress
     plan: PlanVerdict | None = None  # the namespace's plan (None: plans not enforced)
     build_intent: BuildIntent | None = None  # the build being started, until CodeBuild has it
-    placement: PlacementStatus | None = None  # the ECS cluster (decide.placement)
+    placement: PlacementStatus | None = None  # the ECS cluster (tenancy.placement)
 
 
 def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -72,7 +72,7 @@ def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatab
         secret_arn=j.secret_arn,
         message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
         plan=j.plan.status if j.plan else None,
-        # Carried over; decide.chronicle adds what this pass changed.
+        # Carried over; database.chronicle adds what this pass changed.
         notifications=desired.status.notifications,
         unseen_count=desired.status.unseen_count,
         skipped_count=desired.status.skipped_count,

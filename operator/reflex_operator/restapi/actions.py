@@ -1,5 +1,5 @@
 """An API action (the thirteen of ``allowedActions``) as the plugin's verb: the same merge patch,
-refused with the same reason (``plugin.verbs`` decides both; nothing is decided again here)."""
+refused with the same reason (``actions.verbs`` decides both; nothing is decided again here)."""
 
 from __future__ import annotations
 
