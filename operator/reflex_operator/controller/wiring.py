@@ -117,11 +117,7 @@ def assemble(
     return Runtime(
         settings=settings,
         config=settings.decision_config(repository),
-        codebuild=adapters.codebuild,
-        ecs=adapters.ecs,
-        secrets=adapters.secrets,
-        dataplane=adapters.dataplane,
-        kube=adapters.kube,
+        **vars(adapters),  # codebuild, ecs, secrets, dataplane, kube
         metrics=metrics,
         queue=queue_of(settings),
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),

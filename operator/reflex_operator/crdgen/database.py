@@ -5,7 +5,6 @@ A unit test fails when the committed file differs from what the models generate.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from reflex_operator.api.models import (
@@ -20,7 +19,7 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
 )
 from reflex_operator.crdgen.columns import PRINTER_COLUMNS
-from reflex_operator.crdgen.schema import COLUMN_HEADER, FIELD_HEADER, column_rows, dump_yaml, field_rows, structural_schema
+from reflex_operator.crdgen.schema import COLUMN_HEADER, FIELD_HEADER, column_rows, crd_document, dump_yaml, field_rows
 
 __all__ = [
     "CRD_NAME",
@@ -41,53 +40,21 @@ HEADER = (
 
 def build_crd() -> dict[str, Any]:
     """The ReflexDatabase CRD as a dict (apiextensions.k8s.io/v1)."""
-    spec = structural_schema(ReflexDatabaseSpec, defaults=True)
-    status = structural_schema(ReflexDatabaseStatus, defaults=False)
-    root = {
-        "description": (
+    return crd_document(
+        kind=KIND,
+        plural=PLURAL,
+        singular=SINGULAR,
+        scope="Namespaced",
+        description=(
             "ReflexDatabase: a ReflexDB instance (an AWS CodeBuild build of reflex-server and an "
             "ECS service running it) serving a source database's data from memory."
         ),
-        "type": "object",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": spec,
-            "status": status,
-        },
-    }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": CRD_NAME,
-            "labels": {"app.kubernetes.io/name": "reflex-operator", "app.kubernetes.io/component": "crd"},
-        },
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": SINGULAR,
-                "shortNames": list(SHORT_NAMES),
-                "categories": list(CATEGORIES),
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": copy.deepcopy(PRINTER_COLUMNS),
-                    "schema": {"openAPIV3Schema": root},
-                }
-            ],
-        },
-    }
+        spec=ReflexDatabaseSpec,
+        status=ReflexDatabaseStatus,
+        columns=PRINTER_COLUMNS,
+        short_names=list(SHORT_NAMES),
+        categories=list(CATEGORIES),
+    )
 
 
 def render_crd() -> str:

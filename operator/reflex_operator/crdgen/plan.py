@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from reflex_operator.api.common import GROUP, VERSION
 from reflex_operator.api.plan import PLAN_KIND, PLAN_LABEL, PLAN_PLURAL, PLAN_SINGULAR, ReflexPlanSpec, ReflexPlanStatus
 from reflex_operator.api.spec import SIZE_RESOURCES
-from reflex_operator.crdgen.schema import COLUMN_HEADER, FIELD_HEADER, column_rows, dump_yaml, field_rows, structural_schema
+from reflex_operator.crdgen.schema import COLUMN_HEADER, FIELD_HEADER, column_rows, crd_document, dump_yaml, field_rows
 
 __all__ = ["PLAN_CRD_NAME", "PLAN_CRD_FILENAME", "PLAN_COLUMNS", "build_plan_crd", "render_plan_crd", "render_plan_reference"]
 
@@ -37,50 +36,20 @@ _HEADER = (
 
 def build_plan_crd() -> dict[str, Any]:
     """The ReflexPlan CRD as a dict (apiextensions.k8s.io/v1)."""
-    root = {
-        "description": (
+    return crd_document(
+        kind=PLAN_KIND,
+        plural=PLAN_PLURAL,
+        singular=PLAN_SINGULAR,
+        scope="Cluster",
+        description=(
             f"ReflexPlan: a tenant's limits. A namespace is on the plan named by its label {PLAN_LABEL} "
             "(else the operator's default plan)."
         ),
-        "type": "object",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": structural_schema(ReflexPlanSpec, defaults=True),
-            "status": structural_schema(ReflexPlanStatus, defaults=False),
-        },
-    }
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": PLAN_CRD_NAME,
-            "labels": {"app.kubernetes.io/name": "reflex-operator", "app.kubernetes.io/component": "crd"},
-        },
-        "spec": {
-            "group": GROUP,
-            "scope": "Cluster",
-            "names": {
-                "kind": PLAN_KIND,
-                "listKind": f"{PLAN_KIND}List",
-                "plural": PLAN_PLURAL,
-                "singular": PLAN_SINGULAR,
-                "shortNames": ["rplan"],
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": copy.deepcopy(PLAN_COLUMNS),
-                    "schema": {"openAPIV3Schema": root},
-                }
-            ],
-        },
-    }
+        spec=ReflexPlanSpec,
+        status=ReflexPlanStatus,
+        columns=PLAN_COLUMNS,
+        short_names=["rplan"],
+    )
 
 
 def render_plan_crd() -> str:

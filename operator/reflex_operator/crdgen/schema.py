@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ["structural_schema", "dump_yaml", "field_rows", "column_rows", "FIELD_HEADER", "COLUMN_HEADER"]
+from reflex_operator.api.common import GROUP, VERSION
+
+__all__ = ["crd_document", "structural_schema", "dump_yaml", "field_rows", "column_rows", "FIELD_HEADER", "COLUMN_HEADER"]
 
 # Keys of the JSON schema that the structural schema keeps as they are.
 _KEPT = {
@@ -137,6 +139,55 @@ def structural_schema(model: type, *, defaults: bool) -> dict[str, Any]:
     """The structural OpenAPI schema of a pydantic model (see the module docstring)."""
     schema = model.model_json_schema(by_alias=True, mode="validation")
     return _convert(schema, schema.get("$defs", {}), defaults=defaults, path=model.__name__)
+
+
+def crd_document(
+    *,
+    kind: str,
+    plural: str,
+    singular: str,
+    scope: str,
+    description: str,
+    spec: type,
+    status: type,
+    columns: list[dict[str, Any]],
+    short_names: list[str],
+    categories: list[str] | None = None,
+) -> dict[str, Any]:
+    """A CRD (apiextensions.k8s.io/v1) of one served, stored version with a status subresource,
+    its schema made from the ``spec`` and ``status`` models (spec defaults kept, status without)."""
+    root = {
+        "description": description,
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": structural_schema(spec, defaults=True),
+            "status": structural_schema(status, defaults=False),
+        },
+    }
+    names = {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": singular, "shortNames": short_names}
+    if categories:
+        names["categories"] = categories
+    version = {
+        "name": VERSION,
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": copy.deepcopy(columns),
+        "schema": {"openAPIV3Schema": root},
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{plural}.{GROUP}",
+            "labels": {"app.kubernetes.io/name": "reflex-operator", "app.kubernetes.io/component": "crd"},
+        },
+        "spec": {"group": GROUP, "scope": scope, "names": names, "versions": [version]},
+    }
 
 
 class _Dumper(yaml.SafeDumper):
