@@ -253,7 +253,7 @@ def test_server_side_dry_run_of_the_default_render(helm: Path, kube: Kube) -> No
     assert sorted(o["kind"] for o in objects) == sorted([
         "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
         "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget", "Service", "Deployment",
-        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ReflexPlan",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ])
     dry_run(kube, objects)
 

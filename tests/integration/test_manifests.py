@@ -38,7 +38,6 @@ EXPECTED = {
     ("CustomResourceDefinition", "reflexplans.reflexdb.cloud"),
     ("ValidatingAdmissionPolicy", "reflexdb-plan-limits"),
     ("ValidatingAdmissionPolicyBinding", "reflexdb-plan-limits"),
-    ("ReflexPlan", "default"),
 }
 
 
