@@ -202,6 +202,8 @@ def test_monitoring_component_adds_a_matching_servicemonitor(kube: Kube, tmp_pat
     assert sm["metadata"]["namespace"] == svc["metadata"]["namespace"]
     assert set(sm["spec"]["selector"]["matchLabels"].items()) <= set(svc["metadata"]["labels"].items())
     assert {e["port"] for e in sm["spec"]["endpoints"]} <= {p["name"] for p in svc["spec"]["ports"]}
+    # The per-database series' own namespace label is kept (the alerts group by it).
+    assert all(e["honorLabels"] is True for e in sm["spec"]["endpoints"])
 
 
 # ------------------------------------------------------------------------------------ RBAC
