@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale lint clean
+.PHONY: venv controlplane promtool chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale lint clean
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
@@ -26,6 +26,11 @@ lock:
 # Builds kube-apiserver, etcd and kubectl from the upstream Go modules (cached outside the tree).
 controlplane: venv
 	$(BIN)/reflex-dev controlplane
+
+# promtool, built from its Go module (tests/promtool) and cached outside the tree like the control
+# plane: tests/integration/test_alerts.py checks and unit-tests the alert rules with it.
+promtool: venv
+	$(BIN)/python -m reflex_dev.promtool
 
 # The CRD and docs/api.md, generated from the pydantic models (and copied into the Helm chart).
 crds: venv
@@ -52,7 +57,7 @@ image: venv image-tools
 lint: venv
 	$(BIN)/lint-imports
 
-test: venv controlplane image-tools
+test: venv controlplane promtool image-tools
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 

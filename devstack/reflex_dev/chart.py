@@ -6,7 +6,8 @@ when a copy drifts:
 
 - ``crds/*.yaml`` (generated from the models by ``make crds``) → the chart's ``crds/``;
 - ``manifests/admission/*.yaml`` (the admission policies) → ``files/admission/``;
-- ``manifests/grafana/reflex-operator.json`` (the dashboard) → ``files/grafana/``.
+- ``manifests/grafana/reflex-operator.json`` (the dashboard) → ``files/grafana/``;
+- ``manifests/alerts/prometheusrule.yaml`` (the alert rules) → ``files/alerts/``.
 
 ``values.schema.json`` is generated here too: its ``settings`` part from
 ``reflex_operator.settings.Settings`` (one key per ``REFLEX_*`` field, the same types and bounds),
@@ -49,6 +50,7 @@ def _copies() -> dict[str, bytes]:
         if path.name != "kustomization.yaml":
             files[f"files/admission/{path.name}"] = path.read_bytes()
     files["files/grafana/reflex-operator.json"] = (root / "manifests" / "grafana" / "reflex-operator.json").read_bytes()
+    files["files/alerts/prometheusrule.yaml"] = (root / "manifests" / "alerts" / "prometheusrule.yaml").read_bytes()
     return files
 
 
@@ -116,6 +118,7 @@ OTHER_VALUES: dict[str, Any] = {
     "readinessProbe": _MAP,
     "metricsService": _obj(type={"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, annotations=_STRMAP),
     "serviceMonitor": _obj(enabled=_BOOL, interval=_STR, scrapeTimeout=_STR, labels=_STRMAP),
+    "prometheusRule": _obj(enabled=_BOOL, namespace=_STR, labels=_STRMAP, annotations=_STRMAP),
     "grafanaDashboard": _obj(enabled=_BOOL, namespace=_STR, labels=_STRMAP, annotations=_STRMAP),
 }
 
@@ -138,7 +141,7 @@ def expected_files() -> dict[str, bytes]:
     return files
 
 
-_MANAGED = re.compile(r"^(crds/[^/]+\.yaml|files/admission/[^/]+\.yaml|files/grafana/[^/]+\.json|values\.schema\.json)$")
+_MANAGED = re.compile(r"^(crds/[^/]+\.yaml|files/admission/[^/]+\.yaml|files/grafana/[^/]+\.json|files/alerts/[^/]+\.yaml|values\.schema\.json)$")
 
 
 def _present() -> dict[str, bytes]:

@@ -45,7 +45,7 @@ HOST = "127.0.0.1"
 REGION = "us-east-1"
 ECS_CLUSTER = "reflex"
 OPERATOR_MANIFESTS = ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml")
-# Applied once the CRDs are established: the plans' admission policy and the default ReflexPlan.
+# Applied once the CRDs are established: the plans' admission policy (no plan: nothing is limited).
 PLAN_MANIFESTS = ("admission/plans.yaml",)
 EXAMPLE = Path("examples") / "minimal.yaml"
 

@@ -4,7 +4,7 @@ operator-wide reconcile and AWS call figures. No label or value ever carries a s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -111,6 +111,13 @@ class Metrics:
         for gauge in (self.plan_units_used, self.plan_units_limit, self.plan_bytes, self.plan_bytes_cap):
             with contextlib.suppress(KeyError):
                 gauge.remove(namespace, plan)
+
+    def keep_plans(self, plans: Collection[str]) -> None:
+        """Drop the series of plans that no longer exist (a deleted plan's figures would stay)."""
+        for family in self.plan_units_used.collect():
+            for sample in family.samples:
+                if sample.labels["plan"] not in plans:
+                    self.forget_plan(sample.labels["namespace"], sample.labels["plan"])
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series."""

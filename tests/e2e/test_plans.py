@@ -205,3 +205,41 @@ def test_data_transfer_cap_pauses_replication_and_a_raised_plan_lifts_it(operato
     obj = operator.wait("orders", lambda o: status(o)["instance"].get("healthStatus") == "ok" and status(o)["instance"].get("replication") == "running", what="resumed")
     assert simulator.instance(svc)["health"]["replication"] == "running"
     operator.wait("orders", lambda o: "DataTransferCapLifted" in operator.event_reasons("orders"), what="lifted event")
+
+
+def test_an_unlabeled_namespace_without_a_default_plan_is_not_limited(operator, kube, aws, simulator, namespace):
+    """Out of the box no plan is installed: an unlabeled namespace runs databases totalling more
+    than 16 compute units (what the once-shipped default plan allowed), all Ready, none with a plan
+    in status. A platform's own `default` plan then limits growth only (what runs keeps running,
+    nothing pauses), and deleting it lets what waited proceed."""
+    assert kube.kubectl("get", "reflexplan", "default", check=False).returncode != 0, "something installed a default plan"
+    labels = json.loads(kube.kubectl("get", "namespace", namespace, "-o", "json").stdout)["metadata"].get("labels") or {}
+    assert "reflexdb.cloud/plan" not in labels
+    names = [f"big-{i}" for i in range(5)]  # 5 xlarge: 20 compute units
+    docs = [manifest(n, spec={"size": "xlarge", "sync": {"intervalSeconds": 60}}, with_secret=i == 0) for i, n in enumerate(names)]
+    apply(kube, namespace, "\n".join(docs))
+    for name in names:
+        obj = operator.wait_ready(name, timeout=120)
+        assert "plan" not in status(obj) and condition(obj, "Stalled") == "False", status(obj).get("conditions")
+    assert len(_services(aws)) == len(names)
+    assert not [line for line in operator.metrics().splitlines() if line.startswith("reflexdb_plan_")]  # no plan series
+
+    # A platform adds a default plan far below what runs: growth waits, nothing stops.
+    kube.kubectl("apply", "-f", "-", input=_plan_doc("default", computeUnitsLimit=1, maxInstanceSize="xlarge", pollModeMinSyncInterval=1))
+    try:
+        for name in names:
+            obj = operator.wait(name, lambda o: (status(o).get("plan") or {}).get("computeUnits") == 4, what=f"{name} holds its units")
+            assert condition(obj, "Ready") == "True" and status(obj)["phase"] == "Running"
+        apply(kube, namespace, manifest("late", spec={"size": "small", "sync": {"intervalSeconds": 60}}, with_secret=False))
+        obj = operator.wait("late", lambda o: _waiting(o, "PlanLimitExceeded"), what="late waits for room")
+        assert "uses 20 of 1 compute units" in _stalled_message(obj)
+        for name in names:
+            assert condition(operator.rdb(name), "Ready") == "True"
+        desired = {s["serviceName"]: s["desiredCount"] for s in aws.ecs.describe_services(cluster="reflex", services=_services(aws))["services"]}
+        assert len(desired) == len(names) and all(count >= 1 for count in desired.values()), desired  # none paused
+    finally:
+        kube.kubectl("delete", "reflexplan", "default", "--ignore-not-found", check=False)
+    # The plan is deleted: the namespace is on no plan again, what waited proceeds.
+    obj = operator.wait_ready("late", timeout=120)
+    assert "plan" not in status(obj)
+    operator.wait(names[0], lambda o: "plan" not in status(o), what="no plan in status")

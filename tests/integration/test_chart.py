@@ -4,8 +4,8 @@
   with the offending key named;
 - ``helm template`` with the default values renders the kustomize base's objects (manifests/, the
   same defaults: one source), Helm's own labels aside, the Namespace being Helm's
-  (``--create-namespace``); with every optional part on it renders the base plus the monitoring and
-  Grafana components;
+  (``--create-namespace``); with every optional part on it renders the base plus the monitoring,
+  alerts and Grafana components;
 - non-default values reach the objects (settings as REFLEX_* variables the operator parses, IRSA,
   image digest, another namespace);
 - ``kubectl apply --server-side --dry-run=server`` of both renders against the real kube-apiserver.
@@ -43,8 +43,9 @@ KUBE_VERSION = "v1.36.3"  # the test control plane's
 VERBATIM = ("CustomResourceDefinition", "ReflexPlan", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
 CLUSTER_SCOPED = (*VERBATIM, "ClusterRole", "ClusterRoleBinding")
 HELM_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "helm.sh/chart")
-# Prometheus Operator's CRDs are not in the test API server: a ServiceMonitor cannot be dry-run.
-NOT_SERVED = {"ServiceMonitor"}
+# Prometheus Operator's CRDs are not in the test API server: a ServiceMonitor or a PrometheusRule
+# cannot be dry-run.
+NOT_SERVED = {"ServiceMonitor", "PrometheusRule"}
 
 NON_DEFAULT = {
     "image": {"repository": "registry.example.com/reflex-operator", "digest": "sha256:" + "a" * 64},
@@ -63,6 +64,7 @@ NON_DEFAULT = {
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/reflex-operator"}},
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "grafanaDashboard": {"enabled": True},
+    "prometheusRule": {"enabled": True, "namespace": "monitoring", "labels": {"release": "kube-prometheus-stack"}},
     "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}],
     "podAnnotations": {"example.com/team": "data"},
 }
@@ -197,9 +199,9 @@ def test_default_values_render_the_kustomize_base(helm: Path, kube: Kube, tmp_pa
 
 
 def test_every_optional_part_renders_the_base_with_its_components(helm: Path, kube: Kube, tmp_path: Path) -> None:
-    on = {"serviceMonitor": {"enabled": True}, "grafanaDashboard": {"enabled": True}}
+    on = {"serviceMonitor": {"enabled": True}, "grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}
     chart = by_key(docs(template(helm, "-f", str(values_file(tmp_path, on))).stdout))
-    base = by_key(kustomize(kube, tmp_path, ["monitoring", "grafana"]))
+    base = by_key(kustomize(kube, tmp_path, ["monitoring", "grafana", "alerts"]))
     base.pop(("Namespace", NAMESPACE))
     assert set(chart) == set(base)
     for key in base:
@@ -207,6 +209,9 @@ def test_every_optional_part_renders_the_base_with_its_components(helm: Path, ku
     dashboard = chart[("ConfigMap", "reflex-operator-dashboard")]
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard["data"]["reflex-operator.json"] == (MANIFESTS / "grafana" / "reflex-operator.json").read_text()
+    source = yaml.safe_load((MANIFESTS / "alerts" / "prometheusrule.yaml").read_text())
+    assert chart[("PrometheusRule", "reflex-operator")]["spec"] == source["spec"]  # Helm rendered no {{ }} of the rules
+    assert chart[("ServiceMonitor", "reflex-operator")]["spec"]["endpoints"][0]["honorLabels"] is True
 
 
 # --------------------------------------------------------------------- non-default values
@@ -214,11 +219,13 @@ def test_every_optional_part_renders_the_base_with_its_components(helm: Path, ku
 
 def test_non_default_values_reach_the_objects(helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     objects = by_key(docs(template(helm, "-f", str(values_file(tmp_path, NON_DEFAULT)), namespace="reflex-ops", release=OPS).stdout))
-    assert {k for k in objects if k[0] in ("ServiceMonitor", "ConfigMap")} == {
-        ("ServiceMonitor", OPS_NAME), ("ConfigMap", f"{OPS_NAME}-dashboard"),
+    assert {k for k in objects if k[0] in ("ServiceMonitor", "ConfigMap", "PrometheusRule")} == {
+        ("ServiceMonitor", OPS_NAME), ("ConfigMap", f"{OPS_NAME}-dashboard"), ("PrometheusRule", OPS_NAME),
     }
+    rule = objects[("PrometheusRule", OPS_NAME)]["metadata"]
+    assert rule["namespace"] == "monitoring" and rule["labels"]["release"] == "kube-prometheus-stack"
     for (kind, _), obj in objects.items():
-        if kind not in CLUSTER_SCOPED:
+        if kind not in CLUSTER_SCOPED and kind != "PrometheusRule":
             assert obj["metadata"]["namespace"] == "reflex-ops", kind
     assert objects[("ClusterRoleBinding", OPS_NAME)]["subjects"][0]["namespace"] == "reflex-ops"
     c = container(objects, OPS_NAME)
@@ -253,7 +260,7 @@ def test_server_side_dry_run_of_the_default_render(helm: Path, kube: Kube) -> No
     assert sorted(o["kind"] for o in objects) == sorted([
         "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
         "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget", "Service", "Deployment",
-        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ReflexPlan",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ])
     dry_run(kube, objects)
 

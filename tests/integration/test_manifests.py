@@ -38,7 +38,6 @@ EXPECTED = {
     ("CustomResourceDefinition", "reflexplans.reflexdb.cloud"),
     ("ValidatingAdmissionPolicy", "reflexdb-plan-limits"),
     ("ValidatingAdmissionPolicyBinding", "reflexdb-plan-limits"),
-    ("ReflexPlan", "default"),
 }
 
 
@@ -203,6 +202,23 @@ def test_monitoring_component_adds_a_matching_servicemonitor(kube: Kube, tmp_pat
     assert sm["metadata"]["namespace"] == svc["metadata"]["namespace"]
     assert set(sm["spec"]["selector"]["matchLabels"].items()) <= set(svc["metadata"]["labels"].items())
     assert {e["port"] for e in sm["spec"]["endpoints"]} <= {p["name"] for p in svc["spec"]["ports"]}
+    # The per-database series' own namespace label is kept (the alerts group by it).
+    assert all(e["honorLabels"] is True for e in sm["spec"]["endpoints"])
+
+
+def test_alerts_component_adds_the_prometheusrule(kube: Kube, tmp_path: Path) -> None:
+    base = os.path.relpath(MANIFESTS, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {base}\ncomponents:\n  - {base}/monitoring\n  - {base}/alerts\n"
+    )
+    _, docs = render(kube, tmp_path)
+    rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+    assert len(docs) == len(EXPECTED) + 2 and len(rules) == 1
+    (rule,) = rules
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1" and rule["metadata"]["namespace"] == "reflex-system"
+    assert rule["spec"] == yaml.safe_load((MANIFESTS / "alerts" / "prometheusrule.yaml").read_text())["spec"]
+    assert {g["name"] for g in rule["spec"]["groups"]} == {"reflex-operator.databases", "reflex-operator.operator", "reflex-operator.plans"}
 
 
 # ------------------------------------------------------------------------------------ RBAC

@@ -1,5 +1,5 @@
-"""The Helm chart's single sources: its copies of crds/, manifests/admission/ and the Grafana
-dashboard are byte-identical to the originals, values.schema.json is what ``make chart`` generates
+"""The Helm chart's single sources: its copies of crds/, manifests/admission/, the Grafana
+dashboard and the alert rules are byte-identical to the originals, values.schema.json is what ``make chart`` generates
 from settings.py, and values.yaml has a key for every REFLEX_* setting. (Rendering, linting and the
 comparison with the kustomize base are in tests/integration/test_chart.py.)"""
 
@@ -32,6 +32,7 @@ def test_every_copy_has_its_source() -> None:
     assert "crds/reflexdb.cloud_reflexdatabases.yaml" in files
     assert files["crds/reflexdb.cloud_reflexdatabases.yaml"] == (ROOT / "crds" / "reflexdb.cloud_reflexdatabases.yaml").read_bytes()
     assert files["files/grafana/reflex-operator.json"] == (ROOT / "manifests" / "grafana" / "reflex-operator.json").read_bytes()
+    assert files["files/alerts/prometheusrule.yaml"] == (ROOT / "manifests" / "alerts" / "prometheusrule.yaml").read_bytes()
     admission = sorted(p.name for p in (ROOT / "manifests" / "admission").glob("*.yaml") if p.name != "kustomization.yaml")
     assert sorted(p.rsplit("/", 1)[1] for p in files if p.startswith("files/admission/")) == admission
 

@@ -119,3 +119,20 @@ def test_a_later_event_without_our_own_version_is_taken_when_it_carries_our_stat
     entry.wrote({"metadata": {"resourceVersion": "5", "generation": 1}, "status": ours}, time.monotonic())
     later = {"metadata": {"resourceVersion": "7", "generation": 1, "annotations": {"a": "b"}}, "status": ours}
     assert entry.seen(later, time.monotonic()) and entry.written is None and entry.body == later
+
+
+def test_facts_of_a_namespace_without_a_plan_limit_nothing() -> None:
+    """Seen without the label and no default plan: None (nothing is limited). A label naming a
+    missing plan, or a namespace not seen yet, keeps the plan's name (its databases wait)."""
+    cache = PlanCache()
+    assert cache.namespace_seen({"metadata": {"name": "plain"}})  # new: its databases get a pass
+    assert not cache.namespace_seen({"metadata": {"name": "plain", "labels": {}}})
+    cache.namespace_seen({"metadata": {"name": "tenant", "labels": {"reflexdb.cloud/plan": "starter"}}})
+    assert cache.facts("plain", [], NOW) is None
+    assert cache.facts("tenant", [], NOW).name == "starter" and cache.facts("tenant", [], NOW).plan is None
+    unseen = cache.facts("unseen", [], NOW)
+    assert unseen is not None and unseen.name == "default" and unseen.plan is None
+    cache.plan_seen({"metadata": {"name": "default"}, "spec": SPEC})  # a platform's own default plan
+    assert cache.facts("plain", [], NOW).plan is not None and cache.facts("plain", [], NOW).name == "default"
+    assert cache.plan_seen({"metadata": {"name": "default"}}, deleted=True)
+    assert cache.facts("plain", [], NOW) is None

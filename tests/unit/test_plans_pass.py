@@ -63,12 +63,44 @@ def test_no_room_waits_creates_nothing_then_proceeds_when_room_is_made() -> None
 
 
 def test_missing_plan_is_named_and_nothing_is_created() -> None:
-    w = World(plan=None)
+    """A label names the plan: a platform put the namespace on it, and a typo or a plan not yet
+    created must not give the tenant unlimited room."""
+    w = World(plan=None, label="starter")
     d, p = one_pass(w, resource())
     assert _aws(p.steps) == [] and w.secret_arn is None
     reason, message = _stalled(d.status)
-    assert reason == PLAN_NOT_FOUND and "'default'" in message
-    assert d.status.plan.found is False and d.status.phase is Phase.PENDING
+    assert reason == PLAN_NOT_FOUND and "'starter'" in message
+    assert d.status.plan.found is False and d.status.plan.name == "starter" and d.status.phase is Phase.PENDING
+
+
+def test_without_a_plan_nothing_is_limited() -> None:
+    """No label and no default plan (what a cluster gets out of the box): no compute units limit,
+    no data transfer cap, no plan in status."""
+    bigs = [_other(f"big-{i}", 4.0, size="xlarge") for i in range(4)]  # 16 units held
+    w = World(plan=None, others=bigs)
+    d, _ = settle(w, resource({"size": "xlarge"}))
+    assert d.status.phase is Phase.RUNNING and d.status.plan is None
+    assert next(c for c in d.status.conditions if c.type == "Stalled").status == "False"
+    w.bytes_transferred = 5_000 * GB  # far past any plan's allowance
+    d, p = one_pass(w, d)
+    assert not any(isinstance(x, s.PauseReplication) for x in p.steps)
+    assert d.status.instance.health_status is HealthStatus.OK
+    assert w.plan_status == {}
+    assert w.rt.metrics.registry.get_sample_value("reflexdb_plan_compute_units_used", {"namespace": "team-a", "plan": "default"}) is None
+
+
+def test_deleting_the_default_plan_lets_the_waiting_databases_proceed() -> None:
+    """An upgrade from a release that shipped a limiting default plan: once that plan is deleted,
+    what waited for room proceeds, and the plan's series go."""
+    w = World(plan=_plan(1.0), others=[_other("big", 1.0)])
+    d, _ = one_pass(w, resource({"size": "small"}))
+    assert _stalled(d.status)[0] == PLAN_LIMIT_EXCEEDED
+    assert w.rt.metrics.registry.get_sample_value("reflexdb_plan_compute_units_used", {"namespace": "team-a", "plan": "default"}) == 1
+    w.plan = None
+    d, _ = settle(w, d)
+    assert d.status.phase is Phase.RUNNING and d.status.plan is None
+    assert w.rt.metrics.registry.get_sample_value("reflexdb_plan_compute_units_used", {"namespace": "team-a", "plan": "default"}) is None
+    assert w.rt.metrics.registry.get_sample_value("reflexdb_plan_compute_units_limit", {"namespace": "team-a", "plan": "default"}) is None
 
 
 def test_resize_up_waits_at_the_deployed_size_until_the_plan_is_raised() -> None:

@@ -310,10 +310,11 @@ class FakeKubernetes:
 
     async def list_plans(self) -> list[dict[str, Any]]:
         plan = self.w.plan
-        return [{"metadata": {"name": "default"}, "spec": plan.wire()}] if plan is not None else []
+        return [{"metadata": {"name": self.w.plan_name}, "spec": plan.wire()}] if plan is not None else []
 
     async def list_namespaces(self) -> list[dict[str, Any]]:
-        return [{"metadata": {"name": "team-a", "labels": {}}}]
+        labels = {"reflexdb.cloud/plan": self.w.label} if self.w.label else {}
+        return [{"metadata": {"name": "team-a", "labels": labels}}]
 
     async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None:
         self.w.plan_status[name] = status
@@ -360,9 +361,11 @@ class World:
     events: list = field(default_factory=list)
     calls: list = field(default_factory=list)
     rt: Runtime | None = None
-    # The namespace's plan ("default"; None: it does not exist), the other databases of the
-    # namespace (bodies, as the watch delivers them), what the instance reports it transferred.
+    # The namespace's plan ("default", or the one its label names; None: it does not exist), its
+    # label reflexdb.cloud/plan (None: none), the other databases of the namespace (bodies, as the
+    # watch delivers them), what the instance reports it transferred.
     plan: ReflexPlanSpec | None = field(default_factory=lambda: PERMISSIVE)
+    label: str | None = None
     others: list[dict[str, Any]] = field(default_factory=list)
     bytes_transferred: int | None = None
     plan_status: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -393,8 +396,13 @@ class World:
             adapters = Adapters(codebuild=self.codebuild, ecs=self.ecs, secrets=self.secrets, dataplane=self.dataplane, kube=self.kube)
             self.rt = assemble(settings, adapters, metrics=Metrics(CollectorRegistry()), repository=Config().image_repository_uri, clock=lambda: self.now)
         self.rt.config = config or Config()
-        self.rt.plans.plans = {"default": Plan("default", self.plan)} if self.plan is not None else {}
+        self.rt.plans.plans = {self.plan_name: Plan(self.plan_name, self.plan)} if self.plan is not None else {}
+        self.rt.plans.labels["team-a"] = self.label  # the namespace is seen
         return self.rt
+
+    @property
+    def plan_name(self) -> str:
+        return self.label or "default"
 
     def observed_build(self, cid: str) -> ObservedBuild:
         b = self.builds[cid]

@@ -143,6 +143,7 @@ async def publish_plans(rt: Runtime, now: datetime) -> None:
     by_namespace: dict[str, list[Entry]] = {}
     for (namespace, _), entry in list(rt.resources.items()):
         by_namespace.setdefault(namespace, []).append(entry)
+    rt.metrics.keep_plans(rt.plans.plans)
     for name, plan in list(rt.plans.plans.items()):
         usages = [
             rt.plans.usage(ns, [e.usage() for e in entries], now, sum(e.waiting() for e in entries))

@@ -43,7 +43,7 @@ def build_plan_crd() -> dict[str, Any]:
         scope="Cluster",
         description=(
             f"ReflexPlan: a tenant's limits. A namespace is on the plan named by its label {PLAN_LABEL} "
-            "(else the operator's default plan)."
+            "(else the operator's default plan, if it exists; a namespace on no plan is not limited)."
         ),
         spec=ReflexPlanSpec,
         status=ReflexPlanStatus,
@@ -65,7 +65,8 @@ def render_plan_reference() -> list[str]:
         f"# `{PLAN_KIND}` API reference (`{GROUP}/{VERSION}`)",
         "",
         f"Cluster-scoped; short name `rplan`. A namespace is on the plan named by its label `{PLAN_LABEL}`, "
-        "else on the operator's default plan (`REFLEX_DEFAULT_PLAN`, `default`). The CRD is "
+        "else on the operator's default plan (`REFLEX_DEFAULT_PLAN`, `default`) if a ReflexPlan of that name "
+        "exists; none is installed, so a namespace without the label is not limited. The CRD is "
         f"`crds/{PLAN_CRD_FILENAME}`; the admission policy is `manifests/admission/plans.yaml`.",
         "",
         "## Compute units of each size",

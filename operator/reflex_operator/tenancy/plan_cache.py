@@ -80,10 +80,10 @@ class PlanCache:
         return changed
 
     def namespace_seen(self, body: dict[str, Any], deleted: bool = False) -> bool:
-        """Keep a namespace's plan label; returns whether it changed."""
+        """Keep a namespace's plan label; returns whether it changed (or the namespace is new)."""
         name = body["metadata"]["name"]
         label = None if deleted else (body["metadata"].get("labels") or {}).get(PLAN_LABEL)
-        changed = self.labels.get(name, None) != label
+        changed = self.labels.get(name, None) != label or (not deleted and name not in self.labels)
         if deleted:
             self.labels.pop(name, None)
         else:
@@ -117,12 +117,18 @@ class PlanCache:
         plan = self.plans.get(self.plan_name(namespace))
         return plan is not None and self.bytes_this_month(namespace, now) > plan.cap_bytes
 
-    def facts(self, namespace: str, usages_of: Iterable[Usage | None], now: datetime) -> PlanFacts:
+    def facts(self, namespace: str, usages_of: Iterable[Usage | None], now: datetime) -> PlanFacts | None:
         """The namespace's plan and its databases' usage (``usages_of``: ``usage_of`` each of the
-        namespace's databases, None for one that does not parse)."""
+        namespace's databases, None for one that does not parse). None: nothing is limited, the
+        namespace is seen without the plan label and the default plan does not exist. A label
+        naming a plan that does not exist, or a namespace not seen yet, keeps the plan's name (the
+        decision makes growth wait: a tenant's plan never fails open)."""
         name = self.plan_name(namespace)
+        plan = self.plans.get(name)
+        if plan is None and namespace in self.labels and not self.labels[namespace]:
+            return None
         usages = tuple(u for u in usages_of if u is not None)
-        return PlanFacts(name=name, plan=self.plans.get(name), databases=usages, bytes_this_month=self.bytes_this_month(namespace, now))
+        return PlanFacts(name=name, plan=plan, databases=usages, bytes_this_month=self.bytes_this_month(namespace, now))
 
     def count(self, key: Key, reported: int | None, now: datetime) -> None:
         """Add what one instance reported to its namespace's monthly total."""

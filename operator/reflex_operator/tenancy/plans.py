@@ -6,7 +6,8 @@ A database that is not terminated, paused or being deleted *wants* the compute u
 never taken away: a lower limit only stops growth. Room is handed out oldest first (creation time,
 then uid), the same answer in every pass of every database of the namespace. A database that does
 not fit is not provisioned, resized up or resumed: it stays where it is (``PlanLimitExceeded``),
-until room is made. A namespace whose plan does not exist gets no room at all (``PlanNotFound``).
+until room is made. A namespace whose plan does not exist gets no room at all (``PlanNotFound``);
+a namespace without a plan (no label, and no default plan) is not judged here at all.
 
 The data transfer is counted from what each instance reports (its counter for the month, which
 restarts at 0 with the server); past the plan's allowance replication pauses until the next month
