@@ -1,6 +1,6 @@
 """A small in-memory world (CodeBuild, ECS, Secrets Manager, the data plane and Kubernetes) that
 implements the ports of ``reflex_operator.ports``, so the unit tests drive the operator's
-real pass: ``poll_once`` then ``reconcile`` of ``reflex_operator.k8s``.
+real pass: ``poll_once`` then ``reconcile`` of ``reflex_operator.controller``.
 
 Its time moves only when a test calls ``tick``: builds take a number of ticks and can fail,
 running counts follow desired counts, deployments can fail, a deleted service is DRAINING then

@@ -1,6 +1,6 @@
 """What the operator saw of the world, as plain values: the decision core's input.
 
-The adapters (``reflex_operator.aws``, ``reflex_operator.dataplane``, ``reflex_operator.k8s``)
+The adapters (``reflex_operator.aws``, ``reflex_operator.dataplane``, ``reflex_operator.kube``)
 build these from AWS, the data plane and the Kubernetes API; nothing here does I/O.
 """
 
