@@ -7,6 +7,7 @@ thread of its executor, and the registry and the work queue belong to the event 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,6 +27,10 @@ log = logging.getLogger("reflex_operator.handlers")
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Put the operator together; the elector starts last, so a replica campaigns only once it
+    is ready to act. Anything that fails here ends the process (``PermanentError``: kopf would
+    otherwise retry the whole startup in 60 s) with a message naming the cause; a half-built
+    runtime is stopped first."""
     config = Settings()
     # A watch that stalls silently is cut and restarted.
     settings.watching.server_timeout = 270
@@ -33,14 +38,26 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.connect_timeout = 30
     settings.watching.inactivity_timeout = 600
     settings.networking.request_timeout = 60
+    # kopf retries its requests (the listings the watches start with) after these pauses, then
+    # starts the watch over: short and steady, so that after an API server outage of any length
+    # the caches are current again within about a retry period (kopf's default grows to 21 s).
+    settings.networking.error_backoffs = wiring.watch_backoffs(config)
     # Our events are posted explicitly; log lines never become events.
     settings.posting.level = logging.CRITICAL
-    rt = await wiring.build_runtime(config)
-    if isinstance(memo.get("stop"), Stop):
-        rt.stop = memo.stop
-    await wiring.prime(rt)
-    rt.metrics.serve(config.metrics_port)
-    wiring.start(rt)
+    rt: Runtime | None = None
+    try:
+        rt = await wiring.build_runtime(config)
+        if isinstance(memo.get("stop"), Stop):
+            rt.stop = memo.stop
+        await wiring.prime(rt)
+        wiring.serve(rt)
+        wiring.start(rt)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if rt is not None:
+            await wiring.stop(rt, grace=0.5)
+        raise kopf.PermanentError(f"startup failed: {wiring.describe(exc)}") from exc
     memo.runtime = rt
     log.info(
         "reflex-operator started: ECS clusters %s (%s services each), poll every %ss, %s",

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from reflex_operator.aws import ecr
@@ -32,7 +33,10 @@ from reflex_operator.controller.workers import worker
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
-__all__ = ["build_runtime", "prime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
+__all__ = [
+    "build_runtime", "prime", "queue_of", "serve", "start", "stop", "replica_identity", "acquired", "lost",
+    "StartupError", "describe", "watch_backoffs",
+]
 
 log = logging.getLogger("reflex_operator.wiring")
 
@@ -132,7 +136,6 @@ def _elector(rt: Runtime, identity: str) -> Elector:
         timings,
         on_acquired=lambda shard: acquired(rt, shard),
         on_lost=lambda shard: lost(rt, shard),
-        on_failed=lambda why: rt.stop.request(1, why),
         report=lambda held: rt.metrics.leadership(held, settings.shards),
     )
 
@@ -149,6 +152,51 @@ async def prime(rt: Runtime) -> None:
         log.warning("could not list the plans and namespaces: %s", exc)
 
 
+class StartupError(RuntimeError):
+    """The operator cannot start; the message names the cause (and the setting to change)."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failed start (never a secret: settings values are not quoted)."""
+    if isinstance(exc, StartupError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def watch_backoffs(settings: Settings) -> tuple[float, ...]:
+    """kopf's pauses between retries of a failed request (then it starts the watch over): never
+    longer than one second, so the caches catch up within a second of the API server's return."""
+    return (0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def _bindable(port: int) -> OSError | None:
+    """Can the probe server (kopf's, bound after the startup) listen on this port?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+def serve(rt: Runtime) -> None:
+    """Serve the metrics, and make sure the probe port is free: a port in use fails the start
+    with a message naming it (never a replica that campaigns without its endpoints)."""
+    settings = rt.settings
+    try:
+        rt.metrics.serve(settings.metrics_port)
+    except OSError as exc:
+        raise StartupError(
+            f"metrics port {settings.metrics_port} (REFLEX_METRICS_PORT) cannot be served: {exc.strerror or exc}"
+        ) from exc
+    problem = _bindable(settings.probe_port)
+    if problem is not None:
+        raise StartupError(
+            f"probe port {settings.probe_port} (REFLEX_PROBE_PORT) cannot be served: {problem.strerror or problem}"
+        )
+
+
 def start(rt: Runtime, identity: str | None = None) -> None:
     """The workers, the poller and the resync, as tasks of the running loop; with leader election,
     the elector too (the workers and the poller act only on what the gate lets through).
@@ -163,27 +211,37 @@ def start(rt: Runtime, identity: str | None = None) -> None:
     rt.tasks.append(asyncio.create_task(run_poller(rt)))
     rt.tasks.append(asyncio.create_task(resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
     if rt.settings.leader_election:
+        # Last, once everything else is up: a replica campaigns only when it is ready to act.
         rt.elector = _elector(rt, identity or replica_identity())
-        rt.tasks.append(asyncio.create_task(rt.elector.run()))
+        rt.elector.start()
     else:
         rt.metrics.leadership(rt.gate.held(), rt.settings.shards)
 
 
 async def stop(rt: Runtime, grace: float = 5.0) -> None:
-    """Stop acting, then hand over: let nothing new through, give the running passes and the
-    events being posted ``grace`` seconds each, cancel the tasks, and only then release the
-    Leases (so the next holder never overlaps with this one), and close the data plane."""
+    """Stop acting, then hand over, within about ``2 × grace`` seconds whatever the state: let
+    nothing new through and take no lease, give the running passes ``grace`` seconds (the elector
+    keeps renewing meanwhile), cancel the tasks, end the elector at a round boundary and release
+    its Leases (only then: the next holder never overlaps with this one), then give the events
+    being posted what is left of the time, and close the data plane."""
+    deadline = asyncio.get_running_loop().time() + 2 * grace
     rt.gate.close()
+    if rt.elector is not None:
+        rt.elector.stopping = True  # a standby stopping takes no lease now
     await rt.gate.drain(grace)
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
     rt.tasks = []
+    if rt.elector is not None:
+        try:
+            await asyncio.wait_for(rt.elector.close(timeout=grace / 2), timeout=grace)
+        except asyncio.TimeoutError:
+            log.warning("could not release the leases in time: they expire on their own")
+        rt.elector.leases.close()
+    left = max(deadline - asyncio.get_running_loop().time(), 0.5)
     try:
-        await asyncio.wait_for(rt.flush_events(), timeout=grace)
+        await asyncio.wait_for(rt.flush_events(), timeout=left)
     except asyncio.TimeoutError:
         await rt.flush_events(cancel=True)
-    if rt.elector is not None:
-        await rt.elector.release_all()
-        rt.elector.leases.close()
     await rt.dataplane.close()
