@@ -59,6 +59,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             await wiring.stop(rt, grace=0.5)
         raise kopf.PermanentError(f"startup failed: {wiring.describe(exc)}") from exc
     memo.runtime = rt
+    if isinstance(memo.get("stop"), Stop):
+        wiring.stop_on_signals(rt, memo.stop)
     log.info(
         "reflex-operator started: ECS clusters %s (%s services each), poll every %ss, %s",
         ", ".join(config.clusters()), config.ecs_services_per_cluster, config.poll_interval_seconds,

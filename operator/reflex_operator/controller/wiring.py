@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,14 +29,14 @@ from reflex_operator.ha.lease_client import Leases
 from reflex_operator.tenancy.plan_cache import PlanCache
 from reflex_operator.controller.poller import run_poller
 from reflex_operator.controller.queue import Backoff, WorkQueue, resync
-from reflex_operator.controller.runtime import Runtime
+from reflex_operator.controller.runtime import Runtime, Stop
 from reflex_operator.controller.workers import worker
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
 
 __all__ = [
     "build_runtime", "prime", "queue_of", "serve", "start", "stop", "replica_identity", "acquired", "lost",
-    "StartupError", "describe", "watch_backoffs",
+    "StartupError", "describe", "watch_backoffs", "stop_on_signals",
 ]
 
 log = logging.getLogger("reflex_operator.wiring")
@@ -216,6 +217,27 @@ def start(rt: Runtime, identity: str | None = None) -> None:
         rt.elector.start()
     else:
         rt.metrics.leadership(rt.gate.held(), rt.settings.shards)
+
+
+def stop_on_signals(rt: Runtime, stop: Stop) -> None:
+    """SIGTERM and SIGINT (once started; kopf's own handling covers the startup): stop acting and
+    campaigning at once, then let kopf stop through the stop flag (its cleanup runs ``stop``).
+    Without this, the elector would go on campaigning (and could take a Lease it would have to
+    give back) while kopf winds its watches down."""
+
+    def stopping(sig: signal.Signals) -> None:
+        log.info("%s received: stopping (no more passes, no new lease)", sig.name)
+        rt.gate.close()
+        if rt.elector is not None:
+            rt.elector.stopping = True
+        stop.stopping()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stopping, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: kopf's remain
+            return
 
 
 async def stop(rt: Runtime, grace: float = 5.0) -> None:

@@ -115,8 +115,10 @@ class Elector:
         await self.release_all()
 
     async def round(self) -> None:
-        now = self.clock()
         listed = await self.leases.list()
+        # Seen when the answer came (not when it was asked for): a change it shows may have been
+        # written at any moment before, so the later time errs on the side of a later expiry.
+        now = self.clock()
         seen = {name for name, _, _ in listed}
         self.views = {name: view for name, view in self.views.items() if name in seen}
         for name, record, version in listed:
