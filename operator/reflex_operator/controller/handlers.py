@@ -52,12 +52,21 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         await wiring.prime(rt)
         wiring.serve(rt)
         wiring.start(rt)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
+    except BaseException as exc:
+        failure = f"startup failed: {wiring.describe(exc)}" if isinstance(exc, Exception) else None
+        # The stop flag set (with the exit status and cause): kopf's task waiting on it ends now,
+        # not after kopf's 5 s for tasks that hang on (a stop during the startup, or a failed
+        # one, never reaches ``cleanup``).
+        if isinstance(memo.get("stop"), Stop):
+            if failure is not None:
+                memo.stop.request(1, failure)
+            else:
+                memo.stop.stopping()
         if rt is not None:
             await wiring.stop(rt, grace=0.5)
-        raise kopf.PermanentError(f"startup failed: {wiring.describe(exc)}") from exc
+        if failure is not None:
+            raise kopf.PermanentError(failure) from exc
+        raise
     memo.runtime = rt
     if isinstance(memo.get("stop"), Stop):
         wiring.stop_on_signals(rt, memo.stop)
