@@ -52,10 +52,24 @@ def lease_holder(kube: Any, name: str) -> str | None:
     return json.loads(proc.stdout)["spec"].get("holderIdentity")
 
 
+def patched(kube: Any, namespace: str, spec: dict[str, Any], timeout: float = 30) -> None:
+    """``kubectl patch`` as a user retries it: a freshly started API server may refuse requests
+    for a moment (429 while its flow control starts up)."""
+    last: list[str] = []
+
+    def accepted() -> bool:
+        proc = kube.kubectl("patch", "rdb", "orders", "-n", namespace, "--type=merge", "-p", json.dumps({"spec": spec}), check=False)
+        last[:] = [proc.stderr]
+        return proc.returncode == 0
+
+    wait_until(accepted, timeout, interval=0.2, what=f"the API server to accept the patch (last: {last})")
+
+
 def paused_to(op: Operator, kube: Any, aws: Any, namespace: str, paused: bool, timeout: float, what: str) -> float:
-    """Patch ``spec.paused`` and wait until ECS has the desired count; returns the seconds taken."""
+    """Patch ``spec.paused`` and wait until ECS has the desired count; returns the seconds taken
+    since the patch was accepted."""
+    patched(kube, namespace, {"paused": paused})
     sent = time.monotonic()
-    patch(kube, namespace, "orders", {"paused": paused})
     want = 0 if paused else 1
     try:
         wait_until(lambda: desired_count(aws, op.rdb("orders") or {}) == want, timeout, interval=0.1, what=what)
@@ -83,18 +97,25 @@ def test_an_api_server_outage_costs_no_restart(outage, replicas, kube, aws, name
         cp.start_apiserver()
     back = time.monotonic()
     assert op.alive(), op.log()[-3000:]
-    # Right after the return: a change, carried out by the same process.
-    acted = paused_to(op, kube, aws, namespace, False, BACK_TO_ACTING, "right after the return: resumed")
+    # Right after the return: a change, carried out by the same process once it leads again
+    # (the lease taken back at the elector's next try).
+    patched(kube, namespace, {"paused": False})
     wait_until(lambda: leading(op), BACK_TO_LEADING, interval=0.1, what="leading again")
+    lead_again = time.monotonic() - back
+    try:
+        wait_until(lambda: desired_count(aws, op.rdb("orders") or {}) == 1, BACK_TO_ACTING, interval=0.1, what="resumed")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\noperator log tail:\n{op.log()[-5000:]}") from None
+    acted = time.monotonic() - back
     led = op.log().count("acquired lease")
-    assert led == 2, f"it took the lease back (acquired {led} times)"
+    assert led >= 2, f"it took the lease back (acquired {led} times)"
     # And after.
     paused_to(op, kube, aws, namespace, True, 60, "after the outage: paused again")
     assert op.alive()
     log = op.log()
     assert "exiting with" not in log and log.count("----- start") == 1
-    print(f"\nFIGURE API server outage of {outage} s: alive throughout; a change made right after the return "
-          f"acted on in {acted:.1f} s ({time.monotonic() - back:.1f} s since the return, timings 3 s / 2 s / 0.5 s)")
+    print(f"\nFIGURE API server outage of {outage} s: alive throughout; leading again {lead_again:.2f} s after the "
+          f"API server was ready; a change made right after the return acted on {acted:.1f} s after it (timings 3 s / 2 s / 0.5 s)")
 
 
 @pytest.fixture
