@@ -38,9 +38,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.connect_timeout = 30
     settings.watching.inactivity_timeout = 600
     settings.networking.request_timeout = 60
-    # kopf retries its requests (the listings the watches start with) after these pauses, then
-    # starts the watch over: short and steady, so that after an API server outage of any length
-    # the caches are current again within about a retry period (kopf's default grows to 21 s).
+    # kopf retries its requests (the watches' listings and streams) after these pauses: short and
+    # without end, so that after an API server outage of any length the caches are current again
+    # within about a second, and a restarted API server's passing 403s never kill a watcher.
     settings.networking.error_backoffs = wiring.watch_backoffs(config)
     # Our events are posted explicitly; log lines never become events.
     settings.posting.level = logging.CRITICAL

@@ -5,12 +5,14 @@ workers, the poller, the resync), started and stopped together."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
 import secrets
 import signal
 import socket
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from reflex_operator.aws import ecr
@@ -164,10 +166,20 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def watch_backoffs(settings: Settings) -> tuple[float, ...]:
-    """kopf's pauses between retries of a failed request (then it starts the watch over): never
-    longer than one second, so the caches catch up within a second of the API server's return."""
-    return (0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+class _Steady:
+    """Retry pauses without end: 0.5 s, then 1 s each time (a fresh iterator per request; not
+    ``Sized``, so kopf never gives up)."""
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain((0.5,), itertools.repeat(1.0))
+
+
+def watch_backoffs(settings: Settings) -> Iterable[float]:
+    """kopf's pauses between retries of a failed request: never longer than one second, and
+    without end. kopf's default (1 s growing to 21 s, then it gives up) let a watch lag 21 s
+    behind an API server's return, and a restarted API server answers 403 for a few seconds
+    while its RBAC caches fill: kopf gave up on those and its watchers died for good."""
+    return _Steady()
 
 
 def _bindable(port: int) -> OSError | None:
