@@ -97,16 +97,13 @@ def test_an_api_server_outage_costs_no_restart(outage, replicas, kube, aws, name
         cp.start_apiserver()
     back = time.monotonic()
     assert op.alive(), op.log()[-3000:]
-    # Right after the return: a change, carried out by the same process once it leads again
-    # (the lease taken back at the elector's next try).
-    patched(kube, namespace, {"paused": False})
+    # Leading again within about a retry period of the return (the Lease still names it).
     wait_until(lambda: leading(op), BACK_TO_LEADING, interval=0.1, what="leading again")
     lead_again = time.monotonic() - back
-    try:
-        wait_until(lambda: desired_count(aws, op.rdb("orders") or {}) == 1, BACK_TO_ACTING, interval=0.1, what="resumed")
-    except TimeoutError as exc:
-        raise AssertionError(f"{exc}\noperator log tail:\n{op.log()[-5000:]}") from None
-    acted = time.monotonic() - back
+    # A change right after the return (retried while the restarted API server's admission
+    # policy cannot resolve its ReflexPlan params yet), carried out by the same process.
+    acted = paused_to(op, kube, aws, namespace, False, BACK_TO_ACTING, "right after the return: resumed")
+    accepted = time.monotonic() - back - acted
     led = op.log().count("acquired lease")
     assert led >= 2, f"it took the lease back (acquired {led} times)"
     # And after.
@@ -115,7 +112,8 @@ def test_an_api_server_outage_costs_no_restart(outage, replicas, kube, aws, name
     log = op.log()
     assert "exiting with" not in log and log.count("----- start") == 1
     print(f"\nFIGURE API server outage of {outage} s: alive throughout; leading again {lead_again:.2f} s after the "
-          f"API server was ready; a change made right after the return acted on {acted:.1f} s after it (timings 3 s / 2 s / 0.5 s)")
+          f"API server was ready; a change made right after the return (accepted by the API server {accepted:.1f} s after "
+          f"it was ready) acted on {acted:.2f} s after it was accepted (timings 3 s / 2 s / 0.5 s)")
 
 
 @pytest.fixture
