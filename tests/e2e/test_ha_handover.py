@@ -1,12 +1,13 @@
 """Handover under churn (issue 21, point 3), against the real stack: three replicas of one
-installation; the leader is SIGKILLed at a random moment of its tenure (a new replica is started
-for each), then two of the three are stopped with SIGTERM (the leader among them) and a database
-is patched at once. The change must be acted on (the ECS service's desired count follows
-``spec.paused``) within a bound derived from the lease timings: a graceful stop must never leave a
-Lease behind that has to expire.
+installation; the leader is SIGKILLed at a random moment of its renew cycle (a new replica is
+started for each), then two of the three are stopped with SIGTERM and a database is patched at
+once. The change must be acted on (the ECS service's desired count follows ``spec.paused``) within
+a bound derived from the lease timings: a replica that stops never takes a Lease on its way out
+nor leaves one behind that the others must wait out (that would cost a whole lease duration more
+than the bound allows).
 
-The timings are chosen so that an expiry-based takeover (≥ the lease duration, 6 s) and a graceful
-one (a retry period, 0.5 s, after the stop) are far apart. The figures are printed (``-s``)."""
+The timings (8 s / 5 s / 0.5 s) keep an expiry-based takeover (≥ 8 s) and a graceful one (a
+retry period after the release) far apart. The figures are printed (``-s``)."""
 
 from __future__ import annotations
 
