@@ -325,6 +325,8 @@ class ControlPlane:
     etcd_peer_port: int = 0
     secure_port: int = 0
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+    _apiserver_argv: list[str] = field(default_factory=list, repr=False)
+    _admin_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
@@ -451,8 +453,7 @@ class ControlPlane:
         self._record_pids()
         wait_for_port(self.etcd_client_port, self.host, timeout=max(1.0, deadline - time.monotonic()), proc=etcd)
 
-        apiserver = spawn(
-            [
+        self._apiserver_argv = [
                 str(self.binaries.kube_apiserver),
                 f"--etcd-servers={self.etcd_url}",
                 f"--bind-address={self.host}",
@@ -475,12 +476,9 @@ class ControlPlane:
                 f"--audit-log-path={self.audit_log}",
                 "--profiling=false",
                 "--v=1",
-            ],
-            log_path=self.workdir / "kube-apiserver.log",
-            cwd=self.workdir,
-        )
-        self._procs["kube-apiserver"] = apiserver
-        self._record_pids()
+        ]
+        self._admin_token = admin_token
+        self._spawn_apiserver()
 
         ca_pem = (certs / "ca.crt").read_bytes()
         self.admin_kubeconfig.write_text(_kubeconfig(self.url, ca_pem, "admin", admin_token))
@@ -488,23 +486,49 @@ class ControlPlane:
         for path in (self.admin_kubeconfig, self.operator_kubeconfig):
             os.chmod(path, 0o600)
 
-        ctx = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        self._wait_ready(max(1.0, deadline - time.monotonic()))
 
-        def ready() -> bool:
-            req = urllib.request.Request(f"{self.url}/readyz", headers={"Authorization": f"Bearer {admin_token}"})
-            try:
-                with urllib.request.urlopen(req, context=ctx, timeout=2) as resp:
-                    return resp.status == 200
-            except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
-                return False
+    def _spawn_apiserver(self) -> None:
+        self._procs["kube-apiserver"] = spawn(
+            self._apiserver_argv, log_path=self.workdir / "kube-apiserver.log", cwd=self.workdir
+        )
+        self._record_pids()
 
+    def ready(self) -> bool:
+        """kube-apiserver answers /readyz with 200."""
+        ctx = ssl.create_default_context(cafile=str(self.ca_file))
+        req = urllib.request.Request(f"{self.url}/readyz", headers={"Authorization": f"Bearer {self._admin_token}"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=2) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
+            return False
+
+    def _wait_ready(self, timeout: float) -> None:
+        apiserver, etcd = self._procs["kube-apiserver"], self._procs["etcd"]
         wait_until(
-            ready,
-            max(1.0, deadline - time.monotonic()),
+            self.ready,
+            timeout,
             interval=0.1,
             what=f"kube-apiserver {self.url}/readyz (log: {self.workdir / 'kube-apiserver.log'})",
             alive=lambda: apiserver.poll() is None and etcd.poll() is None,
         )
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver only (an outage of the API; etcd and its data stay). Idempotent."""
+        proc = self._procs.pop("kube-apiserver", None)
+        if proc is not None:
+            stop_process_groups([proc.pid], procs=[proc])
+        self._record_pids()
+
+    def start_apiserver(self, timeout: float = 90.0) -> None:
+        """Start kube-apiserver again after ``stop_apiserver``: the same port, certificates,
+        tokens and etcd, so every client's kubeconfig still works. Waits until it is ready."""
+        if "kube-apiserver" in self._procs:
+            return
+        assert self._apiserver_argv, "start() first"
+        self._spawn_apiserver()
+        self._wait_ready(timeout)
 
     def _record_pids(self) -> None:
         (self.workdir / PIDS_FILE).write_text(json.dumps(self.pids()))

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     )
     lease_namespace: str | None = Field(None, description="Where the Leases live; unset: POD_NAMESPACE, else reflex-system.")
     lease_duration_seconds: int = Field(Timings.lease_duration, ge=1, description="A standby takes over after this long without a renewal.")
-    renew_deadline_seconds: float = Field(Timings.renew_deadline, gt=0, description="A leader that cannot renew for this long stops acting and exits.")
+    renew_deadline_seconds: float = Field(Timings.renew_deadline, gt=0, description="A leader that cannot renew for this long stops acting and steps down (it campaigns again).")
     retry_period_seconds: float = Field(Timings.retry_period, gt=0, description="How often the Lease is renewed or tried.")
     shards: int = Field(1, ge=1, le=256, description="Split the resources into this many shards, each with its own Lease.")
     # Plans: the ReflexPlan of a namespace without the label reflexdb.cloud/plan.

@@ -7,6 +7,7 @@ thread of its executor, and the registry and the work queue belong to the event 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,6 +27,10 @@ log = logging.getLogger("reflex_operator.handlers")
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Put the operator together; the elector starts last, so a replica campaigns only once it
+    is ready to act. Anything that fails here ends the process (``PermanentError``: kopf would
+    otherwise retry the whole startup in 60 s) with a message naming the cause; a half-built
+    runtime is stopped first."""
     config = Settings()
     # A watch that stalls silently is cut and restarted.
     settings.watching.server_timeout = 270
@@ -33,15 +38,38 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.connect_timeout = 30
     settings.watching.inactivity_timeout = 600
     settings.networking.request_timeout = 60
+    # kopf retries its requests (the watches' listings and streams) after these pauses: short and
+    # without end, so that after an API server outage of any length the caches are current again
+    # within about a second, and a restarted API server's passing 403s never kill a watcher.
+    settings.networking.error_backoffs = wiring.watch_backoffs(config)
     # Our events are posted explicitly; log lines never become events.
     settings.posting.level = logging.CRITICAL
-    rt = await wiring.build_runtime(config)
-    if isinstance(memo.get("stop"), Stop):
-        rt.stop = memo.stop
-    await wiring.prime(rt)
-    rt.metrics.serve(config.metrics_port)
-    wiring.start(rt)
+    rt: Runtime | None = None
+    try:
+        rt = await wiring.build_runtime(config)
+        if isinstance(memo.get("stop"), Stop):
+            rt.stop = memo.stop
+        await wiring.prime(rt)
+        wiring.serve(rt)
+        wiring.start(rt)
+    except BaseException as exc:
+        failure = f"startup failed: {wiring.describe(exc)}" if isinstance(exc, Exception) else None
+        # The stop flag set (with the exit status and cause): kopf's task waiting on it ends now,
+        # not after kopf's 5 s for tasks that hang on (a stop during the startup, or a failed
+        # one, never reaches ``cleanup``).
+        if isinstance(memo.get("stop"), Stop):
+            if failure is not None:
+                memo.stop.request(1, failure)
+            else:
+                memo.stop.stopping()
+        if rt is not None:
+            await wiring.stop(rt, grace=0.5)
+        if failure is not None:
+            raise kopf.PermanentError(failure) from exc
+        raise
     memo.runtime = rt
+    if isinstance(memo.get("stop"), Stop):
+        wiring.stop_on_signals(rt, memo.stop)
     log.info(
         "reflex-operator started: ECS clusters %s (%s services each), poll every %ss, %s",
         ", ".join(config.clusters()), config.ecs_services_per_cluster, config.poll_interval_seconds,

@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import sys
-import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, ItemsView, Iterator, MutableMapping
@@ -253,10 +252,12 @@ class Registry(MutableMapping[Key, Entry]):
 
 @dataclass
 class Stop:
-    """How the process ends: ``request`` asks kopf to stop (``flag``, given to ``kopf.run``) and
-    sets the exit code ``reflex-operator run`` returns."""
+    """How the process ends: ``request`` asks kopf to stop (``flag``, given to ``kopf.operator``)
+    and sets the exit code ``reflex-operator run`` returns. The flag is an asyncio event of the
+    operator's loop (a ``threading.Event`` would be waited on in an executor thread, which keeps
+    the process from exiting until something sets it)."""
 
-    flag: threading.Event = field(default_factory=threading.Event)
+    flag: asyncio.Event = field(default_factory=asyncio.Event)
     code: int = 0
     reason: str = ""
 
@@ -266,8 +267,8 @@ class Stop:
             self.flag.set()
 
     def stopping(self) -> None:
-        """The operator stops anyway (a signal): set the flag all the same, so the thread kopf
-        waits on it with lets the process exit (the exit code stays as it is)."""
+        """The operator stops anyway (a signal): set the flag all the same (the exit code stays
+        as it is)."""
         self.flag.set()
 
 

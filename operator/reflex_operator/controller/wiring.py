@@ -5,11 +5,14 @@ workers, the poller, the resync), started and stopped together."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+import signal
+import socket
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,14 +34,17 @@ from reflex_operator.tenancy.plan_cache import PlanCache
 from reflex_operator.controller.poller import run_poller
 from reflex_operator.controller import triggers
 from reflex_operator.controller.queue import Backoff, WorkQueue
-from reflex_operator.controller.runtime import Runtime
+from reflex_operator.controller.runtime import Runtime, Stop
 from reflex_operator.controller.workers import worker
 from reflex_operator.metrics import Metrics
 from reflex_operator.ports import Builds, Kubernetes, SecretStore, Services
 from reflex_operator.ports import DataPlane
 from reflex_operator.settings import Settings
 
-__all__ = ["Adapters", "assemble", "build_runtime", "prime", "queue_of", "start", "stop", "replica_identity", "acquired", "lost"]
+__all__ = [
+    "Adapters", "assemble", "build_runtime", "prime", "queue_of", "serve", "start", "stop", "replica_identity", "acquired", "lost",
+    "StartupError", "describe", "watch_backoffs", "stop_on_signals",
+]
 
 log = logging.getLogger("reflex_operator.wiring")
 
@@ -166,7 +172,6 @@ def _elector(rt: Runtime, identity: str) -> Elector:
         timings,
         on_acquired=lambda shard: acquired(rt, shard),
         on_lost=lambda shard: lost(rt, shard),
-        on_failed=lambda why: rt.stop.request(1, why),
         report=lambda held: rt.metrics.leadership(held, settings.shards),
     )
 
@@ -183,6 +188,61 @@ async def prime(rt: Runtime) -> None:
         log.warning("could not list the plans and namespaces: %s", exc)
 
 
+class StartupError(RuntimeError):
+    """The operator cannot start; the message names the cause (and the setting to change)."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failed start (never a secret: settings values are not quoted)."""
+    if isinstance(exc, StartupError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _Steady:
+    """Retry pauses without end: 0.5 s, then 1 s each time (a fresh iterator per request; not
+    ``Sized``, so kopf never gives up)."""
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain((0.5,), itertools.repeat(1.0))
+
+
+def watch_backoffs(settings: Settings) -> Iterable[float]:
+    """kopf's pauses between retries of a failed request: never longer than one second, and
+    without end. kopf's default (1 s growing to 21 s, then it gives up) let a watch lag 21 s
+    behind an API server's return, and a restarted API server answers 403 for a few seconds
+    while its RBAC caches fill: kopf gave up on those and its watchers died for good."""
+    return _Steady()
+
+
+def _bindable(port: int) -> OSError | None:
+    """Can the probe server (kopf's, bound after the startup) listen on this port?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            return exc
+    return None
+
+
+def serve(rt: Runtime) -> None:
+    """Serve the metrics, and make sure the probe port is free: a port in use fails the start
+    with a message naming it (never a replica that campaigns without its endpoints)."""
+    settings = rt.settings
+    try:
+        rt.metrics.serve(settings.metrics_port)
+    except OSError as exc:
+        raise StartupError(
+            f"metrics port {settings.metrics_port} (REFLEX_METRICS_PORT) cannot be served: {exc.strerror or exc}"
+        ) from exc
+    problem = _bindable(settings.probe_port)
+    if problem is not None:
+        raise StartupError(
+            f"probe port {settings.probe_port} (REFLEX_PROBE_PORT) cannot be served: {problem.strerror or problem}"
+        )
+
+
 def start(rt: Runtime, identity: str | None = None) -> None:
     """The workers, the poller and the resync, as tasks of the running loop; with leader election,
     the elector too (the workers and the poller act only on what the gate lets through).
@@ -197,27 +257,58 @@ def start(rt: Runtime, identity: str | None = None) -> None:
     rt.tasks.append(asyncio.create_task(run_poller(rt)))
     rt.tasks.append(asyncio.create_task(triggers.resync(rt.queue, rt.resources.keys, rt.settings.resync_seconds)))
     if rt.settings.leader_election:
+        # Last, once everything else is up: a replica campaigns only when it is ready to act.
         rt.elector = _elector(rt, identity or replica_identity())
-        rt.tasks.append(asyncio.create_task(rt.elector.run()))
+        rt.elector.start()
     else:
         rt.metrics.leadership(rt.gate.held(), rt.settings.shards)
 
 
+def stop_on_signals(rt: Runtime, stop: Stop) -> None:
+    """SIGTERM and SIGINT (once started; kopf's own handling covers the startup): stop acting and
+    campaigning at once, then let kopf stop through the stop flag (its cleanup runs ``stop``).
+    Without this, the elector would go on campaigning (and could take a Lease it would have to
+    give back) while kopf winds its watches down."""
+
+    def stopping(sig: signal.Signals) -> None:
+        log.info("%s received: stopping (no more passes, no new lease)", sig.name)
+        rt.gate.close()
+        if rt.elector is not None:
+            rt.elector.stopping = True
+        stop.stopping()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stopping, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: kopf's remain
+            return
+
+
 async def stop(rt: Runtime, grace: float = 5.0) -> None:
-    """Stop acting, then hand over: let nothing new through, give the running passes and the
-    events being posted ``grace`` seconds each, cancel the tasks, and only then release the
-    Leases (so the next holder never overlaps with this one), and close the data plane."""
+    """Stop acting, then hand over, within about ``2 × grace`` seconds whatever the state: let
+    nothing new through and take no lease, give the running passes ``grace`` seconds (the elector
+    keeps renewing meanwhile), cancel the tasks, end the elector at a round boundary and release
+    its Leases (only then: the next holder never overlaps with this one), then give the events
+    being posted what is left of the time, and close the data plane."""
+    deadline = asyncio.get_running_loop().time() + 2 * grace
     rt.gate.close()
+    if rt.elector is not None:
+        rt.elector.stopping = True  # a standby stopping takes no lease now
     await rt.gate.drain(grace)
     for task in rt.tasks:
         task.cancel()
     await asyncio.gather(*rt.tasks, return_exceptions=True)
     rt.tasks = []
+    if rt.elector is not None:
+        try:
+            await asyncio.wait_for(rt.elector.close(timeout=grace / 2), timeout=grace)
+        except asyncio.TimeoutError:
+            log.warning("could not release the leases in time: they expire on their own")
+        rt.elector.leases.close()
+    left = max(deadline - asyncio.get_running_loop().time(), 0.5)
     try:
-        await asyncio.wait_for(rt.flush_events(), timeout=grace)
+        await asyncio.wait_for(rt.flush_events(), timeout=left)
     except asyncio.TimeoutError:
         await rt.flush_events(cancel=True)
-    if rt.elector is not None:
-        await rt.elector.release_all()
-        rt.elector.leases.close()
     await rt.dataplane.close()

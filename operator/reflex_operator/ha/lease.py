@@ -10,9 +10,17 @@ it, reduced to its decisions (no I/O; both clocks are passed in).
   sent less than the renew deadline ago (``Tenure``): the write may have landed at any moment after
   it was sent, so that is the earliest time another replica can have seen it, and the renew
   deadline is shorter than the lease duration. A leader that cannot renew thus stops acting before
-  anyone else may take the lease.
+  anyone else may take the lease. It then *steps down* and campaigns again like any standby (it
+  never exits): a lease whose record still names it is its to take back at once (``may_acquire``),
+  since a write guarded by the resourceVersion it read can only land if nobody took it meanwhile.
+- A replica campaigns (takes a lease it does not hold) only while it is ready to act and not
+  stopping (``campaigning``); a stopping replica keeps renewing what it holds until its passes
+  have ended, then releases it.
 - Releasing writes an empty holder with a 1 s duration, so others take the lease at their next try
-  (client-go's ``ReleaseOnCancel``).
+  (client-go's ``ReleaseOnCancel``). A release refused as stale (a renewal whose answer was lost
+  landed meanwhile) is read again and sent again while the record still names this replica
+  (``release_again``): a Lease left behind by a stopped replica makes every other wait for it to
+  expire.
 - Writes carry the ``resourceVersion`` read (optimistic concurrency): of two replicas that try to
   take a lease at once, one wins, the other gets a conflict and sees the winner next round.
 """
@@ -33,6 +41,10 @@ __all__ = [
     "claim",
     "released",
     "leading",
+    "campaigning",
+    "release_again",
+    "next_try_in",
+    "step_down_in",
 ]
 
 
@@ -125,3 +137,26 @@ def leading(tenure: Tenure | None, now: float, renew_deadline: float) -> bool:
     """Still allowed to act: the last successful renewal was sent less than the renew deadline
     ago."""
     return tenure is not None and now < tenure.renewed_at + renew_deadline
+
+
+def campaigning(ready: bool, stopping: bool) -> bool:
+    """May this replica take leases it does not hold? Only once it is ready to act (its start
+    completed) and while it is not stopping."""
+    return ready and not stopping
+
+
+def release_again(view: LeaseView | None, me: str) -> bool:
+    """After a release was refused as stale and the lease read again: send it again only while the
+    record still names this replica (else someone else holds it, or it is already free)."""
+    return view is not None and view.record is not None and view.record.holder == me
+
+
+def next_try_in(timings: Timings, jitter: float) -> float:
+    """The wait before the next round: the retry period stretched by client-go's jitter factor
+    (``jitter`` in [0, 1] → ×1.0–1.2)."""
+    return timings.retry_period * (1.0 + 0.2 * min(max(jitter, 0.0), 1.0))
+
+
+def step_down_in(tenure: Tenure, now: float, renew_deadline: float) -> float:
+    """Seconds until a holder must stop acting (0: at once), from its last successful renewal."""
+    return max(tenure.renewed_at + renew_deadline - now, 0.0)

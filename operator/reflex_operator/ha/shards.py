@@ -77,9 +77,12 @@ def plan(
     members: list[str],
     now: float,
     renew_deadline: float,
+    campaign: bool = True,
 ) -> Plan:
     """What ``me`` does with the shard leases this round. ``views``: the shard leases as read
-    (a shard without a view has no Lease yet); ``held``: this replica's tenures."""
+    (a shard without a view has no Lease yet); ``held``: this replica's tenures; ``campaign``:
+    whether it may take shards it does not hold (``lease.campaigning``: ready and not stopping).
+    A replica that stepped down (its tenure lapsed) takes its shard back like any free one."""
     lost, kept = [], []
     for shard in sorted(held):
         view = views.get(shard)
@@ -95,5 +98,5 @@ def plan(
         s for s in range(shards)
         if s not in held and (s not in views or may_acquire(views[s], me, now))
     ]
-    acquire = free[: max(target - len(renew), 0)]
+    acquire = free[: max(target - len(renew), 0)] if campaign else []
     return Plan(renew=tuple(renew), acquire=tuple(acquire), release=tuple(release), lost=tuple(lost))

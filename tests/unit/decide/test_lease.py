@@ -12,12 +12,16 @@ from reflex_operator.ha.lease import (
     LeaseView,
     Tenure,
     Timings,
+    campaigning,
     claim,
     expired,
     leading,
     may_acquire,
+    next_try_in,
     observe,
+    release_again,
     released,
+    step_down_in,
 )
 
 ME, OTHER = "me-1", "other-2"
@@ -119,3 +123,56 @@ TIMINGS = [
 def test_timings(what, timings, problem):
     found = timings.problem()
     assert (found is None) if problem is None else (problem in (found or ""))
+
+
+CAMPAIGNING = [
+    ("starting (not ready to act)", False, False, False),
+    ("ready", True, False, True),
+    ("ready, stopping", True, True, False),
+    ("not ready, stopping", False, True, False),
+]
+
+
+@pytest.mark.parametrize("what,ready,stopping,expected", CAMPAIGNING, ids=[c[0] for c in CAMPAIGNING])
+def test_campaigning(what, ready, stopping, expected):
+    assert campaigning(ready, stopping) is expected
+
+
+RELEASE_AGAIN = [
+    ("read again, still ours (a renewal's answer was lost)", view(ME), True),
+    ("read again, another's", view(OTHER), False),
+    ("read again, already free", view(""), False),
+    ("read again, gone", view(None), False),
+    ("could not read it", None, False),
+]
+
+
+@pytest.mark.parametrize("what,v,expected", RELEASE_AGAIN, ids=[c[0] for c in RELEASE_AGAIN])
+def test_release_again(what, v, expected):
+    assert release_again(v, ME) is expected
+
+
+NEXT_TRY = [
+    ("no jitter", 0.0, 2.0),
+    ("half", 0.5, 2.2),
+    ("full jitter: ×1.2", 1.0, 2.4),
+    ("out of range is clamped", 7.0, 2.4),
+]
+
+
+@pytest.mark.parametrize("what,jitter,expected", NEXT_TRY, ids=[c[0] for c in NEXT_TRY])
+def test_next_try_in(what, jitter, expected):
+    assert next_try_in(Timings(), jitter) == pytest.approx(expected)
+
+
+STEP_DOWN = [
+    ("just renewed: the whole deadline", 100.0, 10.0),
+    ("renewed 4 s ago", 104.0, 6.0),
+    ("at the deadline", 110.0, 0.0),
+    ("past it: at once", 130.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("what,now,expected", STEP_DOWN, ids=[c[0] for c in STEP_DOWN])
+def test_step_down_in(what, now, expected):
+    assert step_down_in(Tenure(100.0), now, renew_deadline=10.0) == pytest.approx(expected)

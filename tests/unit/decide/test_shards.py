@@ -93,9 +93,28 @@ PLAN = [
     ("at the aim: a free shard is left to the one below it", 4,
      {0: held_by("a"), 1: held_by("a"), 2: held_by(""), 3: held_by("b")},
      {0: Tenure(99.0), 1: Tenure(99.0)}, ["a", "b"], Plan(renew=(0, 1))),
+    # Stepped down after an outage (no tenure any more), the record still names it: take it back.
+    ("stepped down, the lease still names it: take it back", 1, {0: held_by("a", observed_at=10.0)}, {}, ["a"], Plan(acquire=(0,))),
+    ("stepped down, another took it meanwhile: wait", 1, {0: held_by("b")}, {}, ["a"], Plan()),
 ]
 
 
 @pytest.mark.parametrize("what,shards,views,held,members,expected", PLAN, ids=[c[0] for c in PLAN])
 def test_plan(what, shards, views, held, members, expected):
     assert plan(ME, shards, views, held, sorted(members), NOW, renew_deadline=10.0) == expected
+
+
+# Not campaigning (not ready to act yet, or stopping): renew and give up as usual, take nothing.
+NOT_CAMPAIGNING = [
+    ("free lease: not taken", 1, {0: held_by("")}, {}, Plan()),
+    ("no lease yet: not created", 1, {}, {}, Plan()),
+    ("another's expired: not taken", 1, {0: held_by("b", observed_at=80.0)}, {}, Plan()),
+    ("ours: still renewed", 1, {0: held_by("a")}, {0: Tenure(99.0)}, Plan(renew=(0,))),
+    ("ours, deadline passed: lost", 1, {0: held_by("a")}, {0: Tenure(89.0)}, Plan(lost=(0,))),
+    ("several: renew the held, take no free", 3, {0: held_by("a"), 1: held_by(""), 2: held_by("")}, {0: Tenure(99.0)}, Plan(renew=(0,))),
+]
+
+
+@pytest.mark.parametrize("what,shards,views,held,expected", NOT_CAMPAIGNING, ids=[c[0] for c in NOT_CAMPAIGNING])
+def test_plan_without_campaigning(what, shards, views, held, expected):
+    assert plan(ME, shards, views, held, [ME], NOW, renew_deadline=10.0, campaign=False) == expected
