@@ -11,7 +11,7 @@ from reflex_operator.actions.verbs import change, verb_of
 from reflex_operator.api.models import Action
 from reflex_operator.restapi.models import TargetStatus
 
-__all__ = ["ACTION_VERBS", "Resolution", "resolve", "resolve_target"]
+__all__ = ["ACTION_VERBS", "Resolution", "Outcome", "resolve", "resolve_target"]
 
 Obj = dict[str, Any]
 
@@ -49,8 +49,18 @@ def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = N
     return Resolution(p.patch, refused=p.refused, queued=p.queued)
 
 
-def resolve_target(target: TargetStatus, obj: Obj) -> tuple[Resolution, str]:
-    """The batch PATCH: pause or resume, and the status word to answer with when it is accepted."""
-    if target is TargetStatus.PAUSED:
-        return resolve("pause", obj), "stopping"
-    return resolve("resume", obj), "starting"
+@dataclass(frozen=True)
+class Outcome:
+    """What the batch PATCH did to one requested id: ``prior`` is its phase before (None: no such
+    database the caller may read), ``changed`` whether the target was accepted and written, else
+    ``error``/``message`` say why not (a refusal, or the API server's answer to the write)."""
+
+    prior: str | None
+    changed: bool = False
+    error: str | None = None
+    message: str | None = None
+
+
+def resolve_target(target: TargetStatus, obj: Obj) -> Resolution:
+    """The batch PATCH on one database: pause or resume, as the verbs decide."""
+    return resolve("pause" if target.pause else "resume", obj)

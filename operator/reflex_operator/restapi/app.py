@@ -4,6 +4,7 @@ watch cache and the API server's reviews in production, fakes in unit tests), er
 
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations at run time
 
+import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
@@ -22,7 +23,10 @@ from reflex_operator.restapi.models import (
     ErrorBody,
     InstanceResponse,
     RedeployRequest,
+    TargetStatus,
 )
+
+log = logging.getLogger("reflex_operator.restapi")
 
 __all__ = ["ApiError", "Backend", "User", "create_app", "selector"]
 
@@ -180,24 +184,47 @@ def _writes(app: FastAPI, guard: _Guard) -> None:
             raise ApiError(400, "missing_argument", f"{action} needs {'?size=' if action == 'resize' else '?buildId='}")
         return guard.act(who, id, action, size if action == "resize" else build_id)
 
-    @app.patch("/v1/databases", response_model=BatchResponse)
+    @app.patch("/v2/instances", response_model=BatchResponse, summary="Put Instance Status (seed 004_)")
+    @app.patch("/v1/databases", response_model=BatchResponse, summary="Put Instance Status (alias of PATCH /v2/instances)")
     def batch(body: BatchRequest, who: Caller) -> BatchResponse:
-        return BatchResponse(databases={i: _batch_one(guard.backend, who, i, body) for i in dict.fromkeys(body.ids)})
+        return _batch(guard.backend, who, body)
 
 
-def _batch_one(backend: Backend, who: User, uid: str, body: BatchRequest) -> BatchEntry:
-    obj = backend.by_uid(uid)
+def _batch(backend: Backend, who: User, body: BatchRequest) -> BatchResponse:
+    """Every requested id answered, each on its own: one write failing does not undo or hide the others."""
+    by_instance = {shapes.instance_id(_uid(o)): o for o in backend.objects()}
+    outcomes = {i: _batch_one(backend, who, backend.by_uid(i) or by_instance.get(i), body.status) for i in body.targets}
+    seed = {i: shapes.batch_entry(out, body.status) for i, out in outcomes.items()}
+    legacy = {i: shapes.batch_entry(out, body.status, legacy=True) for i, out in outcomes.items()} if body.ids else None
+    return BatchResponse(instances=seed, databases=legacy)
+
+
+def _batch_one(backend: Backend, who: User, obj: Obj | None, target: TargetStatus) -> actions.Outcome:
     if obj is None or not backend.allowed(who, "get", _ns(obj)):
-        return BatchEntry(status="unknown", error="not_found", message=f"no database {uid}")
+        return actions.Outcome(None, error="not_found", message="no such database")
     prior = shapes.phase_of(obj)
-    out, word = actions.resolve_target(body.status, obj)
     if not backend.allowed(who, "patch", _ns(obj)):
-        return BatchEntry(status=prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
+        return actions.Outcome(prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
+    out = actions.resolve_target(target, obj)
     if out.refused is not None:
-        return BatchEntry(status=prior, error="action_not_allowed", message=out.refused)
-    if out.patch:
-        backend.patch(who, obj, out.patch)
-    return BatchEntry(status=word)
+        return actions.Outcome(prior, error="action_not_allowed", message=out.refused)
+    try:
+        if out.patch:
+            backend.patch(who, obj, out.patch)
+    except ApiError as e:
+        return actions.Outcome(prior, error=e.error, message=e.message)
+    except Exception:  # noqa: BLE001 - the others' answers must still be given
+        log.exception("batch write to %s/%s failed", _ns(obj), _name(obj))
+        return actions.Outcome(prior, error="kubernetes_error", message="the API server could not be reached")
+    return actions.Outcome(prior, changed=True)
+
+
+def _uid(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("uid", "")
+
+
+def _name(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("name", "")
 
 
 def selector(text: str | None):

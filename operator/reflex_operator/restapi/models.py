@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.alias_generators import to_camel
 
 from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, Severity, action_fields
@@ -195,24 +195,49 @@ class ActionResponse(Model):
 
 
 class TargetStatus(StrEnum):
+    """The batch PATCH's target: the seed's words (004_), and this API's earlier ones as aliases."""
+
+    STATUS_RUNNING = "STATUS_RUNNING"
+    STATUS_PAUSED = "STATUS_PAUSED"
     RUNNING = "running"
     PAUSED = "paused"
 
+    @property
+    def pause(self) -> bool:
+        return self in (TargetStatus.STATUS_PAUSED, TargetStatus.PAUSED)
+
 
 class BatchRequest(Model):
-    """PATCH /v1/databases (seed 004_): a set of ids and a target."""
+    """PATCH /v2/instances (seed 004_): ``instances`` (database or instance ids) and a target;
+    ``ids`` is this API's earlier name for ``instances``, still accepted."""
 
-    ids: list[str] = Field(min_length=1, max_length=100)
+    instances: list[str] | None = Field(None, min_length=1, max_length=100, description="Ids to start or pause (the seed's name).")
+    ids: list[str] | None = Field(None, min_length=1, max_length=100, description="Alias of instances (deprecated).")
     status: TargetStatus
+
+    @model_validator(mode="after")
+    def _one_list(self) -> "BatchRequest":
+        if (self.instances is None) == (self.ids is None):
+            raise ValueError("give exactly one of instances (the seed's name) or ids")
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(self.instances or self.ids or []))
 
 
 class BatchEntry(Model):
+    """One instance's status after processing; ``error``/``message`` say why it did not change."""
+
     status: str
     error: str | None = None
     message: str | None = None
 
 
 class BatchResponse(Model):
-    """An entry for every requested id: its status after processing, or why it was refused."""
+    """An entry for every requested id, keyed by the id as sent (seed 004_): ``STATUS_CONFIRMED``
+    (starting), ``STATUS_STOPPING`` (pausing) or the instance's prior status unchanged.
+    ``databases`` answers a request made with ``ids`` in this API's earlier words."""
 
-    databases: dict[str, BatchEntry]
+    instances: dict[str, BatchEntry]
+    databases: dict[str, BatchEntry] | None = None

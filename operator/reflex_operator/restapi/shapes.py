@@ -9,8 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from reflex_operator.api.models import ReflexDatabaseStatus, SyncMode
+from reflex_operator.restapi.actions import Outcome
 from reflex_operator.restapi.models import (
     AllowedActions,
+    BatchEntry,
+    TargetStatus,
     Build,
     BuildEntry,
     BuildsResponse,
@@ -23,7 +26,10 @@ from reflex_operator.restapi.models import (
     DatabaseSummary,
 )
 
-__all__ = ["MAX_LIMIT", "instance_response", "builds_response", "summary", "page", "phase_of", "decode_cursor"]
+__all__ = [
+    "MAX_LIMIT", "SEED_STATUS", "instance_id", "seed_status", "batch_entry", "instance_response", "builds_response",
+    "summary", "page", "phase_of", "decode_cursor",
+]
 
 Obj = dict[str, Any]
 MAX_LIMIT = 100
@@ -40,9 +46,47 @@ def _created(obj: Obj) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")) if isinstance(ts, str) else _EPOCH
 
 
+# The seed's (004_) instance status words for each phase: the seed names STATUS_NEW, STATUS_RUNNING,
+# STATUS_PAUSED, STATUS_CONFIRMED and STATUS_STOPPING; the others are the same family's words.
+SEED_STATUS: dict[str, str] = {
+    "Pending": "STATUS_NEW",
+    "Building": "STATUS_INITIALIZING",
+    "Deploying": "STATUS_STARTING",
+    "Running": "STATUS_RUNNING",
+    "Paused": "STATUS_PAUSED",
+    "Terminating": "STATUS_TERMINATING",
+    "Terminated": "STATUS_TERMINATED",
+    "Failed": "STATUS_ERROR",
+    "Deleting": "STATUS_TERMINATING",
+}
+STATUS_UNKNOWN = "STATUS_UNKNOWN"  # an id the caller cannot read (or that does not exist)
+
+
+def instance_id(uid: str) -> str:
+    """The instance's id (``/instance``'s ``instance.id``): derived from the database's uid."""
+    return str(uuid.uuid5(_INSTANCE_NS, uid))
+
+
+def seed_status(phase: str | None) -> str:
+    return SEED_STATUS.get(phase or "Pending", STATUS_UNKNOWN) if phase is not None else STATUS_UNKNOWN
+
+
+def batch_entry(outcome: Outcome, target: TargetStatus, legacy: bool = False) -> BatchEntry:
+    """One id's answer: the accepted target's word, else its prior status unchanged (seed words,
+    or with ``legacy`` this API's earlier ones: starting/stopping, the phase lowercased)."""
+    if outcome.changed:
+        words = ("stopping", "STATUS_STOPPING") if target.pause else ("starting", "STATUS_CONFIRMED")
+        return BatchEntry(status=words[0] if legacy else words[1])
+    if legacy:
+        word = "unknown" if outcome.prior is None else outcome.prior.lower()
+    else:
+        word = seed_status(outcome.prior)
+    return BatchEntry(status=word, error=outcome.error, message=outcome.message)
+
+
 def phase_of(obj: Obj) -> str:
-    """The database's status word: its phase lowercased ("pending" before the operator's first pass)."""
-    return str((obj.get("status") or {}).get("phase") or "Pending").lower()
+    """The database's phase ("Pending" before the operator's first pass)."""
+    return str((obj.get("status") or {}).get("phase") or "Pending")
 
 
 def _database(obj: Obj, st: ReflexDatabaseStatus) -> DatabaseSubset:
@@ -74,7 +118,7 @@ def _instance(obj: Obj, st: ReflexDatabaseStatus) -> Instance:
     inst = st.instance
     created = _created(obj)
     return Instance(
-        id=str(uuid.uuid5(_INSTANCE_NS, uid)),
+        id=instance_id(uid),
         database_id=uid,
         build_id=st.active_build_id,
         ecs_service_arn=inst.ecs_service_arn if inst else None,
@@ -146,7 +190,7 @@ def summary(obj: Obj) -> DatabaseSummary:
     meta, st = obj.get("metadata") or {}, _status(obj)
     return DatabaseSummary(
         id=meta.get("uid", ""), name=meta.get("name", ""), namespace=meta.get("namespace", ""),
-        status=phase_of(obj), phase=st.phase.value if st.phase else None,
+        status=phase_of(obj).lower(), phase=st.phase.value if st.phase else None,
         health_status=st.instance.health_status if st.instance else None,
     )
 

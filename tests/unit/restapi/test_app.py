@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from reflex_operator.restapi.app import User, create_app, selector
+from reflex_operator.restapi.app import ApiError, User, create_app, selector
+from reflex_operator.restapi.shapes import instance_id
 from reflex_operator.restapi.shapes import page
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "plugin_status.json"
@@ -31,6 +32,7 @@ class FakeBackend:
         self.dbs = {o["metadata"]["uid"]: o for o in (db("orders", "team-a", "A1", tier="gold"), db("carts", "team-a", "A2"), db("ledger", "team-b", "B1"))}
         self.patches: list[tuple[str, str, Obj]] = []
         self.deleted: list[str] = []
+        self.failing: dict[str, ApiError] = {}  # uid -> what the API server answers its write
 
     def authenticate(self, token: str) -> User | None:
         return {"a": User("alice"), "b": User("bob")}.get(token)
@@ -47,6 +49,8 @@ class FakeBackend:
         return self.dbs.get(uid)
 
     def patch(self, user: User, obj: Obj, patch: Obj) -> Obj:
+        if (e := self.failing.get(obj["metadata"]["uid"])) is not None:
+            raise e
         self.patches.append((user.name, obj["metadata"]["uid"], patch))
         return obj
 
@@ -146,17 +150,62 @@ def test_one_shot_actions_write_a_fresh_token(client: TestClient, fake: FakeBack
     assert len(set(tokens)) == 2 and all(tokens)
 
 
-def test_batch_answers_for_every_id(client: TestClient, fake: FakeBackend) -> None:
-    fake.dbs["A2"] = copy.deepcopy(fake.dbs["A2"])
-    fake.dbs["A2"]["status"]["phase"] = "Paused"
-    fake.dbs["A2"]["status"]["allowedActions"]["pause"] = {"allowed": False, "reason": "the instance is already paused"}
-    r = client.patch("/v1/databases", headers=A, json={"ids": ["A1", "A2", "B1", "zzz"], "status": "paused"})
-    assert r.status_code == 200
-    got = r.json()["databases"]
-    assert got["A1"] == {"status": "stopping", "error": None, "message": None}
-    assert got["A2"]["status"] == "paused" and got["A2"]["error"] == "action_not_allowed"
+def _paused(fake: FakeBackend, uid: str) -> None:
+    fake.dbs[uid] = copy.deepcopy(fake.dbs[uid])
+    fake.dbs[uid]["status"]["phase"] = "Paused"
+    fake.dbs[uid]["status"]["allowedActions"]["pause"] = {"allowed": False, "reason": "the instance is already paused"}
+
+
+def test_batch_answers_for_every_id_in_the_seeds_words(client: TestClient, fake: FakeBackend) -> None:
+    _paused(fake, "A2")
+    r = client.patch("/v2/instances", headers=A, json={"instances": ["A1", "A2", "B1", "zzz"], "status": "STATUS_PAUSED"})
+    assert r.status_code == 200, r.text
+    got = r.json()["instances"]
+    assert got["A1"] == {"status": "STATUS_STOPPING", "error": None, "message": None}
+    assert got["A2"]["status"] == "STATUS_PAUSED" and got["A2"]["error"] == "action_not_allowed"
     assert got["B1"]["error"] == got["zzz"]["error"] == "not_found"
+    assert r.json()["databases"] is None
     assert fake.patches == [("alice", "A1", {"spec": {"paused": True}})]
+
+
+def test_batch_start_is_confirmed_and_the_instance_id_works_too(client: TestClient, fake: FakeBackend) -> None:
+    _paused(fake, "A2")
+    fake.dbs["A2"]["status"]["allowedActions"]["resume"] = {"allowed": True, "mode": "immediate"}
+    fake.dbs["A2"]["spec"]["paused"] = True
+    iid = instance_id("A2")
+    r = client.patch("/v2/instances", headers=A, json={"instances": [iid, "A1"], "status": "STATUS_RUNNING"})
+    got = r.json()["instances"]
+    assert got[iid]["status"] == "STATUS_CONFIRMED"
+    assert got["A1"]["status"] == "STATUS_RUNNING" and got["A1"]["error"] == "action_not_allowed"  # prior, unchanged
+    assert fake.patches == [("alice", "A2", {"spec": {"paused": False}})]
+
+
+def test_one_failed_write_answers_that_id_and_the_others_still_happen(client: TestClient, fake: FakeBackend) -> None:
+    fake.dbs["A3"] = db("stock", "team-a", "A3")
+    fake.failing["A1"] = ApiError(422, "invalid", "admission webhook denied the request")
+    r = client.patch("/v2/instances", headers=A, json={"instances": ["A2", "A1", "A3"], "status": "STATUS_PAUSED"})
+    assert r.status_code == 200
+    got = r.json()["instances"]
+    assert got["A1"] == {"status": "STATUS_RUNNING", "error": "invalid", "message": "admission webhook denied the request"}
+    assert got["A2"]["status"] == got["A3"]["status"] == "STATUS_STOPPING"
+    assert [uid for _, uid, _ in fake.patches] == ["A2", "A3"]
+
+
+def test_the_earlier_ids_form_is_an_alias_answered_in_both_vocabularies(client: TestClient, fake: FakeBackend) -> None:
+    r = client.patch("/v1/databases", headers=A, json={"ids": ["A1", "nope"], "status": "paused"})
+    body = r.json()
+    assert body["databases"]["A1"]["status"] == "stopping" and body["instances"]["A1"]["status"] == "STATUS_STOPPING"
+    assert body["databases"]["nope"]["status"] == "unknown" and body["instances"]["nope"]["status"] == "STATUS_UNKNOWN"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"status": "STATUS_PAUSED"}, {"instances": ["A1"], "ids": ["A1"], "status": "STATUS_PAUSED"},
+     {"instances": [], "status": "STATUS_PAUSED"}, {"instances": ["A1"], "status": "STATUS_GONE"}],
+)
+def test_a_malformed_batch_is_422_and_writes_nothing(client: TestClient, fake: FakeBackend, body: Obj) -> None:
+    r = client.patch("/v2/instances", headers=A, json=body)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request" and fake.patches == []
 
 
 def test_openapi_is_served_from_the_models(client: TestClient) -> None:
