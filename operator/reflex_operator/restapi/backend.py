@@ -89,6 +89,9 @@ class KubeBackend:
     def by_uid(self, uid: str) -> Obj | None:
         return self.cache.by_uid(uid)
 
+    def plans(self) -> dict[str, Obj]:
+        return {p["metadata"]["name"]: p for p in self.cache.plans.objects()}
+
     def _as(self, user: User, method: str, obj: Obj, body: Obj | None, content_type: str) -> Obj:
         """One request impersonating ``user`` (every group: one Impersonate-Group header each)."""
         cfg = self.api.configuration

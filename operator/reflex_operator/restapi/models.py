@@ -21,6 +21,9 @@ __all__ = [
     "ActionAvailability",
     "AllowedActions",
     "NotificationOut",
+    "ConditionOut",
+    "Placement",
+    "Lifecycle",
     "InstanceResponse",
     "BuildEntry",
     "BuildsResponse",
@@ -65,8 +68,9 @@ class DatabaseSubset(Model):
     name: str
     namespace: str
     connection: dict[str, Any]
-    min_sync_interval: float
-    allowed_sync_modes: list[str]
+    min_sync_interval: float = Field(description="Smallest syncInterval (seconds) in the database's sync mode on its plan")
+    min_sync_intervals: dict[str, float] = Field(description="Smallest syncInterval (seconds) of each allowed sync mode")
+    allowed_sync_modes: list[str] = Field(description="The sync modes the database's plan allows (no plan: every mode)")
     available_schemas: list[str]
     deployed_instance_config: DeployedInstanceConfig | None
     has_pending_changes: bool
@@ -129,6 +133,36 @@ class NotificationOut(Model):
     created_at: datetime
 
 
+class ConditionOut(Model):
+    """A status condition (Ready, Reconciling, Stalled, Degraded), as kstatus reads them."""
+
+    type: str
+    status: str
+    reason: str
+    message: str = ""
+    last_transition_time: datetime | None = None
+
+
+class Placement(Model):
+    """Where the instance runs: its ECS cluster (chosen once by the operator, never moved)."""
+
+    cluster: str
+    in_settings: bool = True
+
+
+class Lifecycle(Model):
+    """Where the database is in its life, and why: what a dashboard shows as Building, Failed or
+    Terminated without paging the list."""
+
+    phase: str = Field(description="Pending, Building, Deploying, Running, Paused, Terminating, Terminated, Failed or Deleting")
+    status: str = Field(description="The phase in the seed's (004_) status words, e.g. STATUS_RUNNING")
+    message: str | None = None
+    conditions: list[ConditionOut]
+    uptime_seconds: int | None = Field(None, description="Seconds since the server started (null: no instance)")
+    plan: str | None = Field(None, description="The ReflexPlan the database is on")
+    placement: Placement | None = None
+
+
 class InstanceResponse(Model):
     """GET /v1/databases/{id}/instance (seed 000_)."""
 
@@ -143,6 +177,7 @@ class InstanceResponse(Model):
     max_instance_size: str | None
     poll_mode_min_sync_interval: float | None
     data_transfer_gb_per_month: float | None = Field(alias="dataTransferGBPerMonth")
+    lifecycle: Lifecycle
 
 
 class BuildEntry(Model):
@@ -166,12 +201,17 @@ class BuildsResponse(Model):
 
 
 class DatabaseSummary(Model):
+    """A list item (and the created database, seed 003_: the same shape)."""
+
     id: str
     name: str
     namespace: str
     status: str
     phase: str | None
     health_status: HealthStatus | None
+    instance_size: str
+    created_at: datetime
+    lifecycle: Lifecycle
 
 
 class DatabaseList(Model):

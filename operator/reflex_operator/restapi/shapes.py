@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reflex_operator.api.models import ReflexDatabaseStatus, SyncMode
+from pydantic import ValidationError
+
+from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus, Sync, SyncMode
+from reflex_operator.api.plan import PlanStatus, ReflexPlanSpec
 from reflex_operator.restapi.actions import Outcome
 from reflex_operator.restapi.models import (
     AllowedActions,
@@ -17,18 +21,22 @@ from reflex_operator.restapi.models import (
     Build,
     BuildEntry,
     BuildsResponse,
+    ConditionOut,
     DatabaseList,
     DatabaseSubset,
     DeployedInstanceConfig,
     Instance,
     InstanceResponse,
+    Lifecycle,
     NotificationOut,
+    Placement,
     DatabaseSummary,
 )
 
 __all__ = [
     "MAX_LIMIT", "SEED_STATUS", "instance_id", "seed_status", "batch_entry", "instance_response", "builds_response",
-    "summary", "page", "phase_of", "decode_cursor",
+    "summary", "page", "phase_of", "decode_cursor", "SPEC_MIN_SYNC_INTERVAL", "SyncLimits", "plan_of", "sync_limits",
+    "lifecycle", "size_of",
 ]
 
 Obj = dict[str, Any]
@@ -89,11 +97,46 @@ def phase_of(obj: Obj) -> str:
     return str((obj.get("status") or {}).get("phase") or "Pending")
 
 
-def _database(obj: Obj, st: ReflexDatabaseStatus) -> DatabaseSubset:
+def _spec_min_interval() -> int:
+    """The smallest spec.sync.intervalSeconds the spec (and so the CRD) accepts in any mode."""
+    return next(m.ge for m in Sync.model_fields["interval_seconds"].metadata if getattr(m, "ge", None) is not None)
+
+
+SPEC_MIN_SYNC_INTERVAL = _spec_min_interval()
+
+
+@dataclass(frozen=True)
+class SyncLimits:
+    """What the database's plan allows of spec.sync: the modes, and each mode's smallest interval."""
+
+    modes: list[str]
+    min_interval: dict[str, int]
+
+
+def plan_of(st: ReflexDatabaseStatus, plans: dict[str, Obj]) -> ReflexPlanSpec | None:
+    """The ReflexPlan the operator put the database on (status.plan.name), as watched; None: no
+    plan (none recorded yet, or none of that name, or one that does not parse)."""
+    body = plans.get(st.plan.name) if st.plan else None
+    try:
+        return ReflexPlanSpec.model_validate(body.get("spec") or {}) if body else None
+    except ValidationError:
+        return None
+
+
+def sync_limits(st: ReflexDatabaseStatus, plan: ReflexPlanSpec | None) -> SyncLimits:
+    """Poll: the plan's pollModeMinSyncInterval (the status's copy when the plan itself is not
+    seen); stream: the spec's minimum (plans do not bound it). No plan: every mode."""
+    modes = [m.value for m in (plan.allowed_sync_modes if plan else list(SyncMode))]
+    poll = plan.poll_mode_min_sync_interval if plan else (st.plan.poll_mode_min_sync_interval if st.plan else None)
+    each = {SyncMode.POLL.value: max(poll or SPEC_MIN_SYNC_INTERVAL, SPEC_MIN_SYNC_INTERVAL), SyncMode.STREAM.value: SPEC_MIN_SYNC_INTERVAL}
+    return SyncLimits(modes=modes, min_interval=each)
+
+
+def _database(obj: Obj, st: ReflexDatabaseStatus, limits: SyncLimits) -> DatabaseSubset:
     meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
     source = spec.get("source") or {}
-    plan = st.plan
-    min_interval = plan.poll_mode_min_sync_interval if plan and plan.poll_mode_min_sync_interval else 1
+    mode = str((spec.get("sync") or {}).get("mode") or SyncMode.POLL.value)
+    min_interval = limits.min_interval.get(mode, SPEC_MIN_SYNC_INTERVAL)
     ref = source.get("secretRef") or {}
     dc = st.deployed_config
     return DatabaseSubset(
@@ -102,7 +145,8 @@ def _database(obj: Obj, st: ReflexDatabaseStatus) -> DatabaseSubset:
         namespace=meta.get("namespace", ""),
         connection={"secretRef": {"name": ref.get("name"), "key": ref.get("key", "url")}, "secretArn": st.secret_arn},
         min_sync_interval=min_interval,
-        allowed_sync_modes=[m.value for m in SyncMode],
+        min_sync_intervals={m: limits.min_interval[m] for m in limits.modes},
+        allowed_sync_modes=limits.modes,
         available_schemas=list(source.get("schemas") or ["public"]),
         deployed_instance_config=None if dc is None else DeployedInstanceConfig(
             instance_size=dc.instance_size.value, task_cpu=dc.task_cpu, task_memory_mb=dc.task_memory_mb,
@@ -149,25 +193,48 @@ def _allowed(st: ReflexDatabaseStatus) -> AllowedActions:
     return AllowedActions.model_validate(st.allowed_actions.model_dump(mode="json", by_alias=True))
 
 
-def instance_response(obj: Obj) -> InstanceResponse:
-    """GET /v1/databases/{id}/instance for ``obj``."""
+def lifecycle(obj: Obj, st: ReflexDatabaseStatus | None = None) -> Lifecycle:
+    """Phase, message, conditions, uptime, plan and placement of ``obj``."""
+    st = st or _status(obj)
+    phase = phase_of(obj)
+    return Lifecycle(
+        phase=phase,
+        status=seed_status(phase),
+        message=st.message,
+        conditions=[ConditionOut.model_validate(c.model_dump(mode="json", by_alias=True)) for c in st.conditions],
+        uptime_seconds=st.instance.uptime_seconds if st.instance else None,
+        plan=st.plan.name if st.plan else None,
+        placement=Placement(cluster=st.placement.cluster, in_settings=st.placement.in_settings) if st.placement else None,
+    )
+
+
+def instance_response(obj: Obj, plans: dict[str, Obj] | None = None) -> InstanceResponse:
+    """GET /v1/databases/{id}/instance for ``obj``; ``plans``: the ReflexPlans by name, as watched."""
     st = _status(obj)
     uid = (obj.get("metadata") or {}).get("uid", "")
     latest = st.latest_build or (st.builds[0] if st.builds else None)
-    plan = st.plan
+    live = plan_of(st, plans or {})
+    recorded = st.plan
     return InstanceResponse(
-        database=_database(obj, st),
+        database=_database(obj, st, sync_limits(st, live)),
         instance=_instance(obj, st),
         latest_build=None if latest is None else _build(uid, latest, _created(obj)),
         allowed_actions=_allowed(st),
         notifications=[NotificationOut.model_validate(n.model_dump(mode="json", by_alias=True)) for n in st.notifications],
         unseen_count=st.unseen_count,
         skipped_count=st.skipped_count,
-        compute_units_limit=plan.compute_units_limit if plan else None,
-        max_instance_size=plan.max_instance_size.value if plan and plan.max_instance_size else None,
-        poll_mode_min_sync_interval=plan.poll_mode_min_sync_interval if plan else None,
-        data_transfer_gb_per_month=plan.data_transfer_gb_per_month if plan else None,
+        compute_units_limit=live.compute_units_limit if live else (recorded.compute_units_limit if recorded else None),
+        max_instance_size=_max_size(live, recorded),
+        poll_mode_min_sync_interval=live.poll_mode_min_sync_interval if live else (recorded.poll_mode_min_sync_interval if recorded else None),
+        data_transfer_gb_per_month=live.data_transfer_gb_per_month if live else (recorded.data_transfer_gb_per_month if recorded else None),
+        lifecycle=lifecycle(obj, st),
     )
+
+
+def _max_size(live: ReflexPlanSpec | None, recorded: PlanStatus | None) -> str | None:
+    if live is not None:
+        return live.max_instance_size.value
+    return recorded.max_instance_size.value if recorded and recorded.max_instance_size else None
 
 
 def builds_response(obj: Obj) -> BuildsResponse:
@@ -192,7 +259,13 @@ def summary(obj: Obj) -> DatabaseSummary:
         id=meta.get("uid", ""), name=meta.get("name", ""), namespace=meta.get("namespace", ""),
         status=phase_of(obj).lower(), phase=st.phase.value if st.phase else None,
         health_status=st.instance.health_status if st.instance else None,
+        instance_size=size_of(obj), created_at=_created(obj), lifecycle=lifecycle(obj, st),
     )
+
+
+def size_of(obj: Obj) -> str:
+    """The size asked for (spec.size, the spec's default when unset)."""
+    return str((obj.get("spec") or {}).get("size") or ReflexDatabaseSpec.model_fields["size"].default.value)
 
 
 def _key(obj: Obj) -> str:

@@ -33,6 +33,7 @@ class FakeBackend:
         self.patches: list[tuple[str, str, Obj]] = []
         self.deleted: list[str] = []
         self.failing: dict[str, ApiError] = {}  # uid -> what the API server answers its write
+        self.plan_bodies: dict[str, Obj] = {}
 
     def authenticate(self, token: str) -> User | None:
         return {"a": User("alice"), "b": User("bob")}.get(token)
@@ -47,6 +48,9 @@ class FakeBackend:
 
     def by_uid(self, uid: str) -> Obj | None:
         return self.dbs.get(uid)
+
+    def plans(self) -> dict[str, Obj]:
+        return self.plan_bodies
 
     def patch(self, user: User, obj: Obj, patch: Obj) -> Obj:
         if (e := self.failing.get(obj["metadata"]["uid"])) is not None:
