@@ -7,11 +7,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reflex_operator.actions.verbs import change, verb_of
-from reflex_operator.api.models import Action
-from reflex_operator.restapi.models import TargetStatus
+from pydantic import ValidationError
 
-__all__ = ["ACTION_VERBS", "Resolution", "Outcome", "resolve", "resolve_target"]
+from reflex_operator.actions.verbs import change, spec_change, verb_of
+from reflex_operator.api.models import Action, ReflexDatabaseSpec
+from reflex_operator.restapi.models import ReconfigureRequest, TargetStatus
+
+__all__ = [
+    "ACTION_VERBS", "CONFIG_FIELDS", "Resolution", "Outcome", "config_spec", "resolve", "resolve_reconfigure", "resolve_target",
+]
 
 Obj = dict[str, Any]
 
@@ -28,6 +32,7 @@ class Resolution:
     delete: bool = False
     refused: str | None = None
     queued: str | None = None
+    invalid: str | None = None  # the change would make an invalid spec (nothing is written)
 
 
 def _delete(obj: Obj) -> Resolution:
@@ -38,6 +43,48 @@ def _delete(obj: Obj) -> Resolution:
     if entry and not entry.get("allowed", False):
         return Resolution({}, refused=entry.get("reason") or "delete is not allowed now")
     return Resolution({}, delete=True)
+
+
+# The reconfigure body's fields (seed names) and where each goes in the spec.
+CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
+    "instance_size": ("size",),
+    "sync_mode": ("sync", "mode"),
+    "sync_interval": ("sync", "intervalSeconds"),
+    "log_level": ("logLevel",),
+    "safety_net": ("safetyNet",),
+}
+
+
+def config_spec(config: ReconfigureRequest) -> Obj:
+    """The spec fields a reconfigure body sets (camelCase, ``sync`` nested)."""
+    spec: Obj = {}
+    for name in config.model_fields_set:
+        *parents, leaf = CONFIG_FIELDS[name]
+        node = spec
+        for part in parents:
+            node = node.setdefault(part, {})
+        value = getattr(config, name)
+        node[leaf] = value.value if hasattr(value, "value") else value
+    return spec
+
+
+def _merged(spec: Obj, change: Obj) -> Obj:
+    return {**spec, **{k: ({**(spec.get(k) or {}), **v} if isinstance(v, dict) else v) for k, v in change.items()}}
+
+
+def resolve_reconfigure(obj: Obj, config: ReconfigureRequest) -> Resolution:
+    """reconfigure with a new configuration: the spec's merge patch, guarded by allowedActions'
+    reconfigure (and resize when the size changes), refused when the resulting spec is invalid."""
+    change = config_spec(config)
+    try:
+        ReflexDatabaseSpec.model_validate(_merged(obj.get("spec") or {}, change))
+    except ValidationError as e:
+        where = "; ".join(f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        return Resolution({}, invalid=where)
+    size_changes = "size" in change and change["size"] != (obj.get("spec") or {}).get("size")
+    guards = (Action.RECONFIGURE, Action.RESIZE) if size_changes else (Action.RECONFIGURE,)
+    p = spec_change(obj, change, guards)
+    return Resolution(p.patch, refused=p.refused, queued=p.queued)
 
 
 def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = None) -> Resolution:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -22,6 +22,7 @@ from reflex_operator.restapi.models import (
     DatabaseList,
     ErrorBody,
     InstanceResponse,
+    ReconfigureRequest,
     RedeployRequest,
     TargetStatus,
 )
@@ -115,13 +116,16 @@ class _Guard:
         if not self.backend.allowed(who, verb, _ns(obj)):
             raise ApiError(403, "forbidden", f"{who.name} may not {verb} reflexdatabases in namespace {_ns(obj)}")
 
-    def act(self, who: User, id: str, action: str, arg: str | None = None) -> ActionResponse:
-        """One action: refused (409, nothing written) as allowedActions says, else the patch or delete."""
+    def act(self, who: User, id: str, action: str, arg: str | None = None, config: ReconfigureRequest | None = None) -> ActionResponse:
+        """One action: refused (409, nothing written) as allowedActions says, else the patch or delete;
+        ``config``: reconfigure's new configuration (without it, reconfigure is a rolling restart)."""
         obj = self.readable(who, id)
         if action not in actions.ACTION_VERBS:
             raise ApiError(404, "unknown_action", f"no action {action!r}; one of {', '.join(actions.ACTION_VERBS)}")
-        out = actions.resolve(action, obj, arg)
+        out = actions.resolve_reconfigure(obj, config) if config is not None else actions.resolve(action, obj, arg)
         self.writable(who, obj, "delete" if out.delete else "patch")
+        if out.invalid is not None:
+            raise ApiError(422, "invalid", out.invalid)
         if out.refused is not None:
             raise ApiError(409, "action_not_allowed", out.refused)
         if out.delete:
@@ -176,14 +180,21 @@ def _writes(app: FastAPI, guard: _Guard) -> None:
     def redeploy(id: str, body: RedeployRequest, who: Caller) -> ActionResponse:
         return guard.act(who, id, "redeploy", body.build_id)
 
+    @app.post("/v1/databases/{id}/reconfigure", response_model=ActionResponse)
+    def reconfigure(id: str, body: ReconfigureRequest, who: Caller) -> ActionResponse:
+        return guard.act(who, id, "reconfigure", config=body)
+
     @app.post("/v1/databases/{id}/actions/{action}", response_model=ActionResponse)
     def action(
         id: str, action: str, who: Caller, size: str | None = None,
         build_id: Annotated[str | None, Query(alias="buildId")] = None,
+        body: Annotated[ReconfigureRequest | None, Body(description="reconfigure only: the new configuration")] = None,
     ) -> ActionResponse:
         if action in ("resize", "redeploy") and not (size or build_id):
             raise ApiError(400, "missing_argument", f"{action} needs {'?size=' if action == 'resize' else '?buildId='}")
-        return guard.act(who, id, action, size if action == "resize" else build_id)
+        if body is not None and action != "reconfigure":
+            raise ApiError(400, "unexpected_body", f"{action} takes no body (only reconfigure does)")
+        return guard.act(who, id, action, size if action == "resize" else build_id, config=body)
 
     @app.patch("/v2/instances", response_model=BatchResponse, summary="Put Instance Status (seed 004_)")
     @app.patch("/v1/databases", response_model=BatchResponse, summary="Put Instance Status (alias of PATCH /v2/instances)")

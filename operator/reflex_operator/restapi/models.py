@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.alias_generators import to_camel
 
-from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, Severity, action_fields
+from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, LogLevel, Severity, Size, SyncMode, action_fields
 
 __all__ = [
     "Model",
@@ -30,6 +30,7 @@ __all__ = [
     "DatabaseSummary",
     "DatabaseList",
     "RedeployRequest",
+    "ReconfigureRequest",
     "ActionResponse",
     "TargetStatus",
     "BatchRequest",
@@ -223,6 +224,23 @@ class DatabaseList(Model):
 
 class RedeployRequest(Model):
     build_id: str
+
+
+class ReconfigureRequest(Model):
+    """The reconfigure action's new configuration (seed 000_ deployedInstanceConfig's names): the
+    fields given are written to the spec; the spec's own validation and the plan's limits apply."""
+
+    instance_size: Size | None = None
+    sync_mode: SyncMode | None = None
+    sync_interval: int | None = Field(None, description="Seconds (spec.sync.intervalSeconds)")
+    log_level: LogLevel | None = None
+    safety_net: float | None = Field(None, description="Largest fraction of rows a new snapshot may lose (spec.safetyNet)")
+
+    @model_validator(mode="after")
+    def _something(self) -> "ReconfigureRequest":
+        if not self.model_fields_set:
+            raise ValueError("name at least one of instanceSize, syncMode, syncInterval, logLevel, safetyNet")
+        return self
 
 
 class ActionResponse(Model):

@@ -138,6 +138,47 @@ def test_actions_write_the_plugins_patch_or_refuse_writing_nothing(
         assert set(r.json()) == {"error", "message"}
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "status", "patch"),
+    [
+        ("/v1/databases/A1/actions/reconfigure", None, 200, "restart"),  # no body: a rolling restart, as before
+        ("/v1/databases/A1/actions/reconfigure", {"logLevel": "debug", "syncInterval": 90}, 200,
+         {"spec": {"logLevel": "debug", "sync": {"intervalSeconds": 90}}}),
+        ("/v1/databases/A1/reconfigure", {"syncMode": "stream", "safetyNet": 0.1}, 200, {"spec": {"safetyNet": 0.1, "sync": {"mode": "stream"}}}),
+        ("/v1/databases/A1/reconfigure", {"instanceSize": "large"}, 200, {"spec": {"size": "large"}}),
+        ("/v1/databases/A1/reconfigure", {"safetyNet": 2}, 422, None),  # the spec's bound
+        ("/v1/databases/A1/reconfigure", {"syncInterval": 0}, 422, None),
+        ("/v1/databases/A1/reconfigure", {"logLevel": "loud"}, 422, None),
+        ("/v1/databases/A1/reconfigure", {}, 422, None),
+        ("/v1/databases/A1/actions/pause", {"logLevel": "debug"}, 400, None),
+    ],
+)
+def test_reconfigure_with_a_body_writes_the_new_configuration(
+    client: TestClient, fake: FakeBackend, path: str, body: Obj | None, status: int, patch: Obj | str | None
+) -> None:
+    r = client.post(path, headers=A, json=body)
+    assert r.status_code == status, r.text
+    if patch == "restart":
+        assert list(fake.patches[0][2]["spec"]) == ["restartToken"]
+    else:
+        assert fake.patches == ([("alice", "A1", patch)] if patch else [])
+
+
+@pytest.mark.parametrize(
+    ("refuse", "body", "reason"),
+    [("reconfigure", {"logLevel": "debug"}, "no reconfigure now"), ("resize", {"instanceSize": "large"}, "no resize now"),
+     ("resize", {"logLevel": "debug"}, None)],
+)
+def test_reconfigure_is_refused_as_allowed_actions_say(client: TestClient, fake: FakeBackend, refuse: str, body: Obj, reason: str | None) -> None:
+    fake.dbs["A1"] = copy.deepcopy(fake.dbs["A1"])
+    fake.dbs["A1"]["status"]["allowedActions"][refuse] = {"allowed": False, "reason": f"no {refuse} now"}
+    r = client.post("/v1/databases/A1/reconfigure", headers=A, json=body)
+    if reason is None:
+        assert r.status_code == 200 and fake.patches
+    else:
+        assert r.status_code == 409 and r.json() == {"error": "action_not_allowed", "message": reason} and fake.patches == []
+
+
 def test_a_reader_may_not_write(client: TestClient, fake: FakeBackend) -> None:
     r = client.post("/v1/databases/B1/actions/pause", headers=B)
     assert r.status_code == 403 and fake.patches == []
