@@ -10,11 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from reflex_operator.actions.verbs import change, spec_change, verb_of
-from reflex_operator.api.models import Action, ReflexDatabaseSpec
-from reflex_operator.restapi.models import ReconfigureRequest, TargetStatus
+from reflex_operator.api.models import GROUP, KIND, VERSION, Action, ReflexDatabaseSpec
+from reflex_operator.restapi.models import CreateRequest, ReconfigureRequest, TargetStatus
 
 __all__ = [
-    "ACTION_VERBS", "CONFIG_FIELDS", "Resolution", "Outcome", "config_spec", "resolve", "resolve_reconfigure", "resolve_target",
+    "ACTION_VERBS", "CONFIG_FIELDS", "Resolution", "Outcome", "config_spec", "create_body", "resolve", "resolve_reconfigure",
+    "resolve_target",
 ]
 
 Obj = dict[str, Any]
@@ -55,10 +56,10 @@ CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def config_spec(config: ReconfigureRequest) -> Obj:
-    """The spec fields a reconfigure body sets (camelCase, ``sync`` nested)."""
+def config_spec(config: ReconfigureRequest | CreateRequest, exclude: tuple[str, ...] = ()) -> Obj:
+    """The spec fields a reconfigure (or create) body sets (camelCase, ``sync`` nested)."""
     spec: Obj = {}
-    for name in config.model_fields_set:
+    for name in sorted(set(config.model_fields_set) & set(CONFIG_FIELDS) - set(exclude)):
         *parents, leaf = CONFIG_FIELDS[name]
         node = spec
         for part in parents:
@@ -79,12 +80,32 @@ def resolve_reconfigure(obj: Obj, config: ReconfigureRequest) -> Resolution:
     try:
         ReflexDatabaseSpec.model_validate(_merged(obj.get("spec") or {}, change))
     except ValidationError as e:
-        where = "; ".join(f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-        return Resolution({}, invalid=where)
+        return Resolution({}, invalid=_invalid(e, "spec."))
     size_changes = "size" in change and change["size"] != (obj.get("spec") or {}).get("size")
     guards = (Action.RECONFIGURE, Action.RESIZE) if size_changes else (Action.RECONFIGURE,)
     p = spec_change(obj, change, guards)
     return Resolution(p.patch, refused=p.refused, queued=p.queued)
+
+
+def _invalid(e: ValidationError, prefix: str) -> str:
+    return "; ".join(f"{prefix}{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+
+
+def create_body(req: CreateRequest) -> tuple[Obj, str | None]:
+    """The ReflexDatabase a create body asks for (spec checked against the spec's validation), or
+    why it is invalid."""
+    source: Obj = {"secretRef": dict(req.source.secret_ref)}
+    if req.source.schemas is not None:
+        source["schemas"] = list(req.source.schemas)
+    spec: Obj = {"source": source, **config_spec(req, exclude=("name", "namespace", "source", "labels"))}
+    if req.server_version is not None:
+        spec["serverVersion"] = req.server_version
+    try:
+        ReflexDatabaseSpec.model_validate(spec)
+    except ValidationError as e:
+        return {}, _invalid(e, "spec.")
+    meta: Obj = {"name": req.name, "namespace": req.namespace, **({"labels": dict(req.labels)} if req.labels else {})}
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": meta, "spec": spec}, None
 
 
 def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = None) -> Resolution:

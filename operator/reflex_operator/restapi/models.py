@@ -29,6 +29,14 @@ __all__ = [
     "BuildsResponse",
     "DatabaseSummary",
     "DatabaseList",
+    "SortBy",
+    "SortDir",
+    "HistoryItem",
+    "HistoryPage",
+    "InstanceStatusResponse",
+    "SourceIn",
+    "CreateRequest",
+    "SeenRequest",
     "RedeployRequest",
     "ReconfigureRequest",
     "ActionResponse",
@@ -216,10 +224,89 @@ class DatabaseSummary(Model):
 
 
 class DatabaseList(Model):
-    """GET /v1/databases (seed 004_ pagination: a cursor, limit ≤ 100)."""
+    """GET /v1/databases, GET /v2/instances (seed 004_ pagination: a cursor, limit ≤ 100).
+    ``nextCursor`` repeats ``next_cursor`` (this API's earlier name, deprecated)."""
 
     data: list[DatabaseSummary]
-    next_cursor: str | None
+    next_cursor: str | None = Field(alias="next_cursor")
+    next_cursor_camel: str | None = Field(None, alias="nextCursor", description="Deprecated: next_cursor")
+
+
+class SortBy(StrEnum):
+    """GET /v1/databases ``sort_by`` (seed 004_); ties are broken by namespace, then name (``desc``
+    reverses the whole order, ties included)."""
+
+    NAME = "name"
+    NAMESPACE = "namespace"
+    CREATED_AT = "created_at"
+    PHASE = "phase"
+    INSTANCE_SIZE = "instance_size"
+    PLAN = "plan"
+    CLUSTER = "cluster"
+
+
+class SortDir(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class HistoryItem(Model):
+    """One transition of a database's phase or health (status.history)."""
+
+    database_id: str
+    instance_fid: str = Field(alias="instance_fid", description="The instance's id (/instance's instance.id)")
+    name: str
+    namespace: str
+    kind: str = Field(description="phase or health")
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+    status: str | None = Field(None, description="For a phase entry: the phase reached, in the seed's status words")
+    at: datetime
+    reason: str | None = None
+
+
+class HistoryPage(Model):
+    """GET /v2/instances/status/history, GET /v1/databases/{id}/history (seed 004_): newest first."""
+
+    data: list[HistoryItem]
+    next_cursor: str | None = Field(alias="next_cursor")
+
+
+class InstanceStatusResponse(Model):
+    """GET /v2/instances/{instance_fid}/status (seed 004_)."""
+
+    fid: str = Field(description="The instance's id")
+    name: str
+    status: str = Field(description="The seed's status word, e.g. STATUS_RUNNING")
+    bid: str | None = Field(None, description="Always null: there are no bids")
+    reservation: str | None = Field(None, description="Always null: there are no reservations")
+    end_time: datetime | None = Field(None, alias="end_time", description="When the instance was terminated (null: it was not)")
+
+
+class SourceIn(Model):
+    secret_ref: dict[str, str] = Field(description='{"name": Secret in the namespace, "key": its key (default url)}')
+    schemas: list[str] | None = None
+
+
+class CreateRequest(Model):
+    """POST /v1/databases (seed 003_ create: name, and what a ReflexDatabase needs besides)."""
+
+    name: str
+    namespace: str
+    source: SourceIn
+    instance_size: Size | None = None
+    sync_mode: SyncMode | None = None
+    sync_interval: int | None = None
+    log_level: LogLevel | None = None
+    safety_net: float | None = None
+    server_version: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class SeenRequest(Model):
+    """POST /v1/databases/{id}/notifications/seen: everything up to ``until`` (default now) is seen."""
+
+    until: datetime | None = None
 
 
 class RedeployRequest(Model):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import ValidationError
 
-from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus, Sync, SyncMode
+from reflex_operator.api.models import HistoryKind, ReflexDatabaseSpec, ReflexDatabaseStatus, Size, Sync, SyncMode
 from reflex_operator.api.plan import PlanStatus, ReflexPlanSpec
 from reflex_operator.restapi.actions import Outcome
 from reflex_operator.restapi.models import (
@@ -25,18 +26,23 @@ from reflex_operator.restapi.models import (
     DatabaseList,
     DatabaseSubset,
     DeployedInstanceConfig,
+    HistoryItem,
+    HistoryPage,
     Instance,
+    InstanceStatusResponse,
     InstanceResponse,
     Lifecycle,
     NotificationOut,
     Placement,
+    SortBy,
+    SortDir,
     DatabaseSummary,
 )
 
 __all__ = [
     "MAX_LIMIT", "SEED_STATUS", "instance_id", "seed_status", "batch_entry", "instance_response", "builds_response",
     "summary", "page", "phase_of", "decode_cursor", "SPEC_MIN_SYNC_INTERVAL", "SyncLimits", "plan_of", "sync_limits",
-    "lifecycle", "size_of",
+    "lifecycle", "size_of", "Filters", "history_page", "instance_status",
 ]
 
 Obj = dict[str, Any]
@@ -268,28 +274,150 @@ def size_of(obj: Obj) -> str:
     return str((obj.get("spec") or {}).get("size") or ReflexDatabaseSpec.model_fields["size"].default.value)
 
 
-def _key(obj: Obj) -> str:
+@dataclass(frozen=True)
+class Filters:
+    """The list's filters (None: any): spec.size, status.phase, status.plan.name, status.placement.cluster."""
+
+    size: str | None = None
+    phase: str | None = None
+    plan: str | None = None
+    cluster: str | None = None
+
+    def match(self, obj: Obj) -> bool:
+        st = obj.get("status") or {}
+        have = {
+            "size": size_of(obj),
+            "phase": phase_of(obj).lower(),
+            "plan": (st.get("plan") or {}).get("name"),
+            "cluster": (st.get("placement") or {}).get("cluster"),
+        }
+        want = {"size": self.size, "phase": (self.phase or "").lower() or None, "plan": self.plan, "cluster": self.cluster}
+        return all(v is None or have[k] == v for k, v in want.items())
+
+
+_SIZES = [s.value for s in Size]
+
+
+def _sort_value(obj: Obj, by: SortBy) -> Any:
+    meta, st = obj.get("metadata") or {}, obj.get("status") or {}
+    match by:
+        case SortBy.NAME:
+            return meta.get("name", "")
+        case SortBy.NAMESPACE:
+            return meta.get("namespace", "")
+        case SortBy.CREATED_AT:
+            return _created(obj).isoformat()
+        case SortBy.PHASE:
+            return phase_of(obj)
+        case SortBy.INSTANCE_SIZE:
+            size = size_of(obj)
+            return _SIZES.index(size) if size in _SIZES else len(_SIZES)
+        case SortBy.PLAN:
+            return (st.get("plan") or {}).get("name") or ""
+        case SortBy.CLUSTER:
+            return (st.get("placement") or {}).get("cluster") or ""
+    raise ValueError(by)
+
+
+def _key(obj: Obj, by: SortBy) -> list[Any]:
     meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+    return [_sort_value(obj, by), meta.get("namespace", ""), meta.get("name", "")]
 
 
-def decode_cursor(cursor: str | None) -> str:
-    """The key a cursor stands for ("" for none); raises ValueError on a cursor we did not make."""
+def _encode(doc: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    """What a cursor stands for (None for none); raises ValueError on a cursor we did not make."""
     if not cursor:
-        return ""
+        return None
     try:
-        return base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except ValueError as e:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return json.loads(base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode())
+    except ValueError as e:  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ValueError("the cursor is not one this API returned") from e
 
 
-def page(objs: Iterable[Obj], limit: int, cursor: str | None) -> DatabaseList:
-    """The databases after ``cursor`` in namespace/name order, at most ``limit`` (1..100)."""
+def _after(cursor: str | None, by: SortBy, direction: SortDir) -> list[Any] | None:
+    doc = decode_cursor(cursor)
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or doc.get("by") != by.value or doc.get("dir") != direction.value or not isinstance(doc.get("key"), list):
+        raise ValueError("the cursor is not one this API returned for this sort_by and sort_dir")
+    return doc["key"]
+
+
+def page(
+    objs: Iterable[Obj], limit: int, cursor: str | None,
+    by: SortBy = SortBy.NAMESPACE, direction: SortDir = SortDir.ASC, filters: Filters = Filters(),
+) -> DatabaseList:
+    """The databases matching ``filters`` after ``cursor``, sorted by ``by`` (then namespace/name)
+    in ``direction``, at most ``limit`` (1..100)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    after = _after(cursor, by, direction)
+    desc = direction is SortDir.DESC
+    keyed = [(_key(o, by), o) for o in objs if filters.match(o)]
+    if after is not None:
+        keyed = [(k, o) for k, o in keyed if (k < after if desc else k > after)]
+    keyed.sort(key=lambda ko: ko[0], reverse=desc)
+    chunk = keyed[:limit]
+    nxt = _encode({"by": by.value, "dir": direction.value, "key": chunk[-1][0]}) if len(keyed) > limit and chunk else None
+    return DatabaseList(data=[summary(o) for _, o in chunk], next_cursor=nxt, next_cursor_camel=nxt)
+
+
+# ------------------------------------------------------------------------------------- history
+
+
+def _history_items(obj: Obj) -> list[HistoryItem]:
+    meta = obj.get("metadata") or {}
+    uid = meta.get("uid", "")
+    return [
+        HistoryItem(
+            database_id=uid, instance_fid=instance_id(uid), name=meta.get("name", ""), namespace=meta.get("namespace", ""),
+            kind=e.kind.value, from_=e.from_, to=e.to, at=e.at, reason=e.reason,
+            status=seed_status(e.to) if e.kind is HistoryKind.PHASE and e.to else None,
+        )
+        for e in _status(obj).history
+    ]
+
+
+def _history_key(item: HistoryItem) -> list[Any]:
+    """Where an entry sorts, stable while newer entries are added: its time, its database, its kind
+    (one pass records at most one of each, health listed before phase, as the status does)."""
+    return [item.at.isoformat(), item.database_id, item.kind]
+
+
+def history_page(
+    objs: Iterable[Obj], limit: int, cursor: str | None, start: datetime | None = None, end: datetime | None = None
+) -> HistoryPage:
+    """The status history of ``objs``, newest first, within [start, end), after ``cursor``, at most ``limit``."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     after = decode_cursor(cursor)
-    ordered = sorted((o for o in objs if _key(o) > after), key=_key)
-    chunk = ordered[:limit]
-    more = len(ordered) > limit
-    nxt = base64.urlsafe_b64encode(_key(chunk[-1]).encode()).decode() if more and chunk else None
-    return DatabaseList(data=[summary(o) for o in chunk], next_cursor=nxt)
+    if after is not None and not (isinstance(after, dict) and isinstance(after.get("history"), list)):
+        raise ValueError("the cursor is not one this API returned for the history")
+    keyed = [
+        (_history_key(item), item) for o in objs for item in _history_items(o)
+        if (start is None or item.at >= start) and (end is None or item.at < end)
+    ]
+    # newest first; the same instant: by database id, then kind
+    keyed.sort(key=lambda ki: (_neg_time(ki[1].at), ki[0][1], ki[0][2]))
+    if after is not None:
+        mark = (_neg_time(datetime.fromisoformat(after["history"][0])), after["history"][1], after["history"][2])
+        keyed = [(k, it) for k, it in keyed if (_neg_time(it.at), k[1], k[2]) > mark]
+    chunk = keyed[:limit]
+    nxt = _encode({"history": chunk[-1][0]}) if len(keyed) > limit and chunk else None
+    return HistoryPage(data=[it for _, it in chunk], next_cursor=nxt)
+
+
+def _neg_time(at: datetime) -> float:
+    return -(at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def instance_status(obj: Obj) -> InstanceStatusResponse:
+    """GET /v2/instances/{instance_fid}/status: the seed's status word, and when it was terminated."""
+    meta, st = obj.get("metadata") or {}, _status(obj)
+    phase = phase_of(obj)
+    ended = next((e.at for e in st.history if e.kind is HistoryKind.PHASE and e.to == "Terminated"), None) if phase == "Terminated" else None
+    return InstanceStatusResponse(fid=instance_id(meta.get("uid", "")), name=meta.get("name", ""), status=seed_status(phase), end_time=ended)

@@ -34,6 +34,7 @@ class FakeBackend:
         self.deleted: list[str] = []
         self.failing: dict[str, ApiError] = {}  # uid -> what the API server answers its write
         self.plan_bodies: dict[str, Obj] = {}
+        self.created: list[tuple[str, Obj]] = []
 
     def authenticate(self, token: str) -> User | None:
         return {"a": User("alice"), "b": User("bob")}.get(token)
@@ -57,6 +58,12 @@ class FakeBackend:
             raise e
         self.patches.append((user.name, obj["metadata"]["uid"], patch))
         return obj
+
+    def create(self, user: User, obj: Obj) -> Obj:
+        made = copy.deepcopy(obj)
+        made["metadata"].update(uid=f"new-{made['metadata']['name']}", creationTimestamp="2026-02-01T00:00:00Z")
+        self.created.append((user.name, obj))
+        return made
 
     def delete(self, user: User, obj: Obj) -> None:
         self.deleted.append(obj["metadata"]["uid"])
