@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reflex_operator.api.models import Phase
 from reflex_operator.restapi import shapes
 from reflex_operator.restapi.actions import Outcome
 from reflex_operator.restapi.app import create_app
@@ -59,7 +60,7 @@ def _produced(producer: str) -> set[str]:
     """The values the code gives where the schema has no enum."""
     match producer:
         case "phase":
-            return {p.value for p in __import__("reflex_operator.api.models", fromlist=["Phase"]).Phase}
+            return {p.value for p in Phase}
         case "list_status":
             return {p.lower() for p in shapes.SEED_STATUS}
         case "seed_status":
