@@ -11,7 +11,7 @@ from typing import Any
 from reflex_operator.api import reasons
 from reflex_operator.api.models import NOTIFICATIONS_SEEN, Action, ReflexDatabaseStatus
 
-__all__ = ["VERBS", "Verb", "verb_of", "Change", "Progress", "ack_change", "change", "progress"]
+__all__ = ["VERBS", "Verb", "verb_of", "Change", "Progress", "ack_change", "change", "spec_change", "progress"]
 
 Obj = dict[str, Any]
 
@@ -182,6 +182,18 @@ def change(verb_name: str, obj: Obj, arg: str | None = None, token: str = "") ->
     entry = status.allowed_actions.get(verb.action) if verb.action and status.allowed_actions else None
     queued = entry.reason if entry is not None and entry.mode is not None and entry.mode.value == "queued" else None
     return Change(patch=_spec_patch(_spec(obj), change), queued=queued, expect=expect, check=check)
+
+
+def spec_change(obj: Obj, spec: Obj, guards: tuple[Action, ...]) -> Change:
+    """A change of spec fields (``spec``: camelCase, ``sync`` nested) that ``guards`` of
+    allowedActions must all allow, refused as a verb is (the first refusing one says why)."""
+    for action in guards:
+        if (why := _refusal(Verb(action.value, action, ""), obj, None)) is not None:
+            return Change(patch={}, refused=why)
+    status = _status(obj)
+    entries = [status.allowed_actions.get(a) for a in guards] if status.allowed_actions else []
+    queued = next((e.reason for e in entries if e.mode is not None and e.mode.value == "queued"), None)
+    return Change(patch=_spec_patch(_spec(obj), spec), queued=queued)
 
 
 def ack_change(obj: Obj, now_text: str) -> Change:

@@ -7,11 +7,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reflex_operator.actions.verbs import change, verb_of
-from reflex_operator.api.models import Action
-from reflex_operator.restapi.models import TargetStatus
+from pydantic import ValidationError
 
-__all__ = ["ACTION_VERBS", "Resolution", "resolve", "resolve_target"]
+from reflex_operator.actions.verbs import change, spec_change, verb_of
+from reflex_operator.api.models import GROUP, KIND, VERSION, Action, ReflexDatabaseSpec
+from reflex_operator.restapi.models import CreateRequest, ReconfigureRequest, TargetStatus
+
+__all__ = [
+    "ACTION_VERBS", "CONFIG_FIELDS", "Resolution", "Outcome", "config_spec", "create_body", "resolve", "resolve_reconfigure",
+    "resolve_target",
+]
 
 Obj = dict[str, Any]
 
@@ -28,6 +33,7 @@ class Resolution:
     delete: bool = False
     refused: str | None = None
     queued: str | None = None
+    invalid: str | None = None  # the change would make an invalid spec (nothing is written)
 
 
 def _delete(obj: Obj) -> Resolution:
@@ -40,6 +46,68 @@ def _delete(obj: Obj) -> Resolution:
     return Resolution({}, delete=True)
 
 
+# The reconfigure body's fields (seed names) and where each goes in the spec.
+CONFIG_FIELDS: dict[str, tuple[str, ...]] = {
+    "instance_size": ("size",),
+    "sync_mode": ("sync", "mode"),
+    "sync_interval": ("sync", "intervalSeconds"),
+    "log_level": ("logLevel",),
+    "safety_net": ("safetyNet",),
+}
+
+
+def config_spec(config: ReconfigureRequest | CreateRequest, exclude: tuple[str, ...] = ()) -> Obj:
+    """The spec fields a reconfigure (or create) body sets (camelCase, ``sync`` nested)."""
+    spec: Obj = {}
+    for name in sorted(set(config.model_fields_set) & set(CONFIG_FIELDS) - set(exclude)):
+        *parents, leaf = CONFIG_FIELDS[name]
+        node = spec
+        for part in parents:
+            node = node.setdefault(part, {})
+        value = getattr(config, name)
+        node[leaf] = value.value if hasattr(value, "value") else value
+    return spec
+
+
+def _merged(spec: Obj, change: Obj) -> Obj:
+    return {**spec, **{k: ({**(spec.get(k) or {}), **v} if isinstance(v, dict) else v) for k, v in change.items()}}
+
+
+def resolve_reconfigure(obj: Obj, config: ReconfigureRequest) -> Resolution:
+    """reconfigure with a new configuration: the spec's merge patch, guarded by allowedActions'
+    reconfigure (and resize when the size changes), refused when the resulting spec is invalid."""
+    change = config_spec(config)
+    try:
+        ReflexDatabaseSpec.model_validate(_merged(obj.get("spec") or {}, change))
+    except ValidationError as e:
+        return Resolution({}, invalid=_invalid(e, "spec."))
+    size_changes = "size" in change and change["size"] != (obj.get("spec") or {}).get("size")
+    guards = (Action.RECONFIGURE, Action.RESIZE) if size_changes else (Action.RECONFIGURE,)
+    p = spec_change(obj, change, guards)
+    return Resolution(p.patch, refused=p.refused, queued=p.queued)
+
+
+def _invalid(e: ValidationError, prefix: str) -> str:
+    return "; ".join(f"{prefix}{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+
+
+def create_body(req: CreateRequest) -> tuple[Obj, str | None]:
+    """The ReflexDatabase a create body asks for (spec checked against the spec's validation), or
+    why it is invalid."""
+    source: Obj = {"secretRef": dict(req.source.secret_ref)}
+    if req.source.schemas is not None:
+        source["schemas"] = list(req.source.schemas)
+    spec: Obj = {"source": source, **config_spec(req, exclude=("name", "namespace", "source", "labels"))}
+    if req.server_version is not None:
+        spec["serverVersion"] = req.server_version
+    try:
+        ReflexDatabaseSpec.model_validate(spec)
+    except ValidationError as e:
+        return {}, _invalid(e, "spec.")
+    meta: Obj = {"name": req.name, "namespace": req.namespace, **({"labels": dict(req.labels)} if req.labels else {})}
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": meta, "spec": spec}, None
+
+
 def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = None) -> Resolution:
     """``action`` on ``obj``; ``arg`` is the build id (redeploy) or size (resize). KeyError: unknown."""
     verb = ACTION_VERBS[action]
@@ -49,8 +117,18 @@ def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = N
     return Resolution(p.patch, refused=p.refused, queued=p.queued)
 
 
-def resolve_target(target: TargetStatus, obj: Obj) -> tuple[Resolution, str]:
-    """The batch PATCH: pause or resume, and the status word to answer with when it is accepted."""
-    if target is TargetStatus.PAUSED:
-        return resolve("pause", obj), "stopping"
-    return resolve("resume", obj), "starting"
+@dataclass(frozen=True)
+class Outcome:
+    """What the batch PATCH did to one requested id: ``prior`` is its phase before (None: no such
+    database the caller may read), ``changed`` whether the target was accepted and written, else
+    ``error``/``message`` say why not (a refusal, or the API server's answer to the write)."""
+
+    prior: str | None
+    changed: bool = False
+    error: str | None = None
+    message: str | None = None
+
+
+def resolve_target(target: TargetStatus, obj: Obj) -> Resolution:
+    """The batch PATCH on one database: pause or resume, as the verbs decide."""
+    return resolve("pause" if target.pause else "resume", obj)

@@ -4,12 +4,16 @@ watch cache and the API server's reviews in production, fakes in unit tests), er
 
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations at run time
 
+import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+
+from reflex_operator.actions import verbs
 
 from reflex_operator.restapi import actions, shapes
 from reflex_operator.restapi.models import (
@@ -18,11 +22,22 @@ from reflex_operator.restapi.models import (
     BatchRequest,
     BatchResponse,
     BuildsResponse,
+    CreateRequest,
     DatabaseList,
+    DatabaseSummary,
     ErrorBody,
+    HistoryPage,
     InstanceResponse,
+    InstanceStatusResponse,
+    ReconfigureRequest,
     RedeployRequest,
+    SeenRequest,
+    SortBy,
+    SortDir,
+    TargetStatus,
 )
+
+log = logging.getLogger("reflex_operator.restapi")
 
 __all__ = ["ApiError", "Backend", "User", "create_app", "selector"]
 
@@ -44,7 +59,9 @@ class Backend(Protocol):
     def allowed(self, user: User, verb: str, namespace: str | None) -> bool: ...
     def objects(self) -> list[Obj]: ...
     def by_uid(self, uid: str) -> Obj | None: ...
+    def plans(self) -> dict[str, Obj]: ...
     def patch(self, user: User, obj: Obj, patch: Obj) -> Obj: ...
+    def create(self, user: User, obj: Obj) -> Obj: ...
     def delete(self, user: User, obj: Obj) -> None: ...
 
 
@@ -99,24 +116,46 @@ class _Guard:
             raise ApiError(401, "unauthenticated", "the token is not valid")
         return who
 
+    def find(self, uid: str) -> Obj | None:
+        """A database by its id, or by its instance's id."""
+        obj = self.backend.by_uid(uid)
+        if obj is not None:
+            return obj
+        return next((o for o in self.backend.objects() if shapes.instance_id(_uid(o)) == uid), None)
+
     def readable(self, who: User, uid: str) -> Obj:
         """The database, if ``who`` may get it; else 404, as for an unknown id."""
-        obj = self.backend.by_uid(uid)
+        obj = self.find(uid)
         if obj is None or not self.backend.allowed(who, "get", _ns(obj)):
             raise ApiError(404, "not_found", f"no database {uid}")
         return obj
+
+    def listable(self, who: User, namespace: str | None, label_selector: str | None) -> list[Obj]:
+        """The databases ``who`` may list (in ``namespace``: 403 if they may not), matching the selector."""
+        try:
+            match = selector(label_selector)
+        except ValueError as e:
+            raise ApiError(400, "invalid_label_selector", str(e)) from e
+        if namespace is not None and not self.backend.allowed(who, "list", namespace):
+            raise ApiError(403, "forbidden", f"{who.name} may not list reflexdatabases in namespace {namespace}")
+        objs = [o for o in self.backend.objects() if (namespace is None or _ns(o) == namespace) and match(o)]
+        visible = {n for n in {_ns(o) for o in objs} if self.backend.allowed(who, "list", n)}
+        return [o for o in objs if _ns(o) in visible]
 
     def writable(self, who: User, obj: Obj, verb: str = "patch") -> None:
         if not self.backend.allowed(who, verb, _ns(obj)):
             raise ApiError(403, "forbidden", f"{who.name} may not {verb} reflexdatabases in namespace {_ns(obj)}")
 
-    def act(self, who: User, id: str, action: str, arg: str | None = None) -> ActionResponse:
-        """One action: refused (409, nothing written) as allowedActions says, else the patch or delete."""
+    def act(self, who: User, id: str, action: str, arg: str | None = None, config: ReconfigureRequest | None = None) -> ActionResponse:
+        """One action: refused (409, nothing written) as allowedActions says, else the patch or delete;
+        ``config``: reconfigure's new configuration (without it, reconfigure is a rolling restart)."""
         obj = self.readable(who, id)
         if action not in actions.ACTION_VERBS:
             raise ApiError(404, "unknown_action", f"no action {action!r}; one of {', '.join(actions.ACTION_VERBS)}")
-        out = actions.resolve(action, obj, arg)
+        out = actions.resolve_reconfigure(obj, config) if config is not None else actions.resolve(action, obj, arg)
         self.writable(who, obj, "delete" if out.delete else "patch")
+        if out.invalid is not None:
+            raise ApiError(422, "invalid", out.invalid)
         if out.refused is not None:
             raise ApiError(409, "action_not_allowed", out.refused)
         if out.delete:
@@ -134,30 +173,59 @@ def _reads(app: FastAPI, guard: _Guard) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/v2/instances", response_model=DatabaseList, summary="Get Instances (seed 004_; alias of GET /v1/databases)")
     @app.get("/v1/databases", response_model=DatabaseList)
     def list_databases(
         who: Caller,
-        namespace: str | None = None,
+        namespace: Annotated[str | None, Query(description="Only this namespace")] = None,
+        project: Annotated[str | None, Query(description="The seed's name for namespace")] = None,
         label_selector: Annotated[str | None, Query(alias="labelSelector")] = None,
+        size: Annotated[str | None, Query(description="Only this spec.size")] = None,
+        instance_type: Annotated[str | None, Query(description="The seed's name for size")] = None,
+        phase: Annotated[str | None, Query(description="Only this phase (any case)")] = None,
+        plan: Annotated[str | None, Query(description="Only databases on this ReflexPlan")] = None,
+        cluster: Annotated[str | None, Query(description="Only databases placed on this ECS cluster")] = None,
+        region: Annotated[str | None, Query(description="The seed's name for cluster")] = None,
+        sort_by: SortBy = SortBy.NAMESPACE,
+        sort_dir: SortDir = SortDir.ASC,
         limit: Annotated[int, Query(ge=1, le=shapes.MAX_LIMIT)] = 50,
         next_cursor: Annotated[str | None, Query(alias="next_cursor")] = None,
     ) -> DatabaseList:
+        objs = guard.listable(who, namespace or project, label_selector)
+        filters = shapes.Filters(size=size or instance_type, phase=phase, plan=plan, cluster=cluster or region)
         try:
-            match = selector(label_selector)
-        except ValueError as e:
-            raise ApiError(400, "invalid_label_selector", str(e)) from e
-        if namespace is not None and not backend.allowed(who, "list", namespace):
-            raise ApiError(403, "forbidden", f"{who.name} may not list reflexdatabases in namespace {namespace}")
-        objs = [o for o in backend.objects() if (namespace is None or _ns(o) == namespace) and match(o)]
-        visible = {n for n in {_ns(o) for o in objs} if backend.allowed(who, "list", n)}
-        try:
-            return shapes.page([o for o in objs if _ns(o) in visible], limit, next_cursor)
+            return shapes.page(objs, limit, next_cursor, sort_by, sort_dir, filters)
         except ValueError as e:
             raise ApiError(400, "invalid_cursor", str(e)) from e
 
+    @app.get("/v2/instances/status/history", response_model=HistoryPage, summary="Get Instance Status History (seed 004_)")
+    def fleet_history(
+        who: Caller,
+        project: Annotated[str | None, Query(description="Only this namespace")] = None,
+        instance_fid: Annotated[str | None, Query(description="Only this instance (its id, or its database's)")] = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=shapes.MAX_LIMIT)] = 50,
+        next_cursor: Annotated[str | None, Query(alias="next_cursor")] = None,
+    ) -> HistoryPage:
+        objs = [guard.readable(who, instance_fid)] if instance_fid else guard.listable(who, project, None)
+        return _history(objs, limit, next_cursor, start_time, end_time)
+
+    @app.get("/v1/databases/{id}/history", response_model=HistoryPage)
+    def history(
+        id: str, who: Caller, start_time: datetime | None = None, end_time: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=shapes.MAX_LIMIT)] = 50,
+        next_cursor: Annotated[str | None, Query(alias="next_cursor")] = None,
+    ) -> HistoryPage:
+        return _history([guard.readable(who, id)], limit, next_cursor, start_time, end_time)
+
+    @app.get("/v2/instances/{instance_fid}/status", response_model=InstanceStatusResponse, summary="Get Instance Status (seed 004_)")
+    def instance_status(instance_fid: str, who: Caller) -> InstanceStatusResponse:
+        return shapes.instance_status(guard.readable(who, instance_fid))
+
     @app.get("/v1/databases/{id}/instance", response_model=InstanceResponse)
     def get_instance(id: str, who: Caller) -> InstanceResponse:
-        return shapes.instance_response(guard.readable(who, id))
+        return shapes.instance_response(guard.readable(who, id), backend.plans())
 
     @app.get("/v1/databases/{id}/builds", response_model=BuildsResponse)
     def get_builds(id: str, who: Caller) -> BuildsResponse:
@@ -171,33 +239,99 @@ def _writes(app: FastAPI, guard: _Guard) -> None:
     def redeploy(id: str, body: RedeployRequest, who: Caller) -> ActionResponse:
         return guard.act(who, id, "redeploy", body.build_id)
 
+    @app.post("/v1/databases", response_model=DatabaseSummary, status_code=201, summary="Create a database (seed 003_)")
+    def create(body: CreateRequest, who: Caller) -> DatabaseSummary:
+        obj, invalid = actions.create_body(body)
+        if invalid is not None:
+            raise ApiError(422, "invalid", invalid)
+        if not guard.backend.allowed(who, "create", body.namespace):
+            raise ApiError(403, "forbidden", f"{who.name} may not create reflexdatabases in namespace {body.namespace}")
+        return shapes.summary(guard.backend.create(who, obj))
+
+    @app.delete("/v1/databases/{id}", status_code=204, response_class=Response, summary="Delete a database (seed 003_)")
+    def delete(id: str, who: Caller) -> Response:
+        guard.act(who, id, "delete")
+        return Response(status_code=204)
+
+    @app.post("/v1/databases/{id}/notifications/seen", response_model=ActionResponse)
+    def notifications_seen(id: str, who: Caller, body: Annotated[SeenRequest | None, Body()] = None) -> ActionResponse:
+        obj = guard.readable(who, id)
+        guard.writable(who, obj)
+        until = _utc(body.until if body and body.until else datetime.now(timezone.utc))
+        p = verbs.ack_change(obj, until.isoformat().replace("+00:00", "Z"))
+        guard.backend.patch(who, obj, p.patch)
+        return ActionResponse(id=id, action="notifications-seen", patch=p.patch)
+
+    @app.post("/v1/databases/{id}/reconfigure", response_model=ActionResponse)
+    def reconfigure(id: str, body: ReconfigureRequest, who: Caller) -> ActionResponse:
+        return guard.act(who, id, "reconfigure", config=body)
+
     @app.post("/v1/databases/{id}/actions/{action}", response_model=ActionResponse)
     def action(
         id: str, action: str, who: Caller, size: str | None = None,
         build_id: Annotated[str | None, Query(alias="buildId")] = None,
+        body: Annotated[ReconfigureRequest | None, Body(description="reconfigure only: the new configuration")] = None,
     ) -> ActionResponse:
         if action in ("resize", "redeploy") and not (size or build_id):
             raise ApiError(400, "missing_argument", f"{action} needs {'?size=' if action == 'resize' else '?buildId='}")
-        return guard.act(who, id, action, size if action == "resize" else build_id)
+        if body is not None and action != "reconfigure":
+            raise ApiError(400, "unexpected_body", f"{action} takes no body (only reconfigure does)")
+        return guard.act(who, id, action, size if action == "resize" else build_id, config=body)
 
-    @app.patch("/v1/databases", response_model=BatchResponse)
+    @app.patch("/v2/instances", response_model=BatchResponse, summary="Put Instance Status (seed 004_)")
+    @app.patch("/v1/databases", response_model=BatchResponse, summary="Put Instance Status (alias of PATCH /v2/instances)")
     def batch(body: BatchRequest, who: Caller) -> BatchResponse:
-        return BatchResponse(databases={i: _batch_one(guard.backend, who, i, body) for i in dict.fromkeys(body.ids)})
+        return _batch(guard.backend, who, body)
 
 
-def _batch_one(backend: Backend, who: User, uid: str, body: BatchRequest) -> BatchEntry:
-    obj = backend.by_uid(uid)
+def _history(objs: list[Obj], limit: int, cursor: str | None, start: datetime | None, end: datetime | None) -> HistoryPage:
+    if start is not None and end is not None and end <= start:
+        raise ApiError(400, "invalid_time_range", "end_time must be after start_time")
+    try:
+        return shapes.history_page(objs, limit, cursor, _utc(start), _utc(end))
+    except ValueError as e:
+        raise ApiError(400, "invalid_cursor", str(e)) from e
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+def _batch(backend: Backend, who: User, body: BatchRequest) -> BatchResponse:
+    """Every requested id answered, each on its own: one write failing does not undo or hide the others."""
+    by_instance = {shapes.instance_id(_uid(o)): o for o in backend.objects()}
+    outcomes = {i: _batch_one(backend, who, backend.by_uid(i) or by_instance.get(i), body.status) for i in body.targets}
+    seed = {i: shapes.batch_entry(out, body.status) for i, out in outcomes.items()}
+    legacy = {i: shapes.batch_entry(out, body.status, legacy=True) for i, out in outcomes.items()} if body.ids else None
+    return BatchResponse(instances=seed, databases=legacy)
+
+
+def _batch_one(backend: Backend, who: User, obj: Obj | None, target: TargetStatus) -> actions.Outcome:
     if obj is None or not backend.allowed(who, "get", _ns(obj)):
-        return BatchEntry(status="unknown", error="not_found", message=f"no database {uid}")
+        return actions.Outcome(None, error="not_found", message="no such database")
     prior = shapes.phase_of(obj)
-    out, word = actions.resolve_target(body.status, obj)
     if not backend.allowed(who, "patch", _ns(obj)):
-        return BatchEntry(status=prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
+        return actions.Outcome(prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
+    out = actions.resolve_target(target, obj)
     if out.refused is not None:
-        return BatchEntry(status=prior, error="action_not_allowed", message=out.refused)
-    if out.patch:
-        backend.patch(who, obj, out.patch)
-    return BatchEntry(status=word)
+        return actions.Outcome(prior, error="action_not_allowed", message=out.refused)
+    try:
+        if out.patch:
+            backend.patch(who, obj, out.patch)
+    except ApiError as e:
+        return actions.Outcome(prior, error=e.error, message=e.message)
+    except Exception:  # noqa: BLE001 - the others' answers must still be given
+        log.exception("batch write to %s/%s failed", _ns(obj), _name(obj))
+        return actions.Outcome(prior, error="kubernetes_error", message="the API server could not be reached")
+    return actions.Outcome(prior, changed=True)
+
+
+def _uid(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("uid", "")
+
+
+def _name(obj: Obj) -> str:
+    return (obj.get("metadata") or {}).get("name", "")
 
 
 def selector(text: str | None):

@@ -89,11 +89,17 @@ class KubeBackend:
     def by_uid(self, uid: str) -> Obj | None:
         return self.cache.by_uid(uid)
 
+    def plans(self) -> dict[str, Obj]:
+        return {p["metadata"]["name"]: p for p in self.cache.plans.objects()}
+
     def _as(self, user: User, method: str, obj: Obj, body: Obj | None, content_type: str) -> Obj:
-        """One request impersonating ``user`` (every group: one Impersonate-Group header each)."""
+        """One request impersonating ``user`` (every group: one Impersonate-Group header each) on
+        ``obj`` (its collection for a POST)."""
         cfg = self.api.configuration
         meta = obj["metadata"]
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(meta['namespace'])}/{PLURAL}/{quote(meta['name'])}"
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(meta['namespace'])}/{PLURAL}"
+        if method != "POST":
+            path += f"/{quote(meta['name'])}"
         headers = HTTPHeaderDict({"Content-Type": content_type, "Accept": "application/json", "Impersonate-User": user.name})
         if auth := cfg.get_api_key_with_prefix("authorization") or cfg.get_api_key_with_prefix("BearerToken"):
             headers["Authorization"] = auth
@@ -104,7 +110,7 @@ class KubeBackend:
         for k, values in user.extra.items():
             for v in values:
                 headers.add(f"Impersonate-Extra-{quote(k, safe='')}", v)
-        query = f"?fieldManager={FIELD_MANAGER}" if method == "PATCH" else ""
+        query = f"?fieldManager={FIELD_MANAGER}" if method in ("PATCH", "POST") else ""
         r = self.api.rest_client.pool_manager.request(
             method, cfg.host + path + query, body=json.dumps(body or {}).encode(), headers=headers, preload_content=True
         )
@@ -116,6 +122,9 @@ class KubeBackend:
 
     def patch(self, user: User, obj: Obj, patch: Obj) -> Obj:
         return self._as(user, "PATCH", obj, patch, "application/merge-patch+json")
+
+    def create(self, user: User, obj: Obj) -> Obj:
+        return self._as(user, "POST", obj, obj, "application/json")
 
     def delete(self, user: User, obj: Obj) -> None:
         self._as(user, "DELETE", obj, {"propagationPolicy": "Background"}, "application/json")

@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic.alias_generators import to_camel
 
-from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, Severity, action_fields
+from reflex_operator.api.models import ActionMode, BuildState, HealthStatus, LogLevel, Severity, Size, SyncMode, action_fields
 
 __all__ = [
     "Model",
@@ -21,12 +21,24 @@ __all__ = [
     "ActionAvailability",
     "AllowedActions",
     "NotificationOut",
+    "ConditionOut",
+    "Placement",
+    "Lifecycle",
     "InstanceResponse",
     "BuildEntry",
     "BuildsResponse",
     "DatabaseSummary",
     "DatabaseList",
+    "SortBy",
+    "SortDir",
+    "HistoryItem",
+    "HistoryPage",
+    "InstanceStatusResponse",
+    "SourceIn",
+    "CreateRequest",
+    "SeenRequest",
     "RedeployRequest",
+    "ReconfigureRequest",
     "ActionResponse",
     "TargetStatus",
     "BatchRequest",
@@ -65,8 +77,9 @@ class DatabaseSubset(Model):
     name: str
     namespace: str
     connection: dict[str, Any]
-    min_sync_interval: float
-    allowed_sync_modes: list[str]
+    min_sync_interval: float = Field(description="Smallest syncInterval (seconds) in the database's sync mode on its plan")
+    min_sync_intervals: dict[str, float] = Field(description="Smallest syncInterval (seconds) of each allowed sync mode")
+    allowed_sync_modes: list[str] = Field(description="The sync modes the database's plan allows (no plan: every mode)")
     available_schemas: list[str]
     deployed_instance_config: DeployedInstanceConfig | None
     has_pending_changes: bool
@@ -129,6 +142,36 @@ class NotificationOut(Model):
     created_at: datetime
 
 
+class ConditionOut(Model):
+    """A status condition (Ready, Reconciling, Stalled, Degraded), as kstatus reads them."""
+
+    type: str
+    status: str
+    reason: str
+    message: str = ""
+    last_transition_time: datetime | None = None
+
+
+class Placement(Model):
+    """Where the instance runs: its ECS cluster (chosen once by the operator, never moved)."""
+
+    cluster: str
+    in_settings: bool = True
+
+
+class Lifecycle(Model):
+    """Where the database is in its life, and why: what a dashboard shows as Building, Failed or
+    Terminated without paging the list."""
+
+    phase: str = Field(description="Pending, Building, Deploying, Running, Paused, Terminating, Terminated, Failed or Deleting")
+    status: str = Field(description="The phase in the seed's (004_) status words, e.g. STATUS_RUNNING")
+    message: str | None = None
+    conditions: list[ConditionOut]
+    uptime_seconds: int | None = Field(None, description="Seconds since the server started (null: no instance)")
+    plan: str | None = Field(None, description="The ReflexPlan the database is on")
+    placement: Placement | None = None
+
+
 class InstanceResponse(Model):
     """GET /v1/databases/{id}/instance (seed 000_)."""
 
@@ -143,6 +186,7 @@ class InstanceResponse(Model):
     max_instance_size: str | None
     poll_mode_min_sync_interval: float | None
     data_transfer_gb_per_month: float | None = Field(alias="dataTransferGBPerMonth")
+    lifecycle: Lifecycle
 
 
 class BuildEntry(Model):
@@ -166,23 +210,124 @@ class BuildsResponse(Model):
 
 
 class DatabaseSummary(Model):
+    """A list item (and the created database, seed 003_: the same shape)."""
+
     id: str
     name: str
     namespace: str
     status: str
     phase: str | None
     health_status: HealthStatus | None
+    instance_size: str
+    created_at: datetime
+    lifecycle: Lifecycle
 
 
 class DatabaseList(Model):
-    """GET /v1/databases (seed 004_ pagination: a cursor, limit ≤ 100)."""
+    """GET /v1/databases, GET /v2/instances (seed 004_ pagination: a cursor, limit ≤ 100).
+    ``nextCursor`` repeats ``next_cursor`` (this API's earlier name, deprecated)."""
 
     data: list[DatabaseSummary]
-    next_cursor: str | None
+    next_cursor: str | None = Field(alias="next_cursor")
+    next_cursor_camel: str | None = Field(None, alias="nextCursor", description="Deprecated: next_cursor")
+
+
+class SortBy(StrEnum):
+    """GET /v1/databases ``sort_by`` (seed 004_); ties are broken by namespace, then name (``desc``
+    reverses the whole order, ties included)."""
+
+    NAME = "name"
+    NAMESPACE = "namespace"
+    CREATED_AT = "created_at"
+    PHASE = "phase"
+    INSTANCE_SIZE = "instance_size"
+    PLAN = "plan"
+    CLUSTER = "cluster"
+
+
+class SortDir(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class HistoryItem(Model):
+    """One transition of a database's phase or health (status.history)."""
+
+    database_id: str
+    instance_fid: str = Field(alias="instance_fid", description="The instance's id (/instance's instance.id)")
+    name: str
+    namespace: str
+    kind: str = Field(description="phase or health")
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+    status: str | None = Field(None, description="For a phase entry: the phase reached, in the seed's status words")
+    at: datetime
+    reason: str | None = None
+
+
+class HistoryPage(Model):
+    """GET /v2/instances/status/history, GET /v1/databases/{id}/history (seed 004_): newest first."""
+
+    data: list[HistoryItem]
+    next_cursor: str | None = Field(alias="next_cursor")
+
+
+class InstanceStatusResponse(Model):
+    """GET /v2/instances/{instance_fid}/status (seed 004_)."""
+
+    fid: str = Field(description="The instance's id")
+    name: str
+    status: str = Field(description="The seed's status word, e.g. STATUS_RUNNING")
+    bid: str | None = Field(None, description="Always null: there are no bids")
+    reservation: str | None = Field(None, description="Always null: there are no reservations")
+    end_time: datetime | None = Field(None, alias="end_time", description="When the instance was terminated (null: it was not)")
+
+
+class SourceIn(Model):
+    secret_ref: dict[str, str] = Field(description='{"name": Secret in the namespace, "key": its key (default url)}')
+    schemas: list[str] | None = None
+
+
+class CreateRequest(Model):
+    """POST /v1/databases (seed 003_ create: name, and what a ReflexDatabase needs besides)."""
+
+    name: str
+    namespace: str
+    source: SourceIn
+    instance_size: Size | None = None
+    sync_mode: SyncMode | None = None
+    sync_interval: int | None = None
+    log_level: LogLevel | None = None
+    safety_net: float | None = None
+    server_version: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class SeenRequest(Model):
+    """POST /v1/databases/{id}/notifications/seen: everything up to ``until`` (default now) is seen."""
+
+    until: datetime | None = None
 
 
 class RedeployRequest(Model):
     build_id: str
+
+
+class ReconfigureRequest(Model):
+    """The reconfigure action's new configuration (seed 000_ deployedInstanceConfig's names): the
+    fields given are written to the spec; the spec's own validation and the plan's limits apply."""
+
+    instance_size: Size | None = None
+    sync_mode: SyncMode | None = None
+    sync_interval: int | None = Field(None, description="Seconds (spec.sync.intervalSeconds)")
+    log_level: LogLevel | None = None
+    safety_net: float | None = Field(None, description="Largest fraction of rows a new snapshot may lose (spec.safetyNet)")
+
+    @model_validator(mode="after")
+    def _something(self) -> "ReconfigureRequest":
+        if not self.model_fields_set:
+            raise ValueError("name at least one of instanceSize, syncMode, syncInterval, logLevel, safetyNet")
+        return self
 
 
 class ActionResponse(Model):
@@ -195,24 +340,49 @@ class ActionResponse(Model):
 
 
 class TargetStatus(StrEnum):
+    """The batch PATCH's target: the seed's words (004_), and this API's earlier ones as aliases."""
+
+    STATUS_RUNNING = "STATUS_RUNNING"
+    STATUS_PAUSED = "STATUS_PAUSED"
     RUNNING = "running"
     PAUSED = "paused"
 
+    @property
+    def pause(self) -> bool:
+        return self in (TargetStatus.STATUS_PAUSED, TargetStatus.PAUSED)
+
 
 class BatchRequest(Model):
-    """PATCH /v1/databases (seed 004_): a set of ids and a target."""
+    """PATCH /v2/instances (seed 004_): ``instances`` (database or instance ids) and a target;
+    ``ids`` is this API's earlier name for ``instances``, still accepted."""
 
-    ids: list[str] = Field(min_length=1, max_length=100)
+    instances: list[str] | None = Field(None, min_length=1, max_length=100, description="Ids to start or pause (the seed's name).")
+    ids: list[str] | None = Field(None, min_length=1, max_length=100, description="Alias of instances (deprecated).")
     status: TargetStatus
+
+    @model_validator(mode="after")
+    def _one_list(self) -> "BatchRequest":
+        if (self.instances is None) == (self.ids is None):
+            raise ValueError("give exactly one of instances (the seed's name) or ids")
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(self.instances or self.ids or []))
 
 
 class BatchEntry(Model):
+    """One instance's status after processing; ``error``/``message`` say why it did not change."""
+
     status: str
     error: str | None = None
     message: str | None = None
 
 
 class BatchResponse(Model):
-    """An entry for every requested id: its status after processing, or why it was refused."""
+    """An entry for every requested id, keyed by the id as sent (seed 004_): ``STATUS_CONFIRMED``
+    (starting), ``STATUS_STOPPING`` (pausing) or the instance's prior status unchanged.
+    ``databases`` answers a request made with ``ids`` in this API's earlier words."""
 
-    databases: dict[str, BatchEntry]
+    instances: dict[str, BatchEntry]
+    databases: dict[str, BatchEntry] | None = None

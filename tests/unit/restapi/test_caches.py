@@ -28,17 +28,25 @@ def test_a_full_review_cache_forgets_rather_than_grows() -> None:
 def test_watch_events_update_the_copy_by_uid() -> None:
     c = Cache(ApiClient())  # no request is made until start()
     obj = {"metadata": {"uid": "u1", "name": "a", "resourceVersion": "1"}}
-    c.apply("ADDED", obj)
-    c.apply("MODIFIED", {"metadata": {"uid": "u1", "name": "a", "resourceVersion": "2"}})
+    c.databases.apply("ADDED", obj)
+    c.databases.apply("MODIFIED", {"metadata": {"uid": "u1", "name": "a", "resourceVersion": "2"}})
     assert c.by_uid("u1")["metadata"]["resourceVersion"] == "2" and len(c.objects()) == 1
-    c.apply("DELETED", obj)
+    c.databases.apply("DELETED", obj)
     assert c.by_uid("u1") is None and c.objects() == []
+
+
+def test_plans_are_kept_by_name() -> None:
+    c = Cache(ApiClient())
+    c.plans.apply("ADDED", {"metadata": {"name": "team", "uid": "p1"}, "spec": {"allowedSyncModes": ["poll"]}})
+    assert c.plan("team")["spec"]["allowedSyncModes"] == ["poll"] and c.plan("other") is None
+    c.plans.apply("DELETED", {"metadata": {"name": "team"}})
+    assert c.plan("team") is None
 
 
 def test_an_expired_watch_lists_again_from_a_fresh_resource_version() -> None:
     from kubernetes.client.exceptions import ApiException
 
-    c = Cache(ApiClient())
+    c = Cache(ApiClient()).databases
     listed: list[str] = []
     watched: list[str] = []
 
