@@ -1,7 +1,7 @@
 """Who wakes whom: every rule that puts a database into the work queue, declared in this one module,
 as controller-runtime declares its watches in ``SetupWithManager``. The handlers, the poller, the
 pass, the workers and HA say *what happened* by calling one of these; none of them touches the
-queue's ``add`` (``tests/unit/test_triggers.py`` fails when one does).
+queue's ``add`` (``tests/unit/controller/test_triggers.py`` fails when one does).
 
 | what happened (who says so)                                   | who gets a pass                                        | when                        |
 |---------------------------------------------------------------|--------------------------------------------------------|-----------------------------|

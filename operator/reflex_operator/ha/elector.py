@@ -1,5 +1,5 @@
 """The leader-election loop: every retry period (client-go's jitter, ×1.0–1.2) it lists the
-installation's Leases, lets ``reflex_operator.ha.shards.plan`` say what to renew, take and give
+installation's Leases, lets ``reflex_operator.ha.shards.lease_round`` say what to renew, take and give
 up, and writes that (guarded by resourceVersion). What it holds goes into the ``Gate``.
 
 A watchdog per held shard fires at the renew deadline after the last successful renewal was sent:
@@ -35,7 +35,7 @@ from reflex_operator.ha.lease import (
     step_down_in,
 )
 from reflex_operator.ports import Conflict
-from reflex_operator.ha.shards import MEMBER, live_members, member_lease, plan, shard_lease
+from reflex_operator.ha.shards import MEMBER, live_members, member_lease, lease_round, shard_lease
 from reflex_operator.ha.gate import Gate
 from reflex_operator.ha.lease_client import Leases
 
@@ -125,7 +125,7 @@ class Elector:
             self.views[name] = observe(self.views.get(name), name, record, version, now)
         members = [v for n, v in self.views.items() if n.startswith(self.base + MEMBER) and n != self.member]
         shard_views = {i: self.views[n] for i, n in enumerate(self.names) if n in self.views}
-        todo = plan(
+        todo = lease_round(
             self.identity, self.shards, shard_views, self.gate.tenures(),
             live_members(self.identity, members, now) if self.member else [self.identity],
             now, self.timings.renew_deadline,

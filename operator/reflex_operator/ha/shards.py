@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from reflex_operator.ha.lease import LeaseView, Tenure, expired, leading, may_acquire
 
-__all__ = ["shard_of", "shard_lease", "member_lease", "aim", "live_members", "Plan", "plan"]
+__all__ = ["shard_of", "shard_lease", "member_lease", "aim", "live_members", "Round", "lease_round"]
 
 MEMBER = "-member-"
 
@@ -58,7 +58,7 @@ def aim(me: str, members: list[str], shards: int) -> int:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Round:
     """One round's lease writes: renew what is kept, take what is free up to the aim, give up the
     excess. ``lost``: shards this replica thought it held but no longer does (another replica
     holds the lease now, or the renew deadline passed)."""
@@ -69,7 +69,7 @@ class Plan:
     lost: tuple[int, ...] = ()
 
 
-def plan(
+def lease_round(
     me: str,
     shards: int,
     views: Mapping[int, LeaseView],
@@ -78,7 +78,7 @@ def plan(
     now: float,
     renew_deadline: float,
     campaign: bool = True,
-) -> Plan:
+) -> Round:
     """What ``me`` does with the shard leases this round. ``views``: the shard leases as read
     (a shard without a view has no Lease yet); ``held``: this replica's tenures; ``campaign``:
     whether it may take shards it does not hold (``lease.campaigning``: ready and not stopping).
@@ -99,4 +99,4 @@ def plan(
         if s not in held and (s not in views or may_acquire(views[s], me, now))
     ]
     acquire = free[: max(target - len(renew), 0)] if campaign else []
-    return Plan(renew=tuple(renew), acquire=tuple(acquire), release=tuple(release), lost=tuple(lost))
+    return Round(renew=tuple(renew), acquire=tuple(acquire), release=tuple(release), lost=tuple(lost))

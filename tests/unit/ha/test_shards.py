@@ -1,4 +1,4 @@
-"""Shard assignment as tables: the stable hash of a uid, each replica's aim, and one round's plan."""
+"""Shard assignment as tables: the stable hash of a uid, each replica's aim, and one round's lease writes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from reflex_operator.ha.lease import LeaseRecord, LeaseView, Tenure
-from reflex_operator.ha.shards import Plan, aim, live_members, member_lease, plan, shard_lease, shard_of
+from reflex_operator.ha.shards import Round, aim, live_members, member_lease, lease_round, shard_lease, shard_of
 
 
 def test_shard_of_is_a_stable_hash_of_the_uid():
@@ -74,47 +74,47 @@ def test_live_members():
 NOW = 100.0
 ME = "a"
 PLAN = [
-    ("alone, nothing held: take all free", 3, {}, {}, ["a"], Plan(acquire=(0, 1, 2))),
-    ("one shard, free", 1, {0: held_by(None)}, {}, ["a"], Plan(acquire=(0,))),
-    ("one shard, held by another", 1, {0: held_by("b")}, {}, ["a"], Plan()),
-    ("one shard, another's expired", 1, {0: held_by("b", observed_at=80.0)}, {}, ["a"], Plan(acquire=(0,))),
-    ("one shard, ours: renew", 1, {0: held_by("a")}, {0: Tenure(99.0)}, ["a"], Plan(renew=(0,))),
-    ("ours, but another holds it now: lost", 1, {0: held_by("b")}, {0: Tenure(99.0)}, ["a"], Plan(lost=(0,))),
-    ("ours, renew deadline passed: lost", 1, {0: held_by("a")}, {0: Tenure(89.0)}, ["a"], Plan(lost=(0,))),
-    ("ours, the lease was deleted: lost", 1, {}, {0: Tenure(99.0)}, ["a"], Plan(lost=(0,))),
+    ("alone, nothing held: take all free", 3, {}, {}, ["a"], Round(acquire=(0, 1, 2))),
+    ("one shard, free", 1, {0: held_by(None)}, {}, ["a"], Round(acquire=(0,))),
+    ("one shard, held by another", 1, {0: held_by("b")}, {}, ["a"], Round()),
+    ("one shard, another's expired", 1, {0: held_by("b", observed_at=80.0)}, {}, ["a"], Round(acquire=(0,))),
+    ("one shard, ours: renew", 1, {0: held_by("a")}, {0: Tenure(99.0)}, ["a"], Round(renew=(0,))),
+    ("ours, but another holds it now: lost", 1, {0: held_by("b")}, {0: Tenure(99.0)}, ["a"], Round(lost=(0,))),
+    ("ours, renew deadline passed: lost", 1, {0: held_by("a")}, {0: Tenure(89.0)}, ["a"], Round(lost=(0,))),
+    ("ours, the lease was deleted: lost", 1, {}, {0: Tenure(99.0)}, ["a"], Round(lost=(0,))),
     ("a second replica joined: give up the highest", 4,
-     {i: held_by("a") for i in range(4)}, {i: Tenure(99.0) for i in range(4)}, ["a", "b"], Plan(renew=(0, 1), release=(2, 3))),
+     {i: held_by("a") for i in range(4)}, {i: Tenure(99.0) for i in range(4)}, ["a", "b"], Round(renew=(0, 1), release=(2, 3))),
     ("the newcomer takes what was given up", 4,
-     {0: held_by("b"), 1: held_by("b"), 2: held_by(""), 3: held_by("")}, {}, ["a", "b"], Plan(acquire=(2, 3))),
-    ("the newcomer waits while all are held", 4, {i: held_by("b") for i in range(4)}, {}, ["a", "b"], Plan()),
+     {0: held_by("b"), 1: held_by("b"), 2: held_by(""), 3: held_by("")}, {}, ["a", "b"], Round(acquire=(2, 3))),
+    ("the newcomer waits while all are held", 4, {i: held_by("b") for i in range(4)}, {}, ["a", "b"], Round()),
     ("a dead replica's shards expire: take up to the aim", 4,
      {0: held_by("a"), 1: held_by("a"), 2: held_by("b", 80.0), 3: held_by("b", 80.0)},
-     {0: Tenure(99.0), 1: Tenure(99.0)}, ["a"], Plan(renew=(0, 1), acquire=(2, 3))),
+     {0: Tenure(99.0), 1: Tenure(99.0)}, ["a"], Round(renew=(0, 1), acquire=(2, 3))),
     ("at the aim: a free shard is left to the one below it", 4,
      {0: held_by("a"), 1: held_by("a"), 2: held_by(""), 3: held_by("b")},
-     {0: Tenure(99.0), 1: Tenure(99.0)}, ["a", "b"], Plan(renew=(0, 1))),
+     {0: Tenure(99.0), 1: Tenure(99.0)}, ["a", "b"], Round(renew=(0, 1))),
     # Stepped down after an outage (no tenure any more), the record still names it: take it back.
-    ("stepped down, the lease still names it: take it back", 1, {0: held_by("a", observed_at=10.0)}, {}, ["a"], Plan(acquire=(0,))),
-    ("stepped down, another took it meanwhile: wait", 1, {0: held_by("b")}, {}, ["a"], Plan()),
+    ("stepped down, the lease still names it: take it back", 1, {0: held_by("a", observed_at=10.0)}, {}, ["a"], Round(acquire=(0,))),
+    ("stepped down, another took it meanwhile: wait", 1, {0: held_by("b")}, {}, ["a"], Round()),
 ]
 
 
 @pytest.mark.parametrize("what,shards,views,held,members,expected", PLAN, ids=[c[0] for c in PLAN])
 def test_plan(what, shards, views, held, members, expected):
-    assert plan(ME, shards, views, held, sorted(members), NOW, renew_deadline=10.0) == expected
+    assert lease_round(ME, shards, views, held, sorted(members), NOW, renew_deadline=10.0) == expected
 
 
 # Not campaigning (not ready to act yet, or stopping): renew and give up as usual, take nothing.
 NOT_CAMPAIGNING = [
-    ("free lease: not taken", 1, {0: held_by("")}, {}, Plan()),
-    ("no lease yet: not created", 1, {}, {}, Plan()),
-    ("another's expired: not taken", 1, {0: held_by("b", observed_at=80.0)}, {}, Plan()),
-    ("ours: still renewed", 1, {0: held_by("a")}, {0: Tenure(99.0)}, Plan(renew=(0,))),
-    ("ours, deadline passed: lost", 1, {0: held_by("a")}, {0: Tenure(89.0)}, Plan(lost=(0,))),
-    ("several: renew the held, take no free", 3, {0: held_by("a"), 1: held_by(""), 2: held_by("")}, {0: Tenure(99.0)}, Plan(renew=(0,))),
+    ("free lease: not taken", 1, {0: held_by("")}, {}, Round()),
+    ("no lease yet: not created", 1, {}, {}, Round()),
+    ("another's expired: not taken", 1, {0: held_by("b", observed_at=80.0)}, {}, Round()),
+    ("ours: still renewed", 1, {0: held_by("a")}, {0: Tenure(99.0)}, Round(renew=(0,))),
+    ("ours, deadline passed: lost", 1, {0: held_by("a")}, {0: Tenure(89.0)}, Round(lost=(0,))),
+    ("several: renew the held, take no free", 3, {0: held_by("a"), 1: held_by(""), 2: held_by("")}, {0: Tenure(99.0)}, Round(renew=(0,))),
 ]
 
 
 @pytest.mark.parametrize("what,shards,views,held,expected", NOT_CAMPAIGNING, ids=[c[0] for c in NOT_CAMPAIGNING])
 def test_plan_without_campaigning(what, shards, views, held, expected):
-    assert plan(ME, shards, views, held, [ME], NOW, renew_deadline=10.0, campaign=False) == expected
+    assert lease_round(ME, shards, views, held, [ME], NOW, renew_deadline=10.0, campaign=False) == expected

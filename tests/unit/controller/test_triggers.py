@@ -12,7 +12,7 @@ from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry
 from tests.unit.world import World, resource
 
-PRODUCT = Path(__file__).resolve().parents[2] / "operator" / "reflex_operator"
+PRODUCT = Path(__file__).resolve().parents[3] / "operator" / "reflex_operator"
 _ENQUEUE = {"add", "add_after"}
 
 

@@ -13,7 +13,7 @@ from reflex_operator.controller import handlers
 from reflex_operator.tenancy.plan_cache import PlanCache
 from reflex_operator.controller.poller import publish_plans
 from reflex_operator.controller.runtime import Entry
-from tests.unit.test_k8s_handlers import drain
+from tests.unit.controller.test_handlers import drain
 from tests.unit.world import World, at_once
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
