@@ -14,7 +14,7 @@ from reflex_operator.api.models import GROUP, KIND, VERSION, Action, ReflexDatab
 from reflex_operator.restapi.models import CreateRequest, ReconfigureRequest, TargetStatus
 
 __all__ = [
-    "ACTION_VERBS", "CONFIG_FIELDS", "Resolution", "Outcome", "config_spec", "create_body", "resolve", "resolve_reconfigure",
+    "ACTION_VERBS", "CONFIG_FIELDS", "Resolution", "BatchResult", "config_spec", "create_body", "resolve", "resolve_reconfigure",
     "resolve_target",
 ]
 
@@ -118,7 +118,7 @@ def resolve(action: str, obj: Obj, arg: str | None = None, token: str | None = N
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BatchResult:
     """What the batch PATCH did to one requested id: ``prior`` is its phase before (None: no such
     database the caller may read), ``changed`` whether the target was accepted and written, else
     ``error``/``message`` say why not (a refusal, or the API server's answer to the write)."""

@@ -86,7 +86,10 @@ def create_app(backend: Backend) -> FastAPI:
     _errors(app)
     guard = _Guard(backend)
     _reads(app, guard)
+    _history_reads(app, guard)
+    _instance_reads(app, guard)
     _writes(app, guard)
+    _lifecycle_writes(app, guard)
     return app
 
 
@@ -167,7 +170,6 @@ class _Guard:
 
 def _reads(app: FastAPI, guard: _Guard) -> None:
     Caller = Annotated[User, Depends(guard.user)]
-    backend = guard.backend
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -198,6 +200,10 @@ def _reads(app: FastAPI, guard: _Guard) -> None:
         except ValueError as e:
             raise ApiError(400, "invalid_cursor", str(e)) from e
 
+
+def _history_reads(app: FastAPI, guard: _Guard) -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+
     @app.get("/v2/instances/status/history", response_model=HistoryPage, summary="Get Instance Status History (seed 004_)")
     def fleet_history(
         who: Caller,
@@ -219,6 +225,11 @@ def _reads(app: FastAPI, guard: _Guard) -> None:
     ) -> HistoryPage:
         return _history([guard.readable(who, id)], limit, next_cursor, start_time, end_time)
 
+
+def _instance_reads(app: FastAPI, guard: _Guard) -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+    backend = guard.backend
+
     @app.get("/v2/instances/{instance_fid}/status", response_model=InstanceStatusResponse, summary="Get Instance Status (seed 004_)")
     def instance_status(instance_fid: str, who: Caller) -> InstanceStatusResponse:
         return shapes.instance_status(guard.readable(who, instance_fid))
@@ -238,20 +249,6 @@ def _writes(app: FastAPI, guard: _Guard) -> None:
     @app.post("/v1/databases/{id}/redeploy", response_model=ActionResponse)
     def redeploy(id: str, body: RedeployRequest, who: Caller) -> ActionResponse:
         return guard.act(who, id, "redeploy", body.build_id)
-
-    @app.post("/v1/databases", response_model=DatabaseSummary, status_code=201, summary="Create a database (seed 003_)")
-    def create(body: CreateRequest, who: Caller) -> DatabaseSummary:
-        obj, invalid = actions.create_body(body)
-        if invalid is not None:
-            raise ApiError(422, "invalid", invalid)
-        if not guard.backend.allowed(who, "create", body.namespace):
-            raise ApiError(403, "forbidden", f"{who.name} may not create reflexdatabases in namespace {body.namespace}")
-        return shapes.summary(guard.backend.create(who, obj))
-
-    @app.delete("/v1/databases/{id}", status_code=204, response_class=Response, summary="Delete a database (seed 003_)")
-    def delete(id: str, who: Caller) -> Response:
-        guard.act(who, id, "delete")
-        return Response(status_code=204)
 
     @app.post("/v1/databases/{id}/notifications/seen", response_model=ActionResponse)
     def notifications_seen(id: str, who: Caller, body: Annotated[SeenRequest | None, Body()] = None) -> ActionResponse:
@@ -284,6 +281,25 @@ def _writes(app: FastAPI, guard: _Guard) -> None:
         return _batch(guard.backend, who, body)
 
 
+def _lifecycle_writes(app: FastAPI, guard: _Guard) -> None:
+    """Create and delete (seed 003_), decided by the caller's RBAC as every write is."""
+    Caller = Annotated[User, Depends(guard.user)]
+
+    @app.post("/v1/databases", response_model=DatabaseSummary, status_code=201, summary="Create a database (seed 003_)")
+    def create(body: CreateRequest, who: Caller) -> DatabaseSummary:
+        obj, invalid = actions.create_body(body)
+        if invalid is not None:
+            raise ApiError(422, "invalid", invalid)
+        if not guard.backend.allowed(who, "create", body.namespace):
+            raise ApiError(403, "forbidden", f"{who.name} may not create reflexdatabases in namespace {body.namespace}")
+        return shapes.summary(guard.backend.create(who, obj))
+
+    @app.delete("/v1/databases/{id}", status_code=204, response_class=Response, summary="Delete a database (seed 003_)")
+    def delete(id: str, who: Caller) -> Response:
+        guard.act(who, id, "delete")
+        return Response(status_code=204)
+
+
 def _history(objs: list[Obj], limit: int, cursor: str | None, start: datetime | None, end: datetime | None) -> HistoryPage:
     if start is not None and end is not None and end <= start:
         raise ApiError(400, "invalid_time_range", "end_time must be after start_time")
@@ -306,24 +322,24 @@ def _batch(backend: Backend, who: User, body: BatchRequest) -> BatchResponse:
     return BatchResponse(instances=seed, databases=legacy)
 
 
-def _batch_one(backend: Backend, who: User, obj: Obj | None, target: TargetStatus) -> actions.Outcome:
+def _batch_one(backend: Backend, who: User, obj: Obj | None, target: TargetStatus) -> actions.BatchResult:
     if obj is None or not backend.allowed(who, "get", _ns(obj)):
-        return actions.Outcome(None, error="not_found", message="no such database")
+        return actions.BatchResult(None, error="not_found", message="no such database")
     prior = shapes.phase_of(obj)
     if not backend.allowed(who, "patch", _ns(obj)):
-        return actions.Outcome(prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
+        return actions.BatchResult(prior, error="forbidden", message=f"{who.name} may not patch reflexdatabases in namespace {_ns(obj)}")
     out = actions.resolve_target(target, obj)
     if out.refused is not None:
-        return actions.Outcome(prior, error="action_not_allowed", message=out.refused)
+        return actions.BatchResult(prior, error="action_not_allowed", message=out.refused)
     try:
         if out.patch:
             backend.patch(who, obj, out.patch)
     except ApiError as e:
-        return actions.Outcome(prior, error=e.error, message=e.message)
+        return actions.BatchResult(prior, error=e.error, message=e.message)
     except Exception:  # noqa: BLE001 - the others' answers must still be given
         log.exception("batch write to %s/%s failed", _ns(obj), _name(obj))
-        return actions.Outcome(prior, error="kubernetes_error", message="the API server could not be reached")
-    return actions.Outcome(prior, changed=True)
+        return actions.BatchResult(prior, error="kubernetes_error", message="the API server could not be reached")
+    return actions.BatchResult(prior, changed=True)
 
 
 def _uid(obj: Obj) -> str:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from reflex_operator.api.models import HistoryKind, ReflexDatabaseSpec, ReflexDatabaseStatus, Size, Sync, SyncMode
 from reflex_operator.api.plan import PlanStatus, ReflexPlanSpec
-from reflex_operator.restapi.actions import Outcome
+from reflex_operator.restapi.actions import BatchResult
 from reflex_operator.restapi.models import (
     AllowedActions,
     BatchEntry,
@@ -85,7 +85,7 @@ def seed_status(phase: str | None) -> str:
     return SEED_STATUS.get(phase or "Pending", STATUS_UNKNOWN) if phase is not None else STATUS_UNKNOWN
 
 
-def batch_entry(outcome: Outcome, target: TargetStatus, legacy: bool = False) -> BatchEntry:
+def batch_entry(outcome: BatchResult, target: TargetStatus, legacy: bool = False) -> BatchEntry:
     """One id's answer: the accepted target's word, else its prior status unchanged (seed words,
     or with ``legacy`` this API's earlier ones: starting/stopping, the phase lowercased)."""
     if outcome.changed:

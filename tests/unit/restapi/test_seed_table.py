@@ -13,7 +13,7 @@ import pytest
 
 from reflex_operator.api.models import Phase
 from reflex_operator.restapi import shapes
-from reflex_operator.restapi.actions import Outcome
+from reflex_operator.restapi.actions import BatchResult
 from reflex_operator.restapi.app import create_app
 from reflex_operator.restapi.models import TargetStatus
 from tests.unit.restapi.seed_items import ITEMS, PART_B, TABLE, Body, Enum, Field, Out, Param, Produced, Route
@@ -66,7 +66,7 @@ def _produced(producer: str) -> set[str]:
         case "seed_status":
             return set(shapes.SEED_STATUS.values())
         case "batch":
-            return {shapes.batch_entry(Outcome("Running", changed=changed), t).status
+            return {shapes.batch_entry(BatchResult("Running", changed=changed), t).status
                     for t in TargetStatus for changed in (True, False)}
     raise AssertionError(producer)
 
