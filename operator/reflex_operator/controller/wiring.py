@@ -56,7 +56,7 @@ def queue_of(settings: Settings) -> WorkQueue:
 async def build_runtime(settings: Settings) -> Runtime:
     """The runtime with the real adapters."""
     metrics = Metrics()
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = settings.aws_region()
     aws = AwsClients(
         region=region,
         max_attempts=settings.aws_max_attempts,
@@ -122,7 +122,7 @@ def assemble(
     Production (``build_runtime``) and the unit tests' world both come through here."""
     return Runtime(
         settings=settings,
-        config=settings.decision_config(repository),
+        config=settings.decision_config(repository, settings.aws_region()),
         **vars(adapters),  # codebuild, ecs, secrets, dataplane, kube
         metrics=metrics,
         queue=queue_of(settings),

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from reflex_operator.tenancy.plans import PlanFacts
 from reflex_operator.tenancy.placement import ClusterLoad
+from reflex_operator.database.cost import DEFAULT_REGION, FARGATE_PRICES, FargatePrice
 from reflex_operator.api.models import (
     DeployedConfig,
     HealthStatus,
@@ -117,6 +118,7 @@ class HealthSample:
     uptime_seconds: int | None = None
     last_swap_time: datetime | None = None
     bytes_transferred: int | None = None  # this month, as the server counts it
+    on_demand: bool = False  # taken for spec.healthCheckToken: goes into status at once
 
     @property
     def reachable(self) -> bool:
@@ -190,6 +192,7 @@ class Config:
     # build; AWS documents 5 minutes) and the margin kept from its end (clock skew, slow answers).
     build_idempotency_window_seconds: float = 300.0
     build_idempotency_margin_seconds: float = 60.0
+    fargate_price: FargatePrice = FARGATE_PRICES[DEFAULT_REGION]  # the running cost (database.cost)
 
     def endpoint(self, service: str, namespace: str, name: str) -> str:
         """How a database's instance is reached: ``endpoint_template`` filled in (the one formatter)."""
