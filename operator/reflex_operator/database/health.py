@@ -107,6 +107,7 @@ def instance_status(
         endpoint_url=endpoint,
         desired_count=service.desired_count,
         running_count=service.running_count,
+        logs=service.logs,
     )
     if desired.spec.paused or service.running_count == 0:
         return base  # no task: no health figures

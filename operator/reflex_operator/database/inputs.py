@@ -16,6 +16,7 @@ from reflex_operator.database.cost import DEFAULT_REGION, FARGATE_PRICES, Fargat
 from reflex_operator.api.models import (
     DeployedConfig,
     HealthStatus,
+    LogsLocation,
     ReflexDatabaseSpec,
     ReflexDatabaseStatus,
     Replication,
@@ -61,6 +62,8 @@ class ObservedBuild:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     logs_url: str | None = None
+    log_group: str | None = None
+    log_stream: str | None = None
     compute_type: str | None = None
     server_version: str | None = None
     schemas: tuple[str, ...] = ()
@@ -99,6 +102,7 @@ class ObservedService:
     rollout_reason: str | None = None
     image_uri: str | None = None
     config: DeployedConfig | None = None
+    logs: LogsLocation | None = None  # the server's awslogs group and stream prefix
 
     @property
     def exists(self) -> bool:
