@@ -109,6 +109,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     told = _chronicle(rt, entry, desired, second, acted.events)
     _hold_placement(rt, key, second.steps)  # placed again after a quota refusal: recorded now
     await _write(rt, entry, before, replace(second, status=told.status))
+    rt.metrics.observe_cost(key[0], key[1], told.status)
     rt.post(entry.head, list(told.events))
     _again(rt, key, acted, second)
 
