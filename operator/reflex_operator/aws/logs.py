@@ -7,6 +7,7 @@ is read the same way. Every line is redacted (``database.logs.redact``) before i
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ class LogReader:
 
     def __init__(self, client: Any = None, region: str | None = None) -> None:
         config = BotoConfig(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30, user_agent_appid="reflex-logs")
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.client = client or boto3.session.Session(region_name=region).client("logs", config=config)
 
     def _streams(self, source: LogSource) -> list[str]:
