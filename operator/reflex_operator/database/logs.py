@@ -21,8 +21,10 @@ __all__ = ["LogSource", "LogLine", "NoLogs", "source_for", "parse_since", "redac
 
 MASK = "******"
 
-# scheme://user:password@host -> scheme://user:******@host (any scheme: postgres, mysql, redis, ...)
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?P<at>@)")
+# scheme://user:password@host -> scheme://user:******@host (any scheme: postgres, mysql, redis, ...);
+# up to the last @ of the word, so that a password with an unescaped @ or / is masked whole (a
+# port and path before an @ are masked too: more than needed, never less)
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"']*:)(?P<secret>[^\s\"']+)(?P<at>@)")
 # password=..., pwd: ..., "password": "...", PGPASSWORD=... (libpq key/value strings, env, JSON)
 _KEY_PASSWORD = re.compile(
     r"(?P<head>\b(?:[A-Za-z_]*PASSWORD|password|passwd|pwd|secret|token)\b[\"']?\s*[=:]\s*[\"']?)(?P<secret>[^\s\"',;&]+)",

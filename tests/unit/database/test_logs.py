@@ -17,6 +17,8 @@ from reflex_operator.database.logs import MASK, NoLogs, parse_since, redact, sou
     ('{"password": "s3cr3t", "user": "app"}', "s3cr3t"),
     ("PGPASSWORD=s3cr3t psql", "s3cr3t"),
     ("REFLEX_SOURCE_URL=mysql://root:hunter2@10.0.0.1/x", "hunter2"),
+    ("source postgres://app:p@ss/w0rd@db.internal:5432/orders", "ss/w0rd"),  # unescaped @ and /
+    ('{"url": "postgres://app:a/b@h/db", "note": "x@y"}', "a/b"),
 ])
 def test_no_password_survives(line: str, secret: str) -> None:
     shown = redact(line)
