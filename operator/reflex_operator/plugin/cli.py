@@ -225,24 +225,29 @@ def _cmd_logs(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
     reader = LogReader()
     start, seen = int((_now() - since).timestamp() * 1000), set()
     deadline = time.monotonic() + args.follow_for if args.follow_for else None
-    while True:
-        try:
-            lines = reader.read(source, start, args.limit)
-        except logs.NoLogs as exc:
-            if not args.follow:
-                raise PluginError(str(exc)) from exc
-            lines = []
-        for line in lines:
-            key = (line.timestamp_ms, line.stream, line.message)
-            if key not in seen:
-                seen.add(key)
-                stamp = datetime.fromtimestamp(line.timestamp_ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-                io.out.write(f"{stamp} {line.message}\n")
-                start = max(start, line.timestamp_ms)
+    try:
+        while True:
+            try:
+                lines = reader.read(source, start, args.limit)
+            except logs.NoLogs as exc:
+                if not args.follow:
+                    raise PluginError(str(exc)) from exc
+                lines = []
+            for line in lines:
+                key = (line.timestamp_ms, line.stream, line.message)
+                if key not in seen:
+                    seen.add(key)
+                    stamp = datetime.fromtimestamp(line.timestamp_ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                    io.out.write(f"{stamp} {line.message}\n")
+                    start = max(start, line.timestamp_ms)
+            seen = {key for key in seen if key[0] >= start}  # the next read starts at ``start``: older lines cannot come again
+            io.out.flush()
+            if not args.follow or (deadline is not None and time.monotonic() >= deadline):
+                return 0
+            io.sleep(2.0)
+    except KeyboardInterrupt:  # -f ends with Ctrl-C, as kubectl logs -f does: no traceback
         io.out.flush()
-        if not args.follow or (deadline is not None and time.monotonic() >= deadline):
-            return 0
-        io.sleep(2.0)
+        return 130
 
 
 def _common(parser: argparse.ArgumentParser, output: bool = True) -> None:
