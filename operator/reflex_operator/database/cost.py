@@ -18,15 +18,21 @@ from datetime import datetime, timezone
 from reflex_operator.api.models import CostChange, CostStatus, DeployedConfig
 
 __all__ = [
-    "PRICES_SOURCE", "PRICES_AS_OF", "FargatePrice", "FARGATE_PRICES", "DEFAULT_REGION", "price_for", "parse_prices",
+    "PRICES_SOURCE", "PRICES_AS_OF", "FargatePrice", "FARGATE_PRICES", "DEFAULT_REGION", "price_for", "priced_as", "parse_prices",
     "task_hourly", "rate", "accrue", "Figures", "figures", "Spell", "spells", "month_of", "month_start",
 ]
 
 PRICES_SOURCE = "https://aws.amazon.com/fargate/pricing/"
-PRICES_AS_OF = "2026-06"
-"""The table's date: us-east-1 checked against the page's figures as published in 2026 (unchanged
-since the January 2019 price cut); the other regions transcribed from the same page. Override with
-REFLEX_FARGATE_PRICES when AWS changes them or for a region not listed."""
+PRICES_AS_OF = "2026-03"
+"""The table's date. Only us-east-1 is listed, because only its figures could be checked:
+$0.04048 per vCPU-hour and $0.004445 per GB-hour (Linux/x86, on-demand) is the per-second example
+AWS's ECS pricing page quotes for US East (N. Virginia), $0.000011244 per vCPU-second (x 3600 =
+$0.04048), and the figure the third-party guides of 2025 and March 2026 give for that Region. The
+stored copy of the Fargate pricing page renders its per-Region figures dynamically and shows none
+in its text, so no other Region's price could be verified, and unverified numbers are not kept
+here. Every other Region is costed at us-east-1's price (``price_for``; the operator logs a warning
+at start) unless REFLEX_FARGATE_PRICES gives its price: set it for your Region, from the pricing
+page or the Price List API (service code AmazonECS), and when AWS changes a price."""
 
 
 @dataclass(frozen=True)
@@ -38,15 +44,7 @@ class FargatePrice:
 
 
 FARGATE_PRICES: dict[str, FargatePrice] = {
-    "us-east-1": FargatePrice(0.04048, 0.004445),
-    "us-east-2": FargatePrice(0.04048, 0.004445),
-    "us-west-2": FargatePrice(0.04048, 0.004445),
-    "eu-west-1": FargatePrice(0.04048, 0.004445),
-    "us-west-1": FargatePrice(0.04656, 0.00511),
-    "eu-central-1": FargatePrice(0.04656, 0.00511),
-    "ap-southeast-2": FargatePrice(0.04856, 0.00532),
-    "ap-northeast-1": FargatePrice(0.05056, 0.00553),
-    "ap-southeast-1": FargatePrice(0.05056, 0.00553),
+    "us-east-1": FargatePrice(0.04048, 0.004445),  # verified as PRICES_AS_OF says; no other Region is
 }
 DEFAULT_REGION = "us-east-1"
 
@@ -70,9 +68,15 @@ def parse_prices(text: str | None) -> dict[str, FargatePrice]:
 
 
 def price_for(region: str, overrides: Mapping[str, FargatePrice] | None = None) -> FargatePrice:
-    """The region's price: the override, else the table, else us-east-1's (the table has no entry)."""
+    """The region's price: the override, else the table, else us-east-1's (the table has no entry:
+    ``priced_as`` says so)."""
     table = {**FARGATE_PRICES, **(overrides or {})}
     return table.get(region) or table[DEFAULT_REGION]
+
+
+def priced_as(region: str, overrides: Mapping[str, FargatePrice] | None = None) -> str:
+    """The Region whose price ``price_for`` uses for ``region`` (us-east-1's for one not known)."""
+    return region if region in {**FARGATE_PRICES, **(overrides or {})} else DEFAULT_REGION
 
 
 def task_hourly(price: FargatePrice, cpu_units: int, memory_mb: int) -> float:

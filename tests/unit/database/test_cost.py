@@ -39,13 +39,19 @@ def test_no_deployed_config_costs_nothing() -> None:
 
 @pytest.mark.parametrize(("region", "overrides", "vcpu"), [
     ("us-east-1", None, 0.04048),
-    ("eu-central-1", None, 0.04656),
+    ("eu-central-1", None, 0.04048),  # no verified price for it: us-east-1's (documented), unless overridden
     ("xx-nowhere-1", None, 0.04048),  # not in the table: us-east-1's
     ("us-east-1", {"us-east-1": cost.FargatePrice(1.0, 0.1)}, 1.0),
     ("xx-nowhere-1", {"xx-nowhere-1": cost.FargatePrice(2.0, 0.2)}, 2.0),
 ])
 def test_prices_by_region_with_overrides(region: str, overrides: dict | None, vcpu: float) -> None:
     assert cost.price_for(region, overrides).vcpu_hour == vcpu
+
+
+def test_only_verified_prices_are_in_the_table_and_the_fallback_is_said() -> None:
+    assert set(cost.FARGATE_PRICES) == {"us-east-1"}
+    assert cost.priced_as("eu-central-1") == "us-east-1" and cost.priced_as("us-east-1") == "us-east-1"
+    assert cost.priced_as("eu-central-1", {"eu-central-1": cost.FargatePrice(1.0, 0.1)}) == "eu-central-1"
 
 
 @pytest.mark.parametrize("text", ['[1]', '{"us-east-1": {"vcpuHour": 1}}', '{"us-east-1": {"vcpuHour": -1, "gbHour": 0}}'])
