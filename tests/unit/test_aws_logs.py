@@ -69,3 +69,19 @@ def test_lines_are_redacted_and_no_stream_is_no_logs() -> None:
     assert got[0].message == f"reflex-server starting: source postgres://app:{MASK}@db/x" and got[0].stream == "p/c/a"
     with pytest.raises(NoLogs):
         LogReader(client=FakeLogs({})).read(LogSource("g", prefix="p/c"), None, now_ms=NOW)
+
+
+def test_the_api_policy_grants_exactly_the_cloudwatch_calls_the_reader_makes() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (root / "operator" / "reflex_operator" / "aws" / "logs.py").read_text()
+    calls = {"logs:" + "".join(w.title() for w in op.split("_")) for op in re.findall(r"self\.client\.([a-z_]+)\(", code)}
+    policy = json.loads((root / "manifests" / "aws" / "api-iam-policy.json").read_text())
+    granted = {a for st in policy["Statement"] for a in st["Action"]}
+    assert calls == granted == {"logs:DescribeLogStreams", "logs:FilterLogEvents"}
+    groups = {r.split(":log-group:")[1].removesuffix(":*") for st in policy["Statement"] for r in st["Resource"]}
+    assert groups == {"/reflexdb/instances", "/aws/codebuild/reflex-server-build"}
+    assert '"/reflexdb/instances"' in (root / "operator" / "reflex_operator" / "aws" / "ecs.py").read_text()
