@@ -179,7 +179,7 @@ def test_create_and_delete_through_the_api_decided_by_rbac(operator, kube, names
     uid = out["id"]
     created = operator.wait_ready("fresh", timeout=120)
     assert created["metadata"]["uid"] == uid and created["spec"]["logLevel"] == "warn"
-    creates = [e for e in _audit(kube, "fresh", "create") if e["user"]["username"].endswith(":reflex-api")]
+    creates = [e for e in _audit(kube, "fresh", "create", namespace) if e["user"]["username"].endswith(":reflex-api")]
     assert creates and creates[0]["impersonatedUser"]["username"] == f"system:serviceaccount:{namespace}:alice"
     assert SECRET_URL not in json.dumps(out)
     wait_until(lambda: api.call("GET", f"/v1/databases/{uid}/instance", alice)[0] == 200, 10, what="the cache to have it")

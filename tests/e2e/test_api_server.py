@@ -82,10 +82,13 @@ def api(kube: Any, tmp_path: Path) -> Iterator[Api]:
         stop_process_group(proc.pid, proc=proc)
 
 
-def _audit(kube: Any, name: str, verb: str) -> list[dict[str, Any]]:
+def _audit(kube: Any, name: str, verb: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    """The audit events of ``verb`` on ``name`` (in ``namespace``: the log is the whole session's,
+    and other tests' databases may have the same name)."""
     lines = kube.controlplane.audit_log.read_text().splitlines()
     events = [json.loads(line) for line in lines]
     return [e for e in events if e.get("verb") == verb and (e.get("objectRef") or {}).get("name") == name
+            and (namespace is None or (e.get("objectRef") or {}).get("namespace") == namespace)
             and e.get("stage") == "ResponseComplete"]
 
 
@@ -151,7 +154,7 @@ def test_two_tenants_see_and_act_on_their_own_databases(operator, kube, aws, sim
         operator.wait_phase("orders", "Running", timeout=90)
 
         # The audit trail names alice: the API's ServiceAccount asked, impersonating her.
-        patches = _audit(kube, "orders", "patch")
+        patches = _audit(kube, "orders", "patch", namespace)
         api_sa = "system:serviceaccount:reflex-system:reflex-api"
         mine = [e for e in patches if e["user"]["username"] == api_sa]
         assert mine and all(e["impersonatedUser"]["username"] == f"system:serviceaccount:{namespace}:alice" for e in mine)
