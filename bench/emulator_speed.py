@@ -65,7 +65,7 @@ class Stack:
         from reflex_dev.emulator import bootstrap
 
         self.settings = bootstrap(self.url, REGION)
-        self.sim = spawn([sys.executable, "-m", "reflex_dev.simulator", "--port", str(sim_port), "--aws-endpoint", self.url,
+        self.sim = spawn([sys.executable, "-m", "reflex_dev.simulator", "--port", str(sim_port), "--aws-endpoint", self.url, "--log-interval", "0",
                           "--poll-interval", "0.5"], log_path=workdir / "simulator.log", env=env)
         wait_until(lambda: _up(f"{self.sim_url}/_sim/health"), 60, what="simulator")
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)

@@ -143,6 +143,7 @@ def _ext(backend: Any) -> Any:
         backend._emu_docs = {}  # build id -> moto's build document
         backend._emu_tokens = {}
         backend._emu_slots = _Slots()
+        backend._emu_logged = {}  # build id -> phases written to its log stream
     return backend
 
 
@@ -307,6 +308,42 @@ def _start_build(self: Any) -> ActionResult:
     return _json({"build": render(build, tl, now)})  # type: ignore[return-value]
 
 
+def _log_build(backend: Any, build: dict[str, Any]) -> None:
+    """CodeBuild writes each phase's lines to the build's CloudWatch Logs stream as it runs (the
+    ``logs`` group and stream of the build): here, as each phase is seen to have ended. Lines only
+    the build itself knows (its commands, a failure's message); never the source's secret."""
+    logs = build.get("logs") or {}
+    arn, group, stream = logs.get("cloudWatchLogsArn", ""), logs.get("groupName"), logs.get("streamName")
+    if not group or not stream or arn.count(":") < 5:
+        return
+    written = backend._emu_logged.setdefault(build["id"], 0)
+    ended = [p for p in build.get("phases") or [] if p.get("endTime") is not None and p.get("phaseType") != "COMPLETED"]
+    if len(ended) <= written:
+        return
+    from moto.logs.models import logs_backends  # the same process's CloudWatch Logs
+
+    region, account = arn.split(":")[3], arn.split(":")[4]
+    cw = logs_backends[account][region]
+    if group not in cw.groups:
+        cw.create_log_group(group, {})
+    if stream not in cw.groups[group].streams:
+        cw.create_log_stream(group, stream)
+    events = []
+    for phase in ended[written:]:
+        at = int(phase["endTime"].timestamp() * 1000)
+        kind, state = phase["phaseType"], phase.get("phaseStatus", "SUCCEEDED")
+        events.append({"timestamp": at - 1, "message": f"[Container] Entering phase {kind}"})
+        if kind == "BUILD":
+            events.append({"timestamp": at - 1, "message": "[Container] Running command make reflex-server"})
+            events += [{"timestamp": at, "message": f"[Container] {c.get('message')}"} for c in phase.get("contexts") or []]
+        events.append({"timestamp": at, "message": f"[Container] Phase complete: {kind} State: {state}"})
+    last = 0
+    for e in events:  # PutLogEvents takes events in time order
+        e["timestamp"] = last = max(e["timestamp"], last)
+    cw.put_log_events(group, stream, events)
+    backend._emu_logged[build["id"]] = len(ended)
+
+
 def _batch_get_builds(self: Any) -> ActionResult:
     ids = self._get_param("ids") or []
     if len(ids) > 100:
@@ -322,6 +359,7 @@ def _batch_get_builds(self: Any) -> ActionResult:
     for build_id in ids:
         if build_id in builds and build_id in backend._emu_builds:
             found.append(render(builds[build_id], backend._emu_builds[build_id], now))
+            _log_build(backend, found[-1])
         else:
             missing.append(build_id)
     return _json({"builds": found, "buildsNotFound": missing})  # type: ignore[return-value]

@@ -360,6 +360,8 @@ def _service_entry(backend: Any, service: Any, now: float) -> dict[str, Any]:
         "deploymentId": primary["id"] if primary else None,
         "environment": list(container.get("environment") or []),
         "secrets": [{"name": s.get("name"), "valueFrom": s.get("valueFrom")} for s in container.get("secrets") or []],
+        "logConfiguration": container.get("logConfiguration"),
+        "container": container.get("name"),
         "desiredCountChangedAt": service._emu.desired_changed_at,
     }
 

@@ -153,6 +153,12 @@ class Instance:
     transferred: float = 0.0
     transfer_month: str = ""
     transfer_at: float = 0.0
+    # CloudWatch Logs (the task definition's awslogs): (group, stream prefix, container), the
+    # connection string's secret ARN, and the swaps already logged by this task.
+    log_config: tuple[str, str, str] | None = None
+    source_arn: str | None = None
+    logged_start: float = -1.0
+    logged_swaps: int = 0
 
     def __post_init__(self) -> None:
         self.start(self.started_at)
@@ -317,6 +323,7 @@ class Simulator:
             if inst is None:
                 inst = self.instances[name] = Instance(name, settings, td_arn, deployment_id, started_at=now, rate=self.bytes_per_second)
                 inst.serving = inst.ever_served = running
+                inst.log_config, inst.source_arn = _awslogs(svc), _source_arn(svc)
                 log.info("instance %s appeared (serving=%s, settings=%s)", name, running, _loggable(settings))
                 continue
             restarted = False
@@ -325,6 +332,7 @@ class Simulator:
             if td_arn != inst.task_definition_arn or deployment_id != inst.deployment_id:
                 restarted = True
             inst.settings, inst.task_definition_arn, inst.deployment_id = settings, td_arn, deployment_id
+            inst.log_config, inst.source_arn = _awslogs(svc), _source_arn(svc)
             if inst.serving and not running:
                 log.info("instance %s stopped", name)
             inst.serving = running
@@ -492,6 +500,88 @@ class Simulator:
         return app
 
 
+def _awslogs(svc: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The server container's awslogs (group, stream prefix, container name), as ECS uses them."""
+    config = svc.get("logConfiguration") or {}
+    options = config.get("options") or {}
+    if config.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+        return None
+    return options["awslogs-group"], options.get("awslogs-stream-prefix") or "", svc.get("container") or "reflex-server"
+
+
+def _source_arn(svc: dict[str, Any]) -> str | None:
+    return next((s.get("valueFrom") for s in svc.get("secrets") or [] if s.get("name") == SOURCE_URL), None)
+
+
+class LogWriter:
+    """What the running servers print, written to CloudWatch Logs as the awslogs driver would:
+    one stream per task (``<prefix>/<container>/<task id>``), a start line, then a line per swap
+    and a heartbeat every ``interval`` seconds. The start line prints the connection string, as
+    a careless server might: the tools that show logs must mask it (tests check they do)."""
+
+    def __init__(self, sim: "Simulator", interval: float) -> None:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        self.sim, self.interval = sim, interval
+        session = boto3.session.Session(region_name=sim.region)
+        config = BotoConfig(user_agent_appid=SIMULATOR_APP_ID, retries={"mode": "standard", "max_attempts": 3})
+        self.logs = session.client("logs", endpoint_url=sim.aws_endpoint, config=config)
+        self.secrets = session.client("secretsmanager", endpoint_url=sim.aws_endpoint, config=config)
+        self.streams: set[tuple[str, str]] = set()
+
+    def _stream(self, group: str, stream: str) -> None:
+        if (group, stream) in self.streams:
+            return
+        for create in (lambda: self.logs.create_log_group(logGroupName=group), lambda: self.logs.create_log_stream(logGroupName=group, logStreamName=stream)):
+            try:
+                create()
+            except self.logs.exceptions.ResourceAlreadyExistsException:
+                pass
+        self.streams.add((group, stream))
+
+    def _source(self, arn: str | None) -> str:
+        try:
+            return str(self.secrets.get_secret_value(SecretId=arn)["SecretString"]) if arn else "(none)"
+        except Exception:  # noqa: BLE001 - a missing secret: the server would not start; say so
+            return "(unreadable)"
+
+    def lines(self, inst: Instance, now: float) -> list[str]:
+        out = []
+        if inst.logged_start != inst.started_at:
+            inst.logged_start, inst.logged_swaps = inst.started_at, 0
+            out.append(f"reflex-server starting: sync {inst.settings.sync_mode} every {inst.settings.sync_interval_seconds:g}s, source {self._source(inst.source_arn)}")
+        health = inst.health(now)
+        if inst.swaps != inst.logged_swaps:
+            out.append(f"snapshot swapped in: swap {inst.swaps}, {sum(health['rowCounts'].values())} rows")
+            inst.logged_swaps = inst.swaps
+        out.append(f"heartbeat: status {health['status']}, snapshot age {health['snapshotAgeMs']} ms, replication {health['replication']}")
+        return out
+
+    def write_once(self, now: float) -> int:
+        written = 0
+        for inst in list(self.sim.instances.values()):
+            if not inst.serving or inst.log_config is None:
+                continue
+            group, prefix, container = inst.log_config
+            task = hashlib.sha256(f"{inst.service}/{inst.deployment_id}/{inst.started_at}".encode()).hexdigest()[:32]
+            stream = f"{prefix}/{container}/{task}" if prefix else task
+            try:
+                self._stream(group, stream)
+                ms = int(now * 1000)
+                self.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": ms, "message": m} for m in self.lines(inst, now)])
+                written += 1
+            except Exception as exc:  # noqa: BLE001 - the emulator may be resetting; next round
+                self.streams.discard((group, stream))
+                log.warning("could not write logs of %s: %s", inst.service, exc)
+        return written
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.write_once, time.time())
+            await asyncio.sleep(self.interval)
+
+
 def _loggable(settings: Settings) -> dict[str, Any]:
     """Settings for the log: the secret's ARN is left out as well as (of course) any value."""
     data = settings.to_dict()
@@ -510,12 +600,15 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     poller = asyncio.create_task(sim.run_poller())
+    writer = asyncio.create_task(LogWriter(sim, args.log_interval).run()) if args.log_interval > 0 else None
     print(f"simulator ready on http://{args.host}:{args.port}", flush=True)
     await stop.wait()
     sim.stopping.set()
-    poller.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await poller
+    for task in (poller, writer):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     await runner.cleanup()
 
 
@@ -528,6 +621,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cluster", default=None, help="only this cluster's services (default: every cluster)")
     parser.add_argument("--poll-interval", type=float, default=0.5)
     parser.add_argument("--bytes-per-second", type=float, default=0.0, help="data transfer rate of each instance")
+    parser.add_argument("--log-interval", type=float, default=float(os.environ.get("REFLEX_SIM_LOG_INTERVAL", "2")),
+                        help="seconds between the log lines each running instance writes to CloudWatch Logs (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)

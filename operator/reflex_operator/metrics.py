@@ -11,7 +11,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reflex_operator.api.models import HealthStatus, Phase, ReflexDatabaseStatus
+from datetime import datetime, timezone
+
+from reflex_operator.api.models import CostStatus, HealthStatus, Phase, ReflexDatabaseStatus
+from reflex_operator.database import cost
 
 __all__ = ["Metrics"]
 
@@ -24,6 +27,8 @@ class Metrics:
         r = self.registry
         self.fleet = _Fleet()
         r.register(self.fleet)
+        self.costs = _Costs()
+        r.register(self.costs)
         self.reconcile = Histogram(
             "reflex_operator_reconcile_duration_seconds",
             "Time of one reconcile pass",
@@ -119,9 +124,59 @@ class Metrics:
                 if sample.labels["plan"] not in plans:
                     self.forget_plan(sample.labels["namespace"], sample.labels["plan"])
 
+    def observe_cost(self, namespace: str, name: str, status: ReflexDatabaseStatus) -> None:
+        """The database's running cost as status holds it (the figures are computed at each scrape)."""
+        if status.cost is not None:
+            self.costs.rows[(namespace, name)] = (status.plan.name if status.plan else "", status.cost)
+
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series."""
         self.fleet.rows.pop((namespace, name), None)
+        self.costs.rows.pop((namespace, name), None)
+
+
+class _Costs(Collector):
+    """The running cost, live at each scrape (database.cost.figures): per database, and the totals
+    per namespace and per plan."""
+
+    def __init__(self, clock: Any = None) -> None:
+        self.rows: dict[tuple[str, str], tuple[str, CostStatus]] = {}
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        hourly, month, total, ns_hourly, ns_month, plan_hourly, plan_month = families = self._families()
+        now, by_ns, by_plan = self.clock(), {}, {}
+        for (namespace, name), (plan, status) in list(self.rows.items()):
+            f = cost.figures(status, now)
+            hourly.add_metric([namespace, name], f.hourly_usd)
+            month.add_metric([namespace, name], f.month_usd)
+            total.add_metric([namespace, name], f.total_usd)
+            for key, acc in ((namespace, by_ns), (plan, by_plan)):
+                h, m = acc.get(key, (0.0, 0.0))
+                acc[key] = (h + f.hourly_usd, m + f.month_usd)
+        for key, (h, m) in sorted(by_ns.items()):
+            ns_hourly.add_metric([key], h)
+            ns_month.add_metric([key], m)
+        for key, (h, m) in sorted(by_plan.items()):
+            plan_hourly.add_metric([key], h)
+            plan_month.add_metric([key], m)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        db = ["namespace", "name"]
+        return (
+            GaugeMetricFamily("reflexdb_cost_hourly_usd", "Running cost now, US dollars an hour (0 while paused or terminated)", labels=db),
+            GaugeMetricFamily("reflexdb_cost_month_usd", "Running cost this month (UTC), US dollars", labels=db),
+            GaugeMetricFamily("reflexdb_cost_total_usd", "Running cost since metering began, US dollars", labels=db),
+            GaugeMetricFamily("reflexdb_namespace_cost_hourly_usd", "Running cost now of the namespace's databases, US dollars an hour", labels=["namespace"]),
+            GaugeMetricFamily("reflexdb_namespace_cost_month_usd", "Running cost this month of the namespace's databases, US dollars", labels=["namespace"]),
+            GaugeMetricFamily("reflexdb_plan_cost_hourly_usd", "Running cost now of the databases on the plan, US dollars an hour", labels=["plan"]),
+            GaugeMetricFamily("reflexdb_plan_cost_month_usd", "Running cost this month of the databases on the plan, US dollars", labels=["plan"]),
+        )
 
 
 # One list per database, not one prometheus_client child per series: a database has 19 series

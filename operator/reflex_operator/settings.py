@@ -6,6 +6,7 @@ source), and ``Settings.decision_config`` is the one place that maps the setting
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Literal
@@ -15,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reflex_operator.ha.lease import Timings
 from reflex_operator.api.plan import DEFAULT_PLAN
+from reflex_operator.database import cost
 from reflex_operator.database.inputs import Config
 
 __all__ = ["Settings"]
@@ -58,6 +60,10 @@ class Settings(BaseSettings):
     )
     build_queue_retry_seconds: float = Field(30.0, gt=0, description="A start refused at the concurrent-build quota is retried this often.")
     build_find_max_builds: int = Field(2000, ge=100, description="Builds the look for an expired start's build may read, newest first.")
+    fargate_prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='Fargate on-demand prices per region, overriding the table in database/cost.py: {"<region>": {"vcpuHour": 0.04048, "gbHour": 0.004445}} (JSON).',
+    )
     notification_limit: int = Field(Config.notification_limit, ge=1, le=100, description="Notifications kept in status.")
     history_limit: int = Field(Config.history_limit, ge=1, le=200, description="Phase and health transitions kept in status.")
 
@@ -123,6 +129,11 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _valid_prices(self) -> Settings:
+        cost.parse_prices(json.dumps(self.fargate_prices))  # ValueError names the region
+        return self
+
+    @model_validator(mode="after")
     def _safe_timings(self) -> Settings:
         problem = self.timings().problem()
         if problem:
@@ -140,9 +151,15 @@ class Settings(BaseSettings):
         """The operator's namespace: the setting, else the downward API's POD_NAMESPACE."""
         return self.lease_namespace or os.environ.get("POD_NAMESPACE") or "reflex-system"
 
-    def decision_config(self, image_repository_uri: str) -> Config:
-        """The settings the decision core depends on (the image repository is looked up in ECR)."""
+    def aws_region(self) -> str:
+        """The AWS Region (the standard variables; us-east-1 when unset)."""
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or cost.DEFAULT_REGION
+
+    def decision_config(self, image_repository_uri: str, region: str = cost.DEFAULT_REGION) -> Config:
+        """The settings the decision core depends on (the image repository is looked up in ECR;
+        the region, AWS_REGION, chooses the Fargate prices)."""
         return Config(
+            fargate_price=cost.price_for(region, cost.parse_prices(json.dumps(self.fargate_prices))),
             default_server_version=self.default_server_version,
             image_repository_uri=image_repository_uri,
             endpoint_template=self.endpoint_template,

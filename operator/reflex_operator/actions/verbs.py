@@ -41,6 +41,7 @@ VERBS: dict[str, Verb] = {
         Verb("pause-replication", Action.PAUSE_REPLICATION, "stop refreshing the snapshot (spec.sync.paused=true)"),
         Verb("resume-replication", Action.RESUME_REPLICATION, "refresh the snapshot again (spec.sync.paused=false)"),
         Verb("cancel", Action.CANCEL_GOAL, "put the spec back to what is deployed (cancel-goal)"),
+        Verb("check", None, "probe the server's health now (a new spec.healthCheckToken); status shows the result"),
     )
 }
 
@@ -118,13 +119,21 @@ def _change(verb: str, obj: Obj, arg: str | None, token: str) -> tuple[Obj, str,
             want = "paused" if verb == "pause-replication" else "running"
             replication = lambda o: st(o).instance is not None and getattr(st(o).instance.replication, "value", None) == want  # noqa: E731
             return {"sync": {"paused": want == "paused"}}, f"replication {want}", replication
+        case "check":
+            checked = lambda o: (st(o).applied_tokens or _NO).health_check == token and not _check_pending(o)  # noqa: E731
+            return {"healthCheckToken": token}, "checked (status.instance.lastHealthCheck)", checked
         case "cancel":
             return _cancel(obj), "Ready with no pending changes", lambda o: _ready(o) and not st(o).has_pending_changes
     raise ValueError(f"unknown verb {verb!r}")
 
 
 class _NoTokens:
-    rebuild = reload = restart = None
+    rebuild = reload = restart = health_check = None
+
+
+def _check_pending(obj: Obj) -> bool:
+    instance = _status(obj).instance
+    return bool(instance and instance.health_check_pending)
 
 
 _NO = _NoTokens()

@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from reflex_operator.api.models import LogLevel, Replication, SyncMode
 
-__all__ = ["CONTAINER", "SOURCE_URL", "ServerEnvironment", "HealthDocument", "server_container"]
+__all__ = ["CONTAINER", "SOURCE_URL", "ServerEnvironment", "HealthDocument", "server_container", "server_logs"]
 
 CONTAINER = "reflex-server"  # the container's name in the task definition
 SOURCE_URL = "REFLEX_SOURCE_URL"  # the container secret with the connection string
@@ -28,6 +28,18 @@ def server_container(task_definition: dict[str, Any]) -> dict[str, Any]:
     """The server's container of a task definition (by name, else the first one)."""
     containers = task_definition.get("containerDefinitions") or []
     return next((c for c in containers if c.get("name") == CONTAINER), containers[0] if containers else {})
+
+
+def server_logs(task_definition: dict[str, Any]) -> tuple[str, str] | None:
+    """(log group, stream prefix) of the server container's ``awslogs`` configuration: its streams
+    are named ``<awslogs-stream-prefix>/<container name>/<task id>``. None: not awslogs."""
+    container = server_container(task_definition)
+    config = container.get("logConfiguration") or {}
+    options = config.get("options") or {}
+    if config.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+        return None
+    prefix = options.get("awslogs-stream-prefix")
+    return options["awslogs-group"], f"{prefix}/{container.get('name', CONTAINER)}/" if prefix else ""
 
 
 def _number(value: float) -> str:

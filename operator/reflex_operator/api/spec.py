@@ -172,6 +172,12 @@ class ReflexDatabaseSpec(Wire):
             description="Any new value makes the running server reload its snapshot now.",
         ),
     ] = None
+    health_check_token: Annotated[
+        Token | None,
+        Field(
+            description="Any new value makes the operator probe the server's health now (status.instance.healthCheckStarted, lastHealthCheck).",
+        ),
+    ] = None
     deletion_policy: Annotated[
         DeletionPolicy,
         Field(description="On delete: remove the AWS resources (Delete) or leave them (Retain)."),

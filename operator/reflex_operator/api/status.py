@@ -40,6 +40,9 @@ __all__ = [
     "Notification",
     "HistoryKind",
     "HistoryEntry",
+    "LogsLocation",
+    "CostChange",
+    "CostStatus",
 ]
 
 
@@ -115,6 +118,15 @@ class DeployedConfig(Observed):
     safety_net: float
     """Largest fraction of rows a new snapshot may lose."""
 
+class LogsLocation(Observed):
+    """Where a server's log streams are in CloudWatch Logs (awslogs: <prefix>/<container>/<task id>)."""
+
+    group: str
+    """The log group."""
+    stream_prefix: str
+    """The streams' prefix (awslogs-stream-prefix/container name)."""
+
+
 class InstanceStatus(Observed):
     """The ECS service and what its health endpoint last said."""
 
@@ -149,6 +161,12 @@ class InstanceStatus(Observed):
     """Desired task count of the ECS service."""
     running_count: int | None = None
     """Running task count of the ECS service."""
+    logs: LogsLocation | None = None
+    """Where the server's logs are in CloudWatch Logs (the task definition's awslogs options)."""
+    health_check_started: datetime | None = None
+    """When the last on-demand health check (spec.healthCheckToken) was started."""
+    health_check_pending: bool | None = None
+    """An on-demand health check was asked for and waits for a running task (true), or none waits."""
 
 class PlacementStatus(Observed):
     """Where the database's ECS service lives, chosen once and recorded before the service is
@@ -173,6 +191,10 @@ class BuildStatus(Observed):
     """queued, in_progress, succeeded or failed."""
     logs_url: str | None = None
     """Where the build's logs are."""
+    log_group: str | None = None
+    """The CloudWatch Logs group of the build's log."""
+    log_stream: str | None = None
+    """The CloudWatch Logs stream of the build's log."""
     started_at: datetime | None = None
     """When the build started."""
     finished_at: datetime | None = None
@@ -287,6 +309,8 @@ class AppliedTokens(Observed):
     """The last restartToken carried out."""
     rebuild: str | None = None
     """The last rebuildToken carried out."""
+    health_check: str | None = None
+    """The last healthCheckToken carried out."""
     secret_version: str | None = Field(
         None, description="resourceVersion of the Kubernetes Secret last copied to Secrets Manager."
     )
@@ -341,6 +365,10 @@ class ReflexDatabaseStatus(Observed):
     history: list[HistoryEntry] = Field(default_factory=list)
     """Phase and health transitions, newest first (a bounded number, REFLEX_HISTORY_LIMIT); how
     long a state lasted is the time to the next newer entry of the same kind."""
+    cost: CostStatus | None = None
+    """The running cost of the instance (Fargate on-demand prices), accrued up to accruedAt; the
+    figures for now are hourlyUsd times the time since then (kubectl reflex cost, the metrics and
+    the REST API compute them when read)."""
 
 
 # ------------------------------------------------------------------ notifications and history
@@ -416,6 +444,43 @@ class HistoryEntry(Observed):
     """When the operator saw the transition."""
     reason: str | None = None
     """Why: the condition reason that explains the new value."""
+
+
+class CostChange(Observed):
+    """A change of the running cost rate, from ``at`` until the next newer change."""
+
+    at: datetime
+    """When the rate changed."""
+    hourly_usd: float
+    """US dollars an hour from then on (0: no task running)."""
+    tasks: int = 0
+    """Tasks running."""
+    task_cpu: int | None = None
+    """CPU units of each task."""
+    task_memory_mb: int | None = None
+    """Memory of each task, in MiB."""
+
+
+class CostStatus(Observed):
+    """What the instance has cost, written only when the rate changes (a phase, size or task
+    count change: a status write that happens anyway); figures for now are computed when read."""
+
+    hourly_usd: float = 0.0
+    """The running cost in US dollars an hour since accruedAt (0 while paused or terminated)."""
+    tasks: int = 0
+    """Tasks running since accruedAt."""
+    accrued_usd: float = 0.0
+    """Cost since ``since`` up to accruedAt."""
+    month: str
+    """The calendar month (UTC, YYYY-MM) of monthUsd."""
+    month_usd: float = 0.0
+    """Cost in ``month`` up to accruedAt."""
+    accrued_at: datetime
+    """When the figures were last brought up to date."""
+    since: datetime
+    """When metering began (the database's first pass)."""
+    changes: list[CostChange] = Field(default_factory=list)
+    """Rate changes, newest first (a bounded number, REFLEX_HISTORY_LIMIT): the pricing history."""
 
 
 ReflexDatabaseStatus.model_rebuild()

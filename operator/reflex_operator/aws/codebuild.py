@@ -68,6 +68,8 @@ def parse_build(build: dict[str, Any]) -> ObservedBuild | None:
         started_at=_time(build.get("startTime")),
         finished_at=_time(build.get("endTime")) if outcome.finished else None,
         logs_url=(build.get("logs") or {}).get("deepLink"),
+        log_group=(build.get("logs") or {}).get("groupName"),
+        log_stream=(build.get("logs") or {}).get("streamName"),
         compute_type=(build.get("environment") or {}).get("computeType"),
         server_version=env.get(ENV_VERSION),
         schemas=tuple(s for s in env.get(ENV_SCHEMAS, "").split(",") if s),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from reflex_operator.api.models import DeployedConfig, size_of_cpu
-from reflex_operator.api.server_contract import CONTAINER, ServerEnvironment, server_container
+from reflex_operator.api.models import DeployedConfig, LogsLocation, size_of_cpu
+from reflex_operator.api.server_contract import CONTAINER, ServerEnvironment, server_container, server_logs
 from reflex_operator.aws.clients import AwsCallError, AwsClients
 from reflex_operator.database.inputs import ObservedService, RolloutState, ServiceState
 from reflex_operator.ports import ClusterFull
@@ -86,6 +86,7 @@ class Ecs:
         self.log_group, self.region = log_group, region
         # Task definitions are immutable: describe each ARN once.
         self._task_defs: dict[str, tuple[str | None, str | None, DeployedConfig | None]] = {}
+        self._td_logs: dict[str, LogsLocation | None] = {}  # the awslogs location of each ARN
         self._describing: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # ----------------------------------------------------------------------------------- observe
@@ -113,8 +114,13 @@ class Ecs:
             reply = await asyncio.shield(pending)
         finally:
             self._describing.pop(arn, None)
-        self._task_defs[arn] = parse_task_definition(reply["taskDefinition"])
+        self._remember(arn, reply["taskDefinition"])
         return self._task_defs[arn]
+
+    def _remember(self, arn: str, td: dict[str, Any]) -> None:
+        self._task_defs[arn] = parse_task_definition(td)
+        logs = server_logs(td)
+        self._td_logs[arn] = LogsLocation(group=logs[0], stream_prefix=logs[1]) if logs else None
 
     async def _parse(self, svc: dict[str, Any]) -> ObservedService:
         td_arn = svc.get("taskDefinition")
@@ -137,6 +143,7 @@ class Ecs:
             rollout_reason=primary.get("rolloutStateReason") if primary else None,
             image_uri=image,
             config=config,
+            logs=self._td_logs.get(td_arn) if td_arn else None,
         )
 
     # --------------------------------------------------------------------------------------- act
@@ -216,7 +223,7 @@ class Ecs:
         if latest is not None and latest.get("status", "ACTIVE") == "ACTIVE":
             parsed = parse_task_definition(latest)
             if parsed[0] == step.deploy_hash:
-                self._task_defs[latest["taskDefinitionArn"]] = parsed
+                self._remember(str(latest["taskDefinitionArn"]), latest)
                 return str(latest["taskDefinitionArn"])
         return await self._register(step)
 
@@ -252,7 +259,7 @@ class Ecs:
             params["taskRoleArn"] = self.task_role_arn
         reply = await self.aws.call("ecs", "RegisterTaskDefinition", **params)
         td = reply["taskDefinition"]
-        self._task_defs[td["taskDefinitionArn"]] = parse_task_definition(td)
+        self._remember(str(td["taskDefinitionArn"]), td)
         return str(td["taskDefinitionArn"])
 
     async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None:

@@ -109,6 +109,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     told = _chronicle(rt, entry, desired, second, acted.events)
     _hold_placement(rt, key, second.steps)  # placed again after a quota refusal: recorded now
     await _write(rt, entry, before, replace(second, status=told.status))
+    rt.metrics.observe_cost(key[0], key[1], told.status)
     rt.post(entry.head, list(told.events))
     _again(rt, key, acted, second)
 
@@ -266,6 +267,8 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster
                 triggers.slot_freed(rt, cluster)
             case s.Reload():
                 await rt.dataplane.reload(step.endpoint_url)
+            case s.CheckHealth():
+                acted.health = await _check_health(rt, desired)
             case s.PauseReplication():
                 await rt.dataplane.pause_replication(step.endpoint_url)
                 acted.health = _replication_now(rt, desired, Replication.PAUSED)
@@ -323,6 +326,18 @@ async def _deploy(rt: Runtime, desired: Desired, step: s.Deploy, cluster: str, a
     acted.service_changed = True
     rt.services[step.service_name] = acted.service
     log.info("%s: deployed %s on %s (%s)", resource, step.service_name, cluster, step.deploy_hash)
+
+
+async def _check_health(rt: Runtime, desired: Desired) -> HealthSample:
+    """The on-demand probe (spec.healthCheckToken): kept as the latest sample, and written into
+    the status of this pass whatever the refresh period says."""
+    key = (desired.namespace, desired.name)
+    endpoint = rt.config.endpoint(identity.service_name(desired.namespace, desired.name, desired.uid), *key)
+    sample = await rt.dataplane.health(endpoint, rt.clock())
+    rt.health[key] = sample
+    rt.metrics.health_checks.labels("ok" if sample.reachable else "unreachable").inc()
+    log.info("%s/%s: on-demand health check: %s", *key, sample.status.value)
+    return replace(sample, on_demand=True)
 
 
 def _replication_now(rt: Runtime, desired: Desired, replication: Replication) -> HealthSample | None:

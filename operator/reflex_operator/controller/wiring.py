@@ -5,6 +5,7 @@ workers, the poller, the resync), started and stopped together."""
 from __future__ import annotations
 
 import asyncio
+import json
 import itertools
 import logging
 import os
@@ -25,6 +26,7 @@ from reflex_operator.aws.ecs import Ecs
 from reflex_operator.tenancy.slots import Placements
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import HttpDataPlane
+from reflex_operator.database import cost
 from reflex_operator.database import identity as names
 from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
@@ -56,7 +58,10 @@ def queue_of(settings: Settings) -> WorkQueue:
 async def build_runtime(settings: Settings) -> Runtime:
     """The runtime with the real adapters."""
     metrics = Metrics()
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = settings.aws_region()
+    priced = cost.priced_as(region, cost.parse_prices(json.dumps(settings.fargate_prices)))
+    if priced != region:
+        log.warning("no verified Fargate price for %s: the running cost uses %s's; set REFLEX_FARGATE_PRICES for %s", region, priced, region)
     aws = AwsClients(
         region=region,
         max_attempts=settings.aws_max_attempts,
@@ -122,7 +127,7 @@ def assemble(
     Production (``build_runtime``) and the unit tests' world both come through here."""
     return Runtime(
         settings=settings,
-        config=settings.decision_config(repository),
+        config=settings.decision_config(repository, settings.aws_region()),
         **vars(adapters),  # codebuild, ecs, secrets, dataplane, kube
         metrics=metrics,
         queue=queue_of(settings),

@@ -40,6 +40,8 @@ def _record(build: ObservedBuild) -> BuildRecord:
         image_uri=build.image_uri if build.outcome is BuildOutcome.SUCCEEDED else None,
         status=_BUILD_STATE[build.outcome],
         logs_url=build.logs_url,
+        log_group=build.log_group,
+        log_stream=build.log_stream,
         started_at=build.started_at,
         finished_at=build.finished_at,
         build_duration_seconds=duration,

@@ -39,7 +39,7 @@ from reflex_operator.database.phase import PhaseFacts, phase_of
 from reflex_operator.api.reasons import CLUSTER_NOT_IN_SETTINGS
 from reflex_operator.tenancy.placement import Placed, place
 from reflex_operator.database.secret import SecretResult, connection_secret, secret_arn
-from reflex_operator.database.admin import ServerResult, server_actions
+from reflex_operator.database.admin import ServerResult, server_actions, with_check
 from reflex_operator.database.service import (
     ServiceResult,
     desired_config,
@@ -80,7 +80,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         return _deleting(desired, observed, config, now, builds)
     plan = _plan(desired, observed)
     if plan is not None and not plan.admitted and service is None:
-        return _waiting(desired, observed, now, builds, plan)
+        return _waiting(desired, observed, now, builds, plan, config)
     wanted = desired
     if plan is not None and not plan.admitted:
         wanted = replace(desired, spec=_held_back(desired, service))
@@ -91,6 +91,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     placed, svc = _placed(desired, observed, svc)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
+    instance = with_check(instance, wanted, server, now)
     work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan))
     phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
     work = work.then(waits_for_build(wanted, svc, phase))
@@ -107,6 +108,8 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         plan=plan,
         build_intent=choice.intent,
         placement=placed.placement,
+        price=config.fargate_price,
+        cost_limit=config.history_limit,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
@@ -157,7 +160,7 @@ def _grown(desired: Desired) -> Action:
     return Action.RESUME if not desired.spec.paused and desired.status.phase is Phase.PAUSED else Action.RESIZE
 
 
-def _waiting(desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, plan: PlanVerdict) -> Decision:
+def _waiting(desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, plan: PlanVerdict, config: Config) -> Decision:
     """No room (or no plan) for a database that runs nothing: nothing is started or created in AWS."""
     work = _plan_outcome(desired, plan)
     judgement = Judgement(
@@ -171,6 +174,8 @@ def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Kno
         pending=True,
         plan=plan,
         placement=desired.status.placement,
+        price=config.fargate_price,
+        cost_limit=config.history_limit,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
@@ -188,6 +193,8 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
         secret_arn=arn,
         plan=_plan(desired, observed),
         placement=desired.status.placement,
+        price=config.fargate_price,
+        cost_limit=config.history_limit,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
@@ -221,6 +228,7 @@ def _tokens(desired: Desired, builds: KnownBuilds, secret: SecretResult, svc: Se
         update={
             "secret_version": secret.version,
             "reload": server.reload,
+            "health_check": server.health_check,
             "restart": spec.restart_token if svc.deploy_hash is not None else before.restart,
             "rebuild": spec.rebuild_token if builds.current is not None else before.rebuild,
         }

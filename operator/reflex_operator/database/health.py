@@ -66,7 +66,7 @@ def health_due(
 ) -> bool:
     """Whether ``sample`` goes into status now, given what status ``shown``: at once when it changes
     the health class or the replication the server reports, else when the bounded refresh is due."""
-    if shown is None or shown.last_health_check is None:
+    if shown is None or shown.last_health_check is None or sample.on_demand:
         return True
     if shown.health_status != classify_health(sample, spec, capped):
         return True
@@ -86,7 +86,10 @@ def health_sample_matters(
         return True
     if sample.replication is not None and (sample.replication is Replication.PAUSED) != (spec.sync.paused or capped):
         return True
-    applied = status.applied_tokens.reload if status.applied_tokens is not None else None
+    tokens = status.applied_tokens
+    if spec.health_check_token and (tokens.health_check if tokens else None) != spec.health_check_token:
+        return True  # an on-demand check waits for a running task
+    applied = tokens.reload if tokens is not None else None
     return bool(spec.reload_token) and applied != spec.reload_token
 
 
@@ -104,6 +107,7 @@ def instance_status(
         endpoint_url=endpoint,
         desired_count=service.desired_count,
         running_count=service.running_count,
+        logs=service.logs,
     )
     if desired.spec.paused or service.running_count == 0:
         return base  # no task: no health figures

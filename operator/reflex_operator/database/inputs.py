@@ -12,9 +12,11 @@ from enum import StrEnum
 
 from reflex_operator.tenancy.plans import PlanFacts
 from reflex_operator.tenancy.placement import ClusterLoad
+from reflex_operator.database.cost import DEFAULT_REGION, FARGATE_PRICES, FargatePrice
 from reflex_operator.api.models import (
     DeployedConfig,
     HealthStatus,
+    LogsLocation,
     ReflexDatabaseSpec,
     ReflexDatabaseStatus,
     Replication,
@@ -60,6 +62,8 @@ class ObservedBuild:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     logs_url: str | None = None
+    log_group: str | None = None
+    log_stream: str | None = None
     compute_type: str | None = None
     server_version: str | None = None
     schemas: tuple[str, ...] = ()
@@ -98,6 +102,7 @@ class ObservedService:
     rollout_reason: str | None = None
     image_uri: str | None = None
     config: DeployedConfig | None = None
+    logs: LogsLocation | None = None  # the server's awslogs group and stream prefix
 
     @property
     def exists(self) -> bool:
@@ -117,6 +122,7 @@ class HealthSample:
     uptime_seconds: int | None = None
     last_swap_time: datetime | None = None
     bytes_transferred: int | None = None  # this month, as the server counts it
+    on_demand: bool = False  # taken for spec.healthCheckToken: goes into status at once
 
     @property
     def reachable(self) -> bool:
@@ -190,6 +196,7 @@ class Config:
     # build; AWS documents 5 minutes) and the margin kept from its end (clock skew, slow answers).
     build_idempotency_window_seconds: float = 300.0
     build_idempotency_margin_seconds: float = 60.0
+    fargate_price: FargatePrice = FARGATE_PRICES[DEFAULT_REGION]  # the running cost (database.cost)
 
     def endpoint(self, service: str, namespace: str, name: str) -> str:
         """How a database's instance is reached: ``endpoint_template`` filled in (the one formatter)."""

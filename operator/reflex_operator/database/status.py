@@ -15,6 +15,7 @@ from reflex_operator.api.models import (
     AppliedTokens,
     BuildIntent,
     BuildStatus,
+    CostStatus,
     HealthStatus,
     InstanceStatus,
     Phase,
@@ -22,6 +23,7 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
 )
 from reflex_operator.actions.allowed import Facts, allowed_actions
+from reflex_operator.database import cost
 from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.conditions import conditions, readiness
 from reflex_operator.database.inputs import Desired, ObservedService
@@ -47,6 +49,8 @@ class Judgement:
     plan: PlanVerdict | None = None  # the namespace's plan (None: plans not enforced)
     build_intent: BuildIntent | None = None  # the build being started, until CodeBuild has it
     placement: PlacementStatus | None = None  # the ECS cluster (tenancy.placement)
+    price: cost.FargatePrice = cost.FARGATE_PRICES[cost.DEFAULT_REGION]  # the running cost's prices
+    cost_limit: int = 50  # rate changes kept in status.cost.changes
 
 
 def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -77,7 +81,16 @@ def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatab
         unseen_count=desired.status.unseen_count,
         skipped_count=desired.status.skipped_count,
         history=desired.status.history,
+        cost=_cost(desired, now, j),
     )
+
+
+def _cost(desired: Desired, now: datetime, j: Judgement) -> CostStatus:
+    """The running cost: the tasks the service runs, of its deployed size (none: nothing)."""
+    service = j.service
+    running = service.running_count if service is not None and service.exists else 0
+    config = service.config if service is not None and service.config else desired.status.deployed_config
+    return cost.accrue(desired.status.cost, cost.rate(j.price, config, running), now, j.cost_limit)
 
 
 def _plan_blocks(matrix: dict[Action, ActionAvailability], j: Judgement) -> dict[Action, ActionAvailability]:

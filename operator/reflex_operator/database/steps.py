@@ -19,6 +19,7 @@ __all__ = [
     "ScaleService",
     "DeleteService",
     "Reload",
+    "CheckHealth",
     "PauseReplication",
     "ResumeReplication",
     "ReleaseFinalizer",
@@ -123,6 +124,13 @@ class Reload(Step):
     """``POST /admin/reload`` on the running server, once per token value."""
 
     endpoint_url: str
+    token: str
+
+
+@dataclass(frozen=True)
+class CheckHealth(Step):
+    """Probe the server's health now (``spec.healthCheckToken``): the sample goes into status at once."""
+
     token: str
 
 

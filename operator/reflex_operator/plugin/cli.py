@@ -19,7 +19,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from reflex_operator.api.models import Size
+from reflex_operator.api.models import ReflexDatabaseStatus, Size
+from reflex_operator.aws.logs import LogReader
+from reflex_operator.database import cost, logs
 from reflex_operator.plugin import render
 from reflex_operator.actions import verbs
 from reflex_operator.plugin.cluster import Cluster, Changed, PluginError, connect
@@ -182,6 +184,72 @@ def _cmd_notifications(args: argparse.Namespace, cluster: Cluster, io: _Io) -> i
     return 0
 
 
+def _cmd_cost(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
+    """The running cost now of each database, and the totals per namespace and per plan."""
+    objs = [cluster.get(args.name)] if args.name else cluster.list(args.selector, args.all_namespaces)
+    now, rows, totals = _now(), [], {}
+    for o in objs:
+        st = ReflexDatabaseStatus.model_validate(o.get("status") or {})
+        f = cost.figures(st.cost, now) if st.cost else None
+        rows.append({"namespace": o["metadata"]["namespace"], "name": o["metadata"]["name"], "plan": st.plan.name if st.plan else None,
+                     "tasks": st.cost.tasks if st.cost else None, "hourlyUsd": f.hourly_usd if f else None,
+                     "monthUsd": f.month_usd if f else None, "totalUsd": f.total_usd if f else None})
+        for key in (("namespace", rows[-1]["namespace"]), ("plan", rows[-1]["plan"] or "(none)")):
+            t = totals.setdefault(key, {"databases": 0, "hourlyUsd": 0.0, "monthUsd": 0.0})
+            t["databases"] += 1
+            t["hourlyUsd"] = round(t["hourlyUsd"] + (f.hourly_usd if f else 0), 6)
+            t["monthUsd"] = round(t["monthUsd"] + (f.month_usd if f else 0), 6)
+    if args.output:
+        _dump({"month": cost.month_of(now), "databases": rows, "totals": [{"by": k[0], "key": k[1], **v} for k, v in sorted(totals.items())]}, args.output, io)
+        return 0
+    io.out.write(f"{'NAMESPACE':<16} {'NAME':<24} {'TASKS':>5} {'USD/HOUR':>10} {'USD ' + cost.month_of(now):>12} {'USD TOTAL':>11}\n")
+    num = lambda v, w: f"{v:>{w}.4f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
+    for r in rows:
+        io.out.write(f"{r['namespace']:<16} {r['name']:<24} {r['tasks'] if r['tasks'] is not None else '-':>5} "
+                     f"{num(r['hourlyUsd'], 10)} {num(r['monthUsd'], 12)} {num(r['totalUsd'], 11)}\n")
+    for (by, key), t in sorted(totals.items()):
+        io.out.write(f"total {by} {key}: {t['databases']} databases, {t['hourlyUsd']:.4f} USD/hour, {t['monthUsd']:.4f} USD this month\n")
+    io.out.write(f"prices: AWS Fargate on-demand ({cost.PRICES_SOURCE}, {cost.PRICES_AS_OF}; REFLEX_FARGATE_PRICES overrides)\n")
+    return 0
+
+
+def _cmd_logs(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
+    """The server's (or a build's) log lines from CloudWatch Logs, redacted; -f follows."""
+    obj = cluster.get(args.name)
+    status = ReflexDatabaseStatus.model_validate(obj.get("status") or {})
+    try:
+        since = logs.parse_since(args.since)
+        source = logs.source_for(status, True if args.build == "" else args.build)
+    except (ValueError, logs.NoLogs) as exc:
+        raise PluginError(str(exc)) from exc
+    reader = LogReader()
+    start, seen = int((_now() - since).timestamp() * 1000), set()
+    deadline = time.monotonic() + args.follow_for if args.follow_for else None
+    try:
+        while True:
+            try:
+                lines = reader.read(source, start, args.limit)
+            except logs.NoLogs as exc:
+                if not args.follow:
+                    raise PluginError(str(exc)) from exc
+                lines = []
+            for line in lines:
+                key = (line.timestamp_ms, line.stream, line.message)
+                if key not in seen:
+                    seen.add(key)
+                    stamp = datetime.fromtimestamp(line.timestamp_ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                    io.out.write(f"{stamp} {line.message}\n")
+                    start = max(start, line.timestamp_ms)
+            seen = {key for key in seen if key[0] >= start}  # the next read starts at ``start``: older lines cannot come again
+            io.out.flush()
+            if not args.follow or (deadline is not None and time.monotonic() >= deadline):
+                return 0
+            io.sleep(2.0)
+    except KeyboardInterrupt:  # -f ends with Ctrl-C, as kubectl logs -f does: no traceback
+        io.out.flush()
+        return 130
+
+
 def _common(parser: argparse.ArgumentParser, output: bool = True) -> None:
     g = parser.add_argument_group("cluster (as kubectl)")
     g.add_argument("--kubeconfig", help="the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
@@ -217,6 +285,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0, help="how long --wait waits, in seconds (60)")
     _common(p)
     p.set_defaults(func=_cmd_notifications)
+    p = sub.add_parser("cost", help="the running cost now (Fargate prices), per database and totals per namespace and plan",
+                       description="the running cost now (Fargate prices), per database and totals per namespace and plan")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the database (or -l, --all, -A; default: --all)")
+    p.add_argument("-l", "--selector", help="the databases matching this label selector")
+    p.add_argument("--all", action="store_true", help="every database in the namespace (the default)")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="every database in every namespace")
+    _common(p)
+    p.set_defaults(func=_cmd_cost)
+    p = sub.add_parser("logs", help="the server's logs, or a build's (--build), from CloudWatch Logs; passwords masked",
+                       description="the server's logs, or a build's (--build [ID], default the latest), from CloudWatch Logs "
+                       "(AWS credentials and Region from the standard AWS variables); passwords and connection strings masked")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument("--follow-for", type=float, default=0.0, help=argparse.SUPPRESS)
+    p.add_argument("--since", default="1h", help="how far back: 30s, 10m, 2h, 1d (1h)")
+    p.add_argument("--build", nargs="?", const="", default=None, metavar="ID", help="a build's log (its id; none: the latest build)")
+    p.add_argument("--limit", type=int, default=1000, help="at most this many lines a read (1000)")
+    _common(p, output=False)
+    p.set_defaults(func=_cmd_logs)
     for verb in verbs.VERBS.values():
         p = sub.add_parser(verb.name, help=verb.help, description=verb.help)
         p.add_argument("name", metavar="NAME", nargs="?", help="the database (or use -l, --all, -A)")

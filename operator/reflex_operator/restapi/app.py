@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from reflex_operator.actions import verbs
+from reflex_operator.api.models import ReflexDatabaseStatus
+from reflex_operator.database.logs import LogLine, LogSource, NoLogs, parse_since, source_for
 
 from reflex_operator.restapi import actions, shapes
 from reflex_operator.restapi.models import (
@@ -22,7 +24,12 @@ from reflex_operator.restapi.models import (
     BatchRequest,
     BatchResponse,
     BuildsResponse,
+    CostResponse,
+    CostTotals,
     CreateRequest,
+    LogLineOut,
+    LogsResponse,
+    PricingPage,
     DatabaseList,
     DatabaseSummary,
     ErrorBody,
@@ -65,6 +72,10 @@ class Backend(Protocol):
     def delete(self, user: User, obj: Obj) -> None: ...
 
 
+class LogReading(Protocol):
+    def read(self, source: LogSource, start_ms: int | None = None, limit: int = 1000) -> list[LogLine]: ...
+
+
 class ApiError(Exception):
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(message)
@@ -72,7 +83,7 @@ class ApiError(Exception):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 422, 503)
 }
 
 
@@ -80,17 +91,93 @@ def _ns(obj: Obj) -> str:
     return (obj.get("metadata") or {}).get("namespace", "")
 
 
-def create_app(backend: Backend) -> FastAPI:
-    """The API over ``backend``."""
+def create_app(backend: Backend, logs: LogReading | None = None) -> FastAPI:
+    """The API over ``backend``; ``logs`` reads CloudWatch Logs (None: the logs endpoint answers 503)."""
     app = FastAPI(title="reflex-api", version="1", description=__doc__, responses=_ERRORS)
     _errors(app)
     guard = _Guard(backend)
     _reads(app, guard)
     _history_reads(app, guard)
     _instance_reads(app, guard)
+    _costs(app, guard)
+    _logs(app, guard, logs)
     _writes(app, guard)
     _lifecycle_writes(app, guard)
     return app
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _costs(app: FastAPI, guard: "_Guard") -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+
+    @app.get("/v1/databases/{id}/cost", response_model=CostResponse)
+    def cost(id: str, who: Caller) -> CostResponse:
+        return shapes.cost_response(guard.readable(who, id), _now())
+
+    @app.get("/v1/costs", response_model=CostTotals, summary="The running cost now per namespace and per plan")
+    def totals(
+        who: Caller,
+        namespace: Annotated[str | None, Query(description="Only this namespace")] = None,
+        plan: Annotated[str | None, Query(description="Only databases on this ReflexPlan")] = None,
+    ) -> CostTotals:
+        objs = guard.listable(who, namespace, None)
+        if plan is not None:
+            objs = [o for o in objs if ((o.get("status") or {}).get("plan") or {}).get("name") == plan]
+        return shapes.cost_totals(objs, _now())
+
+    @app.get("/v2/instances/pricing/history", response_model=PricingPage, summary="Get Instance Pricing History (seed 004_)")
+    def pricing_history(
+        who: Caller,
+        project: Annotated[str | None, Query(description="Only this namespace")] = None,
+        instance_fid: Annotated[str | None, Query(description="Only this instance (its id, or its database's)")] = None,
+        bid_fid: Annotated[str | None, Query(description="Not used: there are no bids (must be empty)")] = None,
+        reservation_fid: Annotated[str | None, Query(description="Not used: there are no reservations (must be empty)")] = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=shapes.MAX_LIMIT)] = 50,
+        next_cursor: Annotated[str | None, Query(alias="next_cursor")] = None,
+    ) -> PricingPage:
+        if bid_fid or reservation_fid:
+            return PricingPage(data=[], next_cursor=None)  # no bids or reservations: nothing is in one
+        if start_time is not None and end_time is not None and end_time <= start_time:
+            raise ApiError(400, "invalid_time_range", "end_time must be after start_time")
+        objs = [guard.readable(who, instance_fid)] if instance_fid else guard.listable(who, project, None)
+        try:
+            return shapes.pricing_page(objs, _now(), limit, next_cursor, _utc(start_time), _utc(end_time))
+        except ValueError as e:
+            raise ApiError(400, "invalid_cursor", str(e)) from e
+
+
+def _logs(app: FastAPI, guard: "_Guard", reader: "LogReading | None") -> None:
+    Caller = Annotated[User, Depends(guard.user)]
+
+    @app.get("/v1/databases/{id}/logs", response_model=LogsResponse, summary="The server's or a build's logs (seed 003_ logs)")
+    def logs(
+        id: str, who: Caller,
+        since: Annotated[str, Query(description="How far back: 30s, 10m, 2h, 1d")] = "1h",
+        build: Annotated[str | None, Query(description="A build's log: its id (or 'latest') instead of the server's")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> LogsResponse:
+        obj = guard.readable(who, id)
+        if reader is None:
+            raise ApiError(503, "logs_unavailable", "this reflex-api reads no CloudWatch Logs (no AWS access configured)")
+        try:
+            start = _now() - parse_since(since)
+        except ValueError as e:
+            raise ApiError(400, "invalid_since", str(e)) from e
+        status = ReflexDatabaseStatus.model_validate(obj.get("status") or {})
+        try:
+            source = source_for(status, True if build == "latest" else build)
+            lines = reader.read(source, int(start.timestamp() * 1000), limit)
+        except NoLogs as e:
+            raise ApiError(404, "no_logs", str(e)) from e
+        return LogsResponse(
+            database_id=_uid(obj), source=source.what, group=source.group,
+            lines=[LogLineOut(timestamp=datetime.fromtimestamp(l.timestamp_ms / 1000, tz=timezone.utc), message=l.message, stream=l.stream) for l in lines],
+        )
 
 
 def _errors(app: FastAPI) -> None:
@@ -258,6 +345,17 @@ def _writes(app: FastAPI, guard: _Guard) -> None:
         p = verbs.ack_change(obj, until.isoformat().replace("+00:00", "Z"))
         guard.backend.patch(who, obj, p.patch)
         return ActionResponse(id=id, action="notifications-seen", patch=p.patch)
+
+    @app.post("/v1/databases/{id}/health-check", response_model=ActionResponse, summary="Probe the health now (seed 002_ health_check_started/pending)")
+    def health_check(id: str, who: Caller) -> ActionResponse:
+        obj = guard.readable(who, id)
+        guard.writable(who, obj)
+        token = _now().strftime("%Y%m%dT%H%M%S.%fZ")
+        p = verbs.change("check", obj, None, token)
+        if p.refused is not None:
+            raise ApiError(409, "action_not_allowed", p.refused)
+        guard.backend.patch(who, obj, p.patch)
+        return ActionResponse(id=id, action="health-check", patch=p.patch)
 
     @app.post("/v1/databases/{id}/reconfigure", response_model=ActionResponse)
     def reconfigure(id: str, body: ReconfigureRequest, who: Caller) -> ActionResponse:

@@ -85,6 +85,18 @@ class DatabaseSubset(Model):
     has_pending_changes: bool
 
 
+class CostOut(Model):
+    """The running cost of one instance now: zero an hour while paused or terminated."""
+
+    hourly_usd: float = Field(description="US dollars an hour now")
+    month: str = Field(description="The calendar month (UTC) of monthUsd, YYYY-MM")
+    month_usd: float = Field(description="Cost this month so far")
+    total_usd: float = Field(description="Cost since metering began (since)")
+    since: datetime
+    tasks: int = Field(description="Tasks running")
+    prices_source: str = Field(description="Where the Fargate prices come from (overridable: REFLEX_FARGATE_PRICES)")
+
+
 class Instance(Model):
     id: str
     database_id: str
@@ -96,6 +108,9 @@ class Instance(Model):
     swap_count: int | None = Field(None, description="Number of atomic snapshot swaps since start")
     row_counts: dict[str, int] | None = None
     last_health_check: datetime | None = None
+    health_check_started: datetime | None = Field(None, description="When the last on-demand health check started (seed 002_ health_check_started)")
+    health_check_pending: bool = Field(False, description="An on-demand health check is asked for and not yet done (seed 002_ health_check_pending)")
+    cost: CostOut | None = Field(None, description="The running cost now (Fargate on-demand prices)")
     created_at: datetime
     updated_at: datetime
 
@@ -386,3 +401,69 @@ class BatchResponse(Model):
 
     instances: dict[str, BatchEntry]
     databases: dict[str, BatchEntry] | None = None
+
+
+class CostResponse(Model):
+    """GET /v1/databases/{id}/cost."""
+
+    database_id: str
+    instance_fid: str = Field(alias="instance_fid")
+    name: str
+    namespace: str
+    plan: str | None = None
+    cost: CostOut | None = Field(description="null before the operator's first pass")
+
+
+class PricingItem(Model):
+    """A stretch of time at one rate (seed 004_ pricing history): newest first."""
+
+    database_id: str
+    instance_fid: str = Field(alias="instance_fid")
+    name: str
+    namespace: str
+    start_time: datetime = Field(alias="start_time")
+    end_time: datetime | None = Field(None, alias="end_time", description="null: the rate holds now")
+    hourly_usd: float
+    tasks: int
+    task_cpu: int | None = None
+    task_memory_mb: int | None = None
+    cost_usd: float = Field(description="Cost of the stretch within the requested time range (up to now)")
+
+
+class PricingPage(Model):
+    """GET /v2/instances/pricing/history (seed 004_)."""
+
+    data: list[PricingItem]
+    next_cursor: str | None = Field(alias="next_cursor")
+
+
+class CostTotal(Model):
+    key: str = Field(description="The namespace, the plan's name, or 'all'")
+    databases: int
+    hourly_usd: float
+    month_usd: float
+    total_usd: float
+
+
+class CostTotals(Model):
+    """GET /v1/costs: the running cost now per namespace and per plan, of the databases you may list."""
+
+    month: str
+    namespaces: list[CostTotal]
+    plans: list[CostTotal]
+    total: CostTotal
+
+
+class LogLineOut(Model):
+    timestamp: datetime
+    message: str = Field(description="The line, with any password or connection string masked")
+    stream: str
+
+
+class LogsResponse(Model):
+    """GET /v1/databases/{id}/logs: oldest first."""
+
+    database_id: str
+    source: str = Field(description="server, or build <id>")
+    group: str
+    lines: list[LogLineOut]

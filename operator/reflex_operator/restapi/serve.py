@@ -9,6 +9,7 @@ import os
 
 import uvicorn
 
+from reflex_operator.aws.logs import LogReader
 from reflex_operator.kube.config import api_client
 from reflex_operator.restapi.app import create_app
 from reflex_operator.restapi.cache import Cache
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     api = api_client(args.kubeconfig)
     cache = Cache(api, args.namespace)
     cache.start()
-    uvicorn.run(create_app(KubeBackend(api, cache, args.review_ttl)), host=args.host, port=args.port, log_level="info")
+    logs = None if os.environ.get("REFLEX_API_LOGS", "1") == "0" else LogReader()
+    uvicorn.run(create_app(KubeBackend(api, cache, args.review_ttl), logs), host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from reflex_operator.api.models import HistoryKind, ReflexDatabaseSpec, ReflexDatabaseStatus, Size, Sync, SyncMode
 from reflex_operator.api.plan import PlanStatus, ReflexPlanSpec
+from reflex_operator.database import cost as costs
 from reflex_operator.restapi.actions import BatchResult
 from reflex_operator.restapi.models import (
     AllowedActions,
@@ -23,6 +24,12 @@ from reflex_operator.restapi.models import (
     BuildEntry,
     BuildsResponse,
     ConditionOut,
+    CostOut,
+    CostResponse,
+    CostTotal,
+    CostTotals,
+    PricingItem,
+    PricingPage,
     DatabaseList,
     DatabaseSubset,
     DeployedInstanceConfig,
@@ -178,6 +185,9 @@ def _instance(obj: Obj, st: ReflexDatabaseStatus) -> Instance:
         swap_count=inst.swap_count if inst else None,
         row_counts=inst.row_counts if inst else None,
         last_health_check=inst.last_health_check if inst else None,
+        health_check_started=inst.health_check_started if inst else None,
+        health_check_pending=check_pending(obj, st),
+        cost=cost_out(st, datetime.now(timezone.utc)),
         created_at=created,
         updated_at=(inst.last_health_check if inst and inst.last_health_check else created),
     )
@@ -421,3 +431,72 @@ def instance_status(obj: Obj) -> InstanceStatusResponse:
     phase = phase_of(obj)
     ended = next((e.at for e in st.history if e.kind is HistoryKind.PHASE and e.to == "Terminated"), None) if phase == "Terminated" else None
     return InstanceStatusResponse(fid=instance_id(meta.get("uid", "")), name=meta.get("name", ""), status=seed_status(phase), end_time=ended)
+
+
+# ------------------------------------------------------------------ on-demand checks and cost
+
+
+def check_pending(obj: Obj, st: ReflexDatabaseStatus) -> bool:
+    """An on-demand health check asked for (spec.healthCheckToken) and not yet carried out."""
+    token = (obj.get("spec") or {}).get("healthCheckToken")
+    applied = st.applied_tokens.health_check if st.applied_tokens else None
+    return bool(token and token != applied) or bool(st.instance and st.instance.health_check_pending)
+
+
+def cost_out(st: ReflexDatabaseStatus, now: datetime) -> CostOut | None:
+    """The running cost figures at ``now`` (status holds them as of its last rate change)."""
+    if st.cost is None:
+        return None
+    f = costs.figures(st.cost, now)
+    return CostOut(hourly_usd=f.hourly_usd, month=f.month, month_usd=f.month_usd, total_usd=f.total_usd,
+                   since=st.cost.since, tasks=st.cost.tasks, prices_source=costs.PRICES_SOURCE)
+
+
+def cost_response(obj: Obj, now: datetime) -> CostResponse:
+    meta, st = obj.get("metadata") or {}, _status(obj)
+    uid = meta.get("uid", "")
+    return CostResponse(database_id=uid, instance_fid=instance_id(uid), name=meta.get("name", ""), namespace=meta.get("namespace", ""),
+                        plan=st.plan.name if st.plan else None, cost=cost_out(st, now))
+
+
+def _total(key: str, rows: list[CostOut]) -> CostTotal:
+    return CostTotal(key=key, databases=len(rows), hourly_usd=round(sum(r.hourly_usd for r in rows), 6),
+                     month_usd=round(sum(r.month_usd for r in rows), 6), total_usd=round(sum(r.total_usd for r in rows), 6))
+
+
+def cost_totals(objs: Iterable[Obj], now: datetime) -> CostTotals:
+    """The running cost now, per namespace and per plan (databases on no plan: under "")."""
+    by_ns: dict[str, list[CostOut]] = {}
+    by_plan: dict[str, list[CostOut]] = {}
+    for o in objs:
+        st = _status(o)
+        out = cost_out(st, now)
+        if out is None:
+            continue
+        by_ns.setdefault((o.get("metadata") or {}).get("namespace", ""), []).append(out)
+        by_plan.setdefault(st.plan.name if st.plan else "", []).append(out)
+    return CostTotals(month=costs.month_of(now), namespaces=[_total(k, v) for k, v in sorted(by_ns.items())],
+                      plans=[_total(k, v) for k, v in sorted(by_plan.items())], total=_total("all", [r for v in by_ns.values() for r in v]))
+
+
+def pricing_page(objs: Iterable[Obj], now: datetime, limit: int, cursor: str | None,
+                 start: datetime | None = None, end: datetime | None = None) -> PricingPage:
+    """The pricing history of ``objs``: stretches at one rate, newest first, within [start, end)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    after = decode_cursor(cursor)
+    if after is not None and not (isinstance(after, dict) and isinstance(after.get("pricing"), int)):
+        raise ValueError("the cursor is not one this API returned for the pricing history")
+    items = []
+    for o in objs:
+        meta, st = o.get("metadata") or {}, _status(o)
+        uid = meta.get("uid", "")
+        for sp in costs.spells(st.cost, now, start, end) if st.cost else []:
+            items.append(PricingItem(database_id=uid, instance_fid=instance_id(uid), name=meta.get("name", ""), namespace=meta.get("namespace", ""),
+                                     start_time=sp.start, end_time=sp.end, hourly_usd=sp.hourly_usd, tasks=sp.tasks,
+                                     task_cpu=sp.task_cpu, task_memory_mb=sp.task_memory_mb, cost_usd=sp.cost_usd))
+    items.sort(key=lambda it: (_neg_time(it.start_time), it.database_id))
+    offset = after["pricing"] if after else 0
+    chunk = items[offset: offset + limit]
+    nxt = _encode({"pricing": offset + limit}) if len(items) > offset + limit else None
+    return PricingPage(data=chunk, next_cursor=nxt)

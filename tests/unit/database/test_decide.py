@@ -668,3 +668,34 @@ def test_run_helper_returns_every_decision():
     decisions = run(World(), resource(), passes=6)
     assert len(decisions) == 6 and decisions[-1].phase is Phase.RUNNING
     assert decisions[0].status.instance is None and T0 <= decisions[-1].status.conditions[0].last_transition_time
+
+
+def test_an_on_demand_health_check_probes_now_once_per_token_and_waits_while_paused():
+    w, d = running()
+    shown = d.status.instance.last_health_check
+    w.tick(60)  # well inside the slow refresh: a poll alone would write nothing
+    d, dec = one_pass(w, upd(d, health_check_token="a"))
+    assert d.status.applied_tokens.health_check == "a"
+    assert d.status.instance.health_check_started == w.now
+    assert d.status.instance.last_health_check > shown and not d.status.instance.health_check_pending
+    started = d.status.instance.health_check_started
+    d, decs = passes(w, d, 3)
+    assert d.status.instance.health_check_started == started  # once per token
+    d, _ = settle(w, upd(d, paused=True))
+    d, dec = one_pass(w, upd(d, health_check_token="b"))
+    assert d.status.instance.health_check_pending
+    assert d.status.applied_tokens.health_check == "a"
+    d, _ = settle(w, upd(d, paused=False))
+    d, _ = passes(w, d, 2)
+    assert d.status.applied_tokens.health_check == "b" and not d.status.instance.health_check_pending
+
+
+def test_the_running_cost_stops_while_paused_and_starts_again():
+    w, d = running()
+    assert d.status.cost is not None and d.status.cost.hourly_usd > 0
+    running_rate = d.status.cost.hourly_usd
+    d, _ = settle(w, upd(d, paused=True))
+    assert d.status.cost.hourly_usd == 0 and d.status.cost.accrued_usd > 0
+    d, _ = settle(w, upd(d, paused=False))
+    assert d.status.cost.hourly_usd == running_rate
+    assert [c.hourly_usd for c in d.status.cost.changes][:2] == [running_rate, 0.0]

@@ -78,6 +78,7 @@ class Out:
 PART_B = "out of scope of this change, issue 24 part B"
 INSTANCE = ("get", "/v1/databases/{id}/instance")
 BUILDS = ("get", "/v1/databases/{id}/builds")
+PRICING = ("get", "/v2/instances/pricing/history")
 LIST = ("get", "/v1/databases")
 V2_LIST = ("get", "/v2/instances")
 BATCH = ("patch", "/v2/instances")
@@ -141,8 +142,8 @@ TABLE: dict[tuple[str, str, str], object] = {
     ("002", "field", "created"): Field(*INSTANCE, "instance.createdAt"),
     ("002", "field", "modified"): Field(*INSTANCE, "instance.updatedAt"),
     ("002", "field", "last_seen"): Field(*INSTANCE, "instance.lastHealthCheck"),
-    ("002", "field", "health_check_started"): Out(PART_B),
-    ("002", "field", "health_check_pending"): Out(PART_B),
+    ("002", "field", "health_check_started"): Field(*INSTANCE, "instance.healthCheckStarted"),
+    ("002", "field", "health_check_pending"): Field(*INSTANCE, "instance.healthCheckPending"),
     ("002", "field", "last_health_check"): Field(*INSTANCE, "instance.lastHealthCheck"),
     ("002", "field", "errors"): Field(*INSTANCE, "lifecycle.conditions[].message"),
     ("002", "field", "capacity_adjustment"): Out(_AWX_JOBS),
@@ -198,7 +199,7 @@ TABLE: dict[tuple[str, str, str], object] = {
     ("003", "value", "status=paused"): Produced("list_status", "paused"),
     ("003", "value", "status=stopped"): Produced("list_status", "terminated"),
     ("003", "value", "status=error"): Produced("list_status", "failed"),
-    ("003", "endpoint", "GET /instances/:id/logs"): Out(PART_B),
+    ("003", "endpoint", "GET /instances/:id/logs"): Route("get", "/v1/databases/{id}/logs"),
     ("003", "endpoint", "GET /instances/:id/ssh"): Out("no shell into a Fargate task: by design, nothing to connect to"),
     # ------------------------------------------------------------------ 004_ Instances (v2)
     ("004", "endpoint", "GET /v2/instances"): Route(*V2_LIST),
@@ -222,9 +223,9 @@ TABLE: dict[tuple[str, str, str], object] = {
     ("004", "param", "history bid_fid"): Out(_NO_MARKET),
     ("004", "param", "history reservation_fid"): Out(_NO_MARKET),
     ("004", "field", "history next_cursor"): Field(*HISTORY, "next_cursor"),
-    ("004", "endpoint", "GET /v2/instances/pricing/history"): Out(PART_B),
-    **{("004", "param", f"pricing {p}"): Out(PART_B) for p in ("project", "instance_fid", "bid_fid", "reservation_fid", "limit", "start_time", "end_time", "next_cursor")},
-    ("004", "field", "pricing next_cursor"): Out(PART_B),
+    ("004", "endpoint", "GET /v2/instances/pricing/history"): Route("get", PRICING[1]),
+    **{("004", "param", f"pricing {p}"): Param(*PRICING, p) for p in ("project", "instance_fid", "bid_fid", "reservation_fid", "limit", "start_time", "end_time", "next_cursor")},
+    ("004", "field", "pricing next_cursor"): Field(*PRICING, "next_cursor"),
 }
 
 # The seeds' items, transcribed (what TABLE must cover): the same keys, listed apart so that an

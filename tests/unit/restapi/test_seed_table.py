@@ -108,13 +108,9 @@ def test_the_api_answers_the_seed_item_where_the_table_says(item: tuple[str, str
     check(TABLE[item])
 
 
-def test_only_cost_logs_and_on_demand_checks_are_left_to_part_b() -> None:
+def test_nothing_is_left_to_part_b() -> None:
     part_b = sorted(name for (seed, _, name), answer in TABLE.items() if isinstance(answer, Out) and answer.reason == PART_B)
-    assert part_b == sorted([
-        "health_check_started", "health_check_pending", "GET /instances/:id/logs", "GET /v2/instances/pricing/history",
-        "pricing next_cursor", *[f"pricing {p}" for p in ("project", "instance_fid", "bid_fid", "reservation_fid", "limit",
-                                                          "start_time", "end_time", "next_cursor")],
-    ])
+    assert part_b == []
 
 
 def _words(name: str) -> list[str]:
