@@ -255,16 +255,8 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster
                 pass  # written with the first decision's status, before acting (reconcile)
             case s.Deploy():
                 await _deploy(rt, desired, step, cluster, acted)
-            case s.ScaleService():
-                acted.service = await rt.ecs.scale(step.service_name, step.desired_count, cluster)
-                acted.service_changed = True
-                rt.services[step.service_name] = acted.service
-            case s.DeleteService():
-                acted.service = await rt.ecs.delete(step.service_name, cluster)
-                acted.service_changed = True
-                rt.services[step.service_name] = acted.service
-                rt.health.pop((desired.namespace, desired.name), None)
-                triggers.slot_freed(rt, cluster)
+            case s.ScaleService() | s.DeleteService():
+                await _act_service(rt, desired, step, cluster, acted)
             case s.Reload():
                 await rt.dataplane.reload(step.endpoint_url)
             case s.CheckHealth():
@@ -280,6 +272,18 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster
             case _:
                 raise ReconcileError(f"unknown step {step!r}")
     return acted
+
+
+async def _act_service(rt: Runtime, desired: Desired, step: s.ScaleService | s.DeleteService, cluster: str, acted: _Acted) -> None:
+    """Scale or delete the ECS service; a deletion frees its slot on the cluster."""
+    if isinstance(step, s.ScaleService):
+        acted.service = await rt.ecs.scale(step.service_name, step.desired_count, cluster)
+    else:
+        acted.service = await rt.ecs.delete(step.service_name, cluster)
+        rt.health.pop((desired.namespace, desired.name), None)
+        triggers.slot_freed(rt, cluster)
+    acted.service_changed = True
+    rt.services[step.service_name] = acted.service
 
 
 async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acted, resource: str) -> None:
