@@ -161,6 +161,8 @@ class _Costs(Collector):
             ns_hourly.add_metric([key], h)
             ns_month.add_metric([key], m)
         for key, (h, m) in sorted(by_plan.items()):
+            if not key:
+                continue  # on no plan: the plan series are only for plans (as the other reflexdb_plan_* are)
             plan_hourly.add_metric([key], h)
             plan_month.add_metric([key], m)
         yield from families

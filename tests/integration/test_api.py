@@ -22,6 +22,9 @@ import yaml
 
 from reflex_operator.api.models import (
     BuildIntent,
+    CostChange,
+    CostStatus,
+    LogsLocation,
     GROUP,
     HistoryEntry,
     HistoryKind,
@@ -322,6 +325,8 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         "schemas": ["public", "billing"],
         "input_hash": "9f2c1e0b7a6d5c4b",
         "failure_reason": "none",
+        "log_group": "/aws/codebuild/reflex-server-build",
+        "log_stream": "4c1e6a8e-0d4b-4cf7-9d7e-2f0b1b2f7c11",
     }
     actions = {
         action: ActionAvailability(
@@ -365,6 +370,9 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
             snapshot_time=T0,
             desired_count=1,
             running_count=1,
+            logs=LogsLocation(group="/reflexdb/instances", stream_prefix="rdb-orders"),
+            health_check_started=T1,
+            health_check_pending=False,
         ),
         latest_build=BuildStatus(**build),
         builds=[
@@ -374,7 +382,7 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         active_build_id="orders-b-0002",
         allowed_actions=AllowedActions.from_map(actions),
         queued_goals=["resize"],
-        applied_tokens=AppliedTokens(reload="1", restart="1", rebuild="2024-06-01", secret_version="4711"),
+        applied_tokens=AppliedTokens(reload="1", restart="1", rebuild="2024-06-01", secret_version="4711", health_check="1"),
         secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:reflex/orders-abc123",
         message="serving snapshot 42",
         build_intent=BuildIntent(
@@ -397,6 +405,10 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         unseen_count=1,
         skipped_count=0,
         history=[HistoryEntry(kind=HistoryKind.PHASE, from_="Deploying", to="Running", at=T1, reason="Running")],
+        cost=CostStatus(
+            hourly_usd=0.05, tasks=1, accrued_usd=0.2, month="2024-06", month_usd=0.2, accrued_at=T1, since=T0,
+            changes=[CostChange(at=T0, hourly_usd=0.05, tasks=1, task_cpu=1024, task_memory_mb=2048)],
+        ),
     )
 
 

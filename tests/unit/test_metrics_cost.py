@@ -31,3 +31,12 @@ def test_cost_series_per_database_namespace_and_plan() -> None:
     assert 'reflexdb_plan_cost_hourly_usd{plan="free"} 1.0' in text
     m.forget("b", "z")
     assert 'plan="free"' not in generate_latest(m.registry).decode()
+
+
+def test_a_database_on_no_plan_counts_in_its_namespace_not_in_a_plan_series() -> None:
+    m = Metrics()
+    m.costs.clock = lambda: T0 + timedelta(hours=1)
+    m.observe_cost("c", "w", ReflexDatabaseStatus.model_validate({"cost": _status(2.0, "x").cost.model_dump(mode="json", by_alias=True)}))
+    text = generate_latest(m.registry).decode()
+    assert 'reflexdb_namespace_cost_hourly_usd{namespace="c"} 2.0' in text
+    assert not [line for line in text.splitlines() if line.startswith("reflexdb_plan_cost_") and "{" in line]
