@@ -79,8 +79,8 @@ class Metrics:
     def aws_budget_waited(self, service: str, family: str, seconds: float) -> None:
         self.aws_budget_wait.labels(service, family).observe(seconds)
 
-    def aws_budget_deferred_call(self, service: str, family: str) -> None:
-        self.aws_budget_deferred.labels(service, family).inc()
+    def aws_budget_deferred_call(self, family: str) -> None:
+        self.aws_budget_deferred.labels(family.split(".")[0], family).inc()
 
     def leadership(self, held: list[int], shards: int) -> None:
         self.leader.set(1 if held else 0)

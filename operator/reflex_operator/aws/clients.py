@@ -26,13 +26,11 @@ from botocore.retries.standard import RetryContext, RetryEventAdapter, Throttlin
 from botocore.utils import parse_timestamp
 
 from reflex_operator.aws.budget import Budgets
-from reflex_operator.ports import BudgetDeferred
 
 __all__ = ["AwsClients", "CallHook", "WaitHook", "is_throttle", "error_code", "AwsCallError", "utc_timestamp"]
 
 CallHook = Callable[[str, str, str], None]  # (service, operation, outcome) of each attempt
 WaitHook = Callable[[str, str, float], None]  # (service, family, seconds waited for the budget)
-DeferHook = Callable[[str, str], None]  # (service, family) of a call a pass deferred for want of a token
 
 # botocore's standard retry mode asks this detector whether an answer is throttling (its list of
 # throttling error codes, the codes the service model marks as throttling, an unmodelled 429).
@@ -87,7 +85,6 @@ class AwsClients:
         hook: CallHook | None = None,
         budgets: Budgets | None = None,
         waited: WaitHook | None = None,
-        deferred: DeferHook | None = None,
     ) -> None:
         self._config = BotoConfig(
             retries={"mode": "standard", "max_attempts": max_attempts},
@@ -104,7 +101,6 @@ class AwsClients:
         self._hook = hook
         self.budgets = budgets if budgets is not None else Budgets()
         self._waited = waited
-        self._deferred = deferred
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -144,26 +140,14 @@ class AwsClients:
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Wait for the operation's budget, then run the call in a worker thread (boto3 blocks).
         Raises ``BudgetDeferred`` (nothing sent) in a pass's step that would wait (``aws.budget``)."""
-        try:
-            family, waited = await self.budgets.take(service, operation)
-        except BudgetDeferred as exc:
-            self._defer(service, exc)
-            raise
+        family, waited = await self.budgets.take(service, operation)
         if self._waited is not None:
             self._waited(service, family, waited)
         return await asyncio.to_thread(self.call_sync, service, operation, **params)
 
     async def hold(self, service: str, operation: str) -> None:
         """Hold the operation's token for the calling pass (``Budgets.hold``), or ``BudgetDeferred``."""
-        try:
-            await self.budgets.hold(service, operation)
-        except BudgetDeferred as exc:
-            self._defer(service, exc)
-            raise
-
-    def _defer(self, service: str, exc: BudgetDeferred) -> None:
-        if self._deferred is not None:
-            self._deferred(service, exc.wait.family)
+        await self.budgets.hold(service, operation)
 
     def _count(self, service: str, operation: str, outcome: str) -> None:
         if self._hook is not None:

@@ -127,6 +127,7 @@ async def _admit(rt: Runtime, key: Key, desired: Desired, observed: Observation,
             await rt.codebuild.hold_start()
     except BudgetDeferred as exc:
         log.debug("%s/%s: %s", *key, exc)
+        rt.metrics.aws_budget_deferred_call(exc.wait.family)
         observed = replace(observed, deferred=exc.wait)
         return decide(desired, observed, rt.config, rt.clock()), observed
     return first, observed
@@ -266,6 +267,7 @@ async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster
         except BudgetDeferred as exc:
             acted.deferred = exc.wait
             log.debug("%s/%s: %s", *key, exc)
+            rt.metrics.aws_budget_deferred_call(exc.wait.family)
     return acted
 
 

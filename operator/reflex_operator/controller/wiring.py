@@ -65,7 +65,6 @@ async def build_runtime(settings: Settings) -> Runtime:
             settings.aws_rate_budget_fraction, {f: parse_rate(t) for f, t in settings.aws_rate_budgets.items()}
         ),
         waited=metrics.aws_budget_waited,
-        deferred=metrics.aws_budget_deferred_call,
     )
     try:
         repository = await ecr.repository_uri(aws, settings.ecr_repository)
