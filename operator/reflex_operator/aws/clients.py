@@ -4,7 +4,8 @@ The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable, exactly as b
 the same code talks to AWS or to the local emulator. What counts as throttling is botocore's own
 judgement (the detector its ``standard`` retry mode uses), so the metric counts exactly what boto3
 retries as throttling. Every call first waits for its API family's budget (``aws.budget``), so
-the operator stays inside AWS's request rates instead of being throttled into errors.
+the operator stays inside AWS's request rates instead of being throttled into errors; a call of a
+reconcile pass's step that would wait raises ``ports.BudgetDeferred`` instead (nothing sent).
 """
 
 from __future__ import annotations
