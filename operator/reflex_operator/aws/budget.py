@@ -206,7 +206,7 @@ class Budgets:
         bucket, scope = self.bucket(family), _SCOPE.get()
         if scope is None or not scope.armed:
             return family, await bucket.take()
-        wait = self._ticket(bucket, scope, service, operation, family)
+        wait = self._ticket(bucket, scope, operation, family)
         bucket.redeem(scope.key)
         if writes(family):
             scope.armed = False  # the rest of this step is not left half done
@@ -221,12 +221,12 @@ class Budgets:
         family = family_of(service, operation)
         scope = _SCOPE.get()
         if scope is not None and scope.armed:
-            wait = self._ticket(self.bucket(family), scope, service, operation, family)
+            wait = self._ticket(self.bucket(family), scope, operation, family)
             if wait > 0:
                 await self._sleep(wait)
         return family
 
-    def _ticket(self, bucket: TokenBucket, scope: Scope, service: str, operation: str, family: str) -> float:
+    def _ticket(self, bucket: TokenBucket, scope: Scope, operation: str, family: str) -> float:
         wait = bucket.ticket(scope.key)
         if wait > self.defer_after:
             raise BudgetDeferred(BudgetWait(operation, family, wait))
