@@ -15,7 +15,9 @@ namespaces, then provisions N micro ReflexDatabases (one shared Secret per names
   second and per database per hour, idle and during provisioning;
 - CPU seconds per minute and RSS (from /proc) of the operator, the emulator, the simulator,
   kube-apiserver, etcd and this process, idle and during provisioning; the load average;
-- pause latency (patch spec.paused -> the ECS service's desiredCount 0), p50/p99 over a sample.
+- pause latency (patch spec.paused -> the ECS service's desiredCount 0), p50/p99 over a sample;
+- the client-side rate budgets (the operator's metrics): seconds AWS calls waited in a pass for a
+  token, by API family, and passes that gave their worker back instead (deferred).
 
 Writes .bench-scale/results-<N>.json (also when the ready timeout passes: "complete": false, exit
 status 1) and prints the table. The stack is torn down at the end, also on Ctrl-C / SIGTERM.
@@ -93,9 +95,15 @@ class Stack:
     def apiserver_requests(self) -> Counter[tuple[str, str, str]]:
         return lib.request_counts(self.kubectl("get", "--raw", "/metrics", timeout=120))
 
-    def operator_throttles(self) -> float:
+    def operator_metrics(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=30) as reply:
-            return lib.sum_metric(reply.read().decode(), "reflex_operator_aws_throttles_total")
+            return reply.read().decode()  # type: ignore[no-any-return]
+
+    def operator_throttles(self) -> float:
+        return lib.sum_metric(self.operator_metrics(), "reflex_operator_aws_throttles_total")
+
+    def operator_budgets(self) -> dict[str, dict[str, float]]:
+        return lib.budget_figures(self.operator_metrics())
 
     def emulator_calls(self) -> dict[str, int]:
         return http_json("GET", f"{self.emulator}/_emulator/calls/by/reflex-operator") or {}
@@ -264,6 +272,7 @@ class Window:
         self.s.reset_calls()
         self.requests = self.s.apiserver_requests()
         self.throttles = self.s.operator_throttles()
+        self.budgets = self.s.operator_budgets()
         self.emu_throttled = self.s.emulator_throttled()
         self.snap = self.probe.snapshot()
 
@@ -280,6 +289,7 @@ class Window:
         return {"elapsed_s": round(elapsed, 1), "aws_calls": dict(sorted(calls.items(), key=lambda kv: -kv[1])),
                 "k8s_writes": writes, "cpu": self.probe.rates(self.snap, snap),
                 "operator_throttles": self.s.operator_throttles() - self.throttles,
+                "aws_budgets": lib.budget_delta(self.budgets, self.s.operator_budgets()),
                 "emulator_throttled": lib.count_delta(self.emu_throttled, emu_after),
                 "load_avg": [round(x, 2) for x in snap["load"]]}
 

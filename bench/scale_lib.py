@@ -103,6 +103,37 @@ def sum_metric(text: str, name: str) -> float:
     return sum(v for _, _, v in parse_prometheus(text, [name]))
 
 
+def by_label(text: str, name: str, label: str) -> dict[str, float]:
+    """The samples of ``name`` summed by the value of ``label`` (empty when absent)."""
+    out: dict[str, float] = {}
+    for _, labels, value in parse_prometheus(text, [name]):
+        out[labels.get(label, "")] = out.get(labels.get(label, ""), 0.0) + value
+    return out
+
+
+BUDGET_SERIES = {
+    "waited_s": "reflex_operator_aws_budget_wait_seconds_sum",
+    "waits": "reflex_operator_aws_budget_wait_seconds_count",
+    "deferred": "reflex_operator_aws_budget_deferred_total",
+}
+
+
+def budget_figures(text: str) -> dict[str, dict[str, float]]:
+    """Per API family: seconds AWS calls waited in a pass for their rate budget, how many calls
+    asked, and how many passes gave their worker back instead (deferred)."""
+    return {key: by_label(text, name, "family") for key, name in BUDGET_SERIES.items()}
+
+
+def budget_delta(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """What the budgets did between two scrapes, by family, and the total seconds waited."""
+    out: dict[str, Any] = {}
+    for key, now in after.items():
+        was = before.get(key, {})
+        out[key] = {f: round(v - was.get(f, 0.0), 1) for f, v in sorted(now.items()) if v - was.get(f, 0.0)}
+    out["waited_total_s"] = round(sum(out["waited_s"].values()), 1)
+    return out
+
+
 def request_counts(text: str) -> Counter[tuple[str, str, str]]:
     """kube-apiserver's ``apiserver_request_total`` summed by (verb, resource, subresource)."""
     out: Counter[tuple[str, str, str]] = Counter()
@@ -217,8 +248,13 @@ def table_rows(r: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     scans = ", ".join(prov.get("scan_operations", [])) or "none"
     k8s_idle = idle.get("k8s_writes", {})
     op_idle, op_prov = idle.get("cpu", {}).get("operator", {}), prov.get("cpu", {}).get("operator", {})
+    budgets = prov.get("aws_budgets", {})
+    median = prov.get("ready_after_s", {}).get("p50")
     return [
         ("all Ready from one apply", ready, "≤ 20 min"),
+        ("median apply → Ready", _fmt(median, ' s', 0), "(none set)"),
+        ("passes asleep on a rate budget, provisioning", f"{_fmt(budgets.get('waited_total_s'), ' s', 0)} waited; "
+         f"deferred {dict(budgets.get('deferred', {}))}", "(none set)"),
         ("idle AWS calls per poll", f"{_fmt(idle.get('aws_calls_per_poll_total'), '', 1)} vs ⌈N/10⌉ = "
          f"{r.get('describe_services_bound')} (ratio {_fmt(idle.get('ratio'))}); {dict(aws_idle)}", "ratio 1.00, DescribeServices only"),
         ("AWS calls per database to provision", f"{_fmt(prov.get('aws_calls_per_database'))}; list/scan: {scans}", "≤ 6, no list or scan"),

@@ -45,6 +45,12 @@ class Metrics:
             buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
+        self.aws_budget_deferred = Counter(
+            "reflex_operator_aws_budget_deferred_total",
+            "AWS calls a reconcile pass did not wait for: no budget token yet, the pass requeued for when it comes",
+            ["service", "family"],
+            registry=r,
+        )
         self.status_writes = Counter("reflex_operator_status_writes_total", "Status patches written", registry=r)
         self.leader = Gauge("reflex_operator_leader", "1 while this replica holds a Lease and acts, 0 on a standby", registry=r)
         self.shard_held = Gauge("reflex_operator_shard_held", "1 for each shard whose Lease this replica holds", ["shard"], registry=r)
@@ -77,6 +83,9 @@ class Metrics:
 
     def aws_budget_waited(self, service: str, family: str, seconds: float) -> None:
         self.aws_budget_wait.labels(service, family).observe(seconds)
+
+    def aws_budget_deferred_call(self, family: str) -> None:
+        self.aws_budget_deferred.labels(family.split(".")[0], family).inc()
 
     def leadership(self, held: list[int], shards: int) -> None:
         self.leader.set(1 if held else 0)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from reflex_operator.database.inputs import HealthSample, ObservedBuild, ObservedService
+from reflex_operator.database.inputs import BudgetWait, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.database.steps import FindBuild, Deploy, StartBuild
 
-__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull"]
+__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull", "BudgetDeferred"]
 
 
 class Conflict(Exception):
@@ -36,8 +36,21 @@ class BuildQuotaReached(Exception):
     full too). Nothing was started; the database waits in ``Building/BuildQueued``."""
 
 
+class BudgetDeferred(Exception):
+    """An AWS call of a reconcile pass found its API family's client-side rate budget empty. Nothing
+    was sent: the token is held for the same database ``wait.ready_in`` seconds from now, and its
+    pass is queued for then instead of holding a worker asleep. Not a failure (no backoff)."""
+
+    def __init__(self, wait: BudgetWait) -> None:
+        super().__init__(f"{wait.operation}: the {wait.family} rate budget has a token for this pass in {wait.ready_in:.1f} s")
+        self.wait = wait
+
+
 class Builds(Protocol):
-    """CodeBuild. ``start`` raises ``BuildQuotaReached`` at the concurrent-build quota."""
+    """CodeBuild. ``start`` raises ``BuildQuotaReached`` at the concurrent-build quota; ``hold_start``
+    holds the StartBuild budget's token for the calling pass, or raises ``BudgetDeferred``."""
+
+    async def hold_start(self) -> None: ...
 
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]: ...
 

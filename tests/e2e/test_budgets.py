@@ -146,6 +146,44 @@ def test_a_burst_beyond_the_budget_waits_for_it_and_is_never_throttled(operator,
     metrics = operator.metrics()
     family = {"service": "codebuild", "family": "codebuild.build-modify"}
     assert _metric(metrics, "reflex_operator_aws_budget_wait_seconds_count", **family) >= 3
-    assert _metric(metrics, "reflex_operator_aws_budget_wait_seconds_sum", **family) > 0  # some starts waited
+    # Some starts waited for their token, with the worker given back (not asleep in the pass).
+    assert _metric(metrics, "reflex_operator_aws_budget_deferred_total", **family) >= 1
+    assert _metric(metrics, "reflex_operator_aws_budget_wait_seconds_sum", **family) < 1
     assert _metric(metrics, "reflex_operator_aws_throttles_total", service="codebuild") == 0
     assert _operator_calls(aws).get("codebuild.StartBuild") == 3
+
+
+WAITS_FOR_REGISTRATION = "RegisterTaskDefinition token"
+
+
+def _ready_and_held(operator) -> tuple[str, str] | None:
+    """(the database that is Ready, the one whose registration waits for its token), once so."""
+    objs = {name: operator.rdb(name) for name in ("a", "b")}
+    ready = [n for n, o in objs.items() if o and _condition(o, "Ready").get("status") == "True"]
+    held = [n for n, o in objs.items() if o and WAITS_FOR_REGISTRATION in _condition(o, "Reconciling").get("message", "")]
+    return (ready[0], held[0]) if len(ready) == 1 and len(held) == 1 and ready != held else None
+
+
+def test_a_pass_waiting_for_a_registration_token_does_not_keep_another_databases_ready_from_being_written(
+    operator, kube, aws, simulator, namespace
+):
+    operator.stop()
+    # One registration, then one a minute; one worker: a pass asleep on the budget would hold it,
+    # and the first database's Ready would wait a minute behind the second one's registration.
+    operator.start(REFLEX_AWS_RATE_BUDGETS='{"ecs.task-definition-modify": "1/0.0167"}', REFLEX_WORKERS="1")
+    aws.emulator.reset_calls()
+    started = time.monotonic()
+    for name in ("a", "b"):
+        apply(kube, namespace, manifest(name, secret=f"src-{name}"))
+    first, second = wait_until(lambda: _ready_and_held(operator), 40, what="one Ready while the other waits for its token")  # type: ignore[misc]
+    assert time.monotonic() - started < 45  # well before the second token (60 s)
+    held = operator.rdb(second)
+    assert status(held)["phase"] == "Deploying" and _condition(held, "Stalled").get("status") == "False"
+    metrics = operator.metrics()
+    family = {"service": "ecs", "family": "ecs.task-definition-modify"}
+    assert _metric(metrics, "reflex_operator_aws_budget_deferred_total", **family) >= 1
+    assert _metric(metrics, "reflex_operator_aws_budget_wait_seconds_sum", **family) < 1  # nobody slept on it
+    operator.wait_ready(second, timeout=120)  # at its token's time, without failing or backing off
+    assert _operator_calls(aws).get("ecs.RegisterTaskDefinition") == 2
+    assert "AWSError" not in operator.event_reasons(second)
+    assert _metric(operator.metrics(), "reflex_operator_aws_throttles_total", service="ecs") == 0

@@ -11,6 +11,7 @@ import pytest
 
 from reflex_operator.aws import budget
 from reflex_operator.aws.budget import FAMILIES, OPERATIONS, Budgets, Rate, TokenBucket, family_of, parse_rate
+from reflex_operator.ports import BudgetDeferred
 from reflex_operator.settings import Settings
 
 AWS = Path(budget.__file__).parent
@@ -155,3 +156,146 @@ def test_every_call_waits_for_its_familys_budget_before_it_is_sent(monkeypatch):
     asyncio.run(run())
     assert order == [("send", "StartBuild"), ("wait", 0.5), ("send", "StartBuild")]
     assert waited == [("codebuild", "codebuild.build-modify", 0.0), ("codebuild", "codebuild.build-modify", 0.5)]
+
+
+# --- a pass's step does not sleep on an empty bucket: tickets ---------------------------------
+
+KEY, OTHER = ("team-a", "orders"), ("team-a", "billing")
+
+
+@pytest.mark.parametrize(
+    "taken_before,elapsed,expected",
+    [
+        (0, 0.0, 0.0),  # a token in the bucket: the holder's at once
+        (1, 0.0, 2.0),  # the one token is someone else's: the next in 1 / 0.5 s
+        (2, 0.0, 4.0),  # two callers ahead: in their order
+        (1, 2.0, 0.0),  # the refill came before the holder asked
+    ],
+)
+def test_a_ticket_is_the_holders_place_in_the_buckets_order(taken_before, elapsed, expected):
+    t = FakeTime()
+    bucket = TokenBucket(Rate(1, 0.5), t.clock, t.sleep)
+    for _ in range(taken_before):
+        bucket.reserve()
+    t.now += elapsed
+    assert bucket.ticket(KEY) == pytest.approx(expected)
+
+
+def test_a_ticket_is_kept_until_redeemed_and_asking_again_reserves_nothing_more():
+    t = FakeTime()
+    bucket = TokenBucket(Rate(1, 0.5), t.clock, t.sleep)
+    bucket.reserve()
+    assert bucket.ticket(KEY) == pytest.approx(2.0)
+    t.now = 1.5
+    assert bucket.ticket(KEY) == pytest.approx(0.5)  # the same ticket, closer
+    assert bucket.ticket(OTHER) == pytest.approx(2.5)  # behind it, not beside it
+    t.now = 2.0
+    assert bucket.ticket(KEY) == 0.0 and bucket.holds(KEY)
+    bucket.redeem(KEY)
+    assert not bucket.holds(KEY)
+
+
+def test_tickets_long_past_their_time_are_dropped():
+    t = FakeTime()
+    bucket = TokenBucket(Rate(1, 100), t.clock, t.sleep)
+    for i in range(64):
+        bucket.ticket(("ns", f"db{i}"))
+    t.now = budget.TICKET_GRACE_SECONDS + 10
+    for i in range(63):
+        bucket.ticket(("ns", f"later{i}"))
+    assert bucket.holds(("ns", "db0"))  # pruned now and then, not on every ticket
+    bucket.ticket(KEY)
+    assert bucket.holds(KEY) and bucket.holds(("ns", "later0")) and not bucket.holds(("ns", "db0"))
+
+
+def _budgets(t: FakeTime, **rates: Rate) -> Budgets:
+    return Budgets(1.0, {f.replace("_", "."): r for f, r in rates.items()}, clock=t.clock, sleep=t.sleep)
+
+
+@pytest.mark.parametrize(
+    "scoped,taken_before,outcome",
+    [
+        (False, 1, ("slept", 2.0)),  # outside a pass's step (the poller): waits in place, as before
+        (True, 0, ("sent", 0.0)),  # a token: sent at once
+        (True, 1, ("deferred", 2.0)),  # none for 2 s: given back, the token held for the database
+    ],
+)
+async def test_a_call_in_a_passs_step_defers_rather_than_sleeps(scoped, taken_before, outcome):
+    t = FakeTime()
+    budgets = Budgets(1.0, {"ecs.task-definition-modify": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    for _ in range(taken_before):
+        budgets.bucket("ecs.task-definition-modify").reserve()
+    try:
+        if scoped:
+            with budget.deferring(KEY):
+                _, waited = await budgets.take("ecs", "RegisterTaskDefinition")
+        else:
+            _, waited = await budgets.take("ecs", "RegisterTaskDefinition")
+        got = ("slept" if t.slept else "sent", waited)
+    except BudgetDeferred as exc:
+        assert exc.wait.family == "ecs.task-definition-modify" and exc.wait.operation == "RegisterTaskDefinition"
+        assert budgets.bucket("ecs.task-definition-modify").holds(KEY) and not t.slept
+        got = ("deferred", exc.wait.ready_in)
+    assert got[0] == outcome[0] and got[1] == pytest.approx(outcome[1])
+
+
+async def test_the_deferred_call_goes_through_at_its_tickets_time_without_taking_another_token():
+    t = FakeTime()
+    budgets = Budgets(1.0, {"ecs.task-definition-modify": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    bucket = budgets.bucket("ecs.task-definition-modify")
+    bucket.reserve()
+    with pytest.raises(BudgetDeferred), budget.deferring(KEY):
+        await budgets.take("ecs", "RegisterTaskDefinition")
+    t.now = 1.0  # woken early (another trigger): still not its turn
+    with pytest.raises(BudgetDeferred) as early, budget.deferring(KEY):
+        await budgets.take("ecs", "RegisterTaskDefinition")
+    assert early.value.wait.ready_in == pytest.approx(1.0)
+    t.now = 2.0
+    with budget.deferring(KEY):
+        assert await budgets.take("ecs", "RegisterTaskDefinition") == ("ecs.task-definition-modify", 0.0)
+    assert not bucket.holds(KEY) and bucket.reserve() == pytest.approx(2.0)  # one token each, in order
+
+
+async def test_once_a_step_has_sent_a_write_the_rest_of_it_waits_in_place():
+    t = FakeTime()
+    budgets = Budgets(1.0, {"ecs.service-modify": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    budgets.bucket("ecs.service-modify").reserve()
+    with budget.deferring(KEY):
+        await budgets.take("ecs", "RegisterTaskDefinition")  # a write went out
+        _, waited = await budgets.take("ecs", "CreateService")  # never left half done
+    assert waited == pytest.approx(2.0) and t.slept == pytest.approx([2.0])
+
+
+async def test_a_read_before_any_write_may_defer():
+    t = FakeTime()
+    budgets = Budgets(1.0, {"ecs.task-definition-read": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    budgets.bucket("ecs.task-definition-read").reserve()
+    with pytest.raises(BudgetDeferred), budget.deferring(KEY):
+        await budgets.take("ecs", "DescribeTaskDefinition")
+
+
+@pytest.mark.parametrize(
+    "taken_before,deferred,slept",
+    [(0, False, []), (1, True, [])],
+)
+async def test_hold_keeps_the_token_for_the_call_that_follows(taken_before, deferred, slept):
+    t = FakeTime()
+    budgets = Budgets(1.0, {"codebuild.build-modify": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    for _ in range(taken_before):
+        budgets.bucket("codebuild.build-modify").reserve()
+    try:
+        with budget.deferring(KEY):
+            await budgets.hold("codebuild", "StartBuild")
+    except BudgetDeferred:
+        assert deferred
+        return
+    assert not deferred and budgets.bucket("codebuild.build-modify").holds(KEY)
+    with budget.deferring(KEY):
+        assert await budgets.take("codebuild", "StartBuild") == ("codebuild.build-modify", 0.0)
+    assert t.slept == slept and budgets.bucket("codebuild.build-modify").reserve() == pytest.approx(2.0)
+
+
+def test_only_reads_may_be_repeated_after_a_step_is_given_back():
+    assert [f for f in FAMILIES if not budget.writes(f)] == [
+        "ecs.service-read", "ecs.task-definition-read", "codebuild.build-read", "ecr.read",
+    ]

@@ -153,3 +153,23 @@ def test_poll_profile_runs_against_the_operators_ports(tmp_path) -> None:
     subprocess.run([sys.executable, str(script), "--resources", "20", "--polls", "2", "--passes", "5", "--out", str(out)], check=True, capture_output=True, timeout=120)
     figures = json.loads(out.read_text())
     assert figures["resources"] == 20 and figures["woken_first_poll"] == 20 and set(figures["woken_per_idle_poll"]) == {0} and figures["idle_pass_writes"] == 0
+
+
+BUDGETS_BEFORE = """
+reflex_operator_aws_budget_wait_seconds_sum{service="ecs",family="ecs.task-definition-modify"} 10.0
+reflex_operator_aws_budget_wait_seconds_count{service="ecs",family="ecs.task-definition-modify"} 4.0
+"""
+BUDGETS_AFTER = """
+reflex_operator_aws_budget_wait_seconds_sum{service="ecs",family="ecs.task-definition-modify"} 25.5
+reflex_operator_aws_budget_wait_seconds_count{service="ecs",family="ecs.task-definition-modify"} 9.0
+reflex_operator_aws_budget_wait_seconds_sum{service="codebuild",family="codebuild.build-modify"} 2.0
+reflex_operator_aws_budget_deferred_total{service="ecs",family="ecs.task-definition-modify"} 3.0
+"""
+
+
+def test_budget_delta_gives_seconds_waited_and_passes_deferred_by_family():
+    delta = lib.budget_delta(lib.budget_figures(BUDGETS_BEFORE), lib.budget_figures(BUDGETS_AFTER))
+    assert delta["waited_s"] == {"codebuild.build-modify": 2.0, "ecs.task-definition-modify": 15.5}
+    assert delta["waits"] == {"ecs.task-definition-modify": 5.0}
+    assert delta["deferred"] == {"ecs.task-definition-modify": 3.0}
+    assert delta["waited_total_s"] == 17.5

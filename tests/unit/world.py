@@ -36,6 +36,7 @@ from reflex_operator.database.decide import desired_config
 from reflex_operator.database import steps as s
 from reflex_operator.tenancy.plans import Plan
 from reflex_operator.ports import BuildQuotaReached, ClusterFull, Conflict
+from reflex_operator.aws.budget import Budgets
 from reflex_operator.kube.client import FINALIZER
 from reflex_operator.controller.poller import poll_once
 from reflex_operator.controller.reconcile import observe, reconcile
@@ -65,10 +66,14 @@ class FakeCodeBuild:
     def __init__(self, world: World) -> None:
         self.w = world
 
+    async def hold_start(self) -> None:
+        await self.w.budgets.hold("codebuild", "StartBuild")
+
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]:
         return {cid: self.w.observed_build(cid) for cid in ids if cid in self.w.builds}
 
     async def start(self, step: s.StartBuild) -> ObservedBuild:
+        await self.w.budgets.take("codebuild", "StartBuild")
         self.w.calls.append(step)
         window = timedelta(seconds=IDEMPOTENCY_WINDOW)
         existing = [c for c, b in self.w.builds.items() if b["token"] == step.idempotency_token and self.w.now - b["started"] < window]
@@ -133,6 +138,8 @@ class FakeEcs:
         return {n: self._observed(n) for n in names}
 
     async def deploy(self, step: s.Deploy, cluster: str | None = None) -> ObservedService:
+        await self.w.budgets.take("ecs", "RegisterTaskDefinition")  # as the adapter: register, then create or update
+        await self.w.budgets.take("ecs", "CreateService" if step.create else "UpdateService")
         self.w.calls.append(step)
         self.w.clusters_asked.append(cluster)
         if cluster in self.w.full_clusters and step.create:
@@ -376,8 +383,14 @@ class World:
     services_per_cluster: int = 5000
     clusters_asked: list = field(default_factory=list)
     full_clusters: set = field(default_factory=set)
+    # The operator's client-side rate budgets, on the world's clock (plenty unless a test sets
+    # tighter ones: ``tight_budgets``); the seconds a pass slept in place for a token.
+    budgets: Budgets | None = None
+    budget_sleeps: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.budgets is None:
+            self.budgets = self.tight_budgets({})
         self.codebuild = FakeCodeBuild(self)
         self.ecs = FakeEcs(self)
         self.secrets = FakeSecretsManager(self)
@@ -399,6 +412,18 @@ class World:
         self.rt.plans.plans = {self.plan_name: Plan(self.plan_name, self.plan)} if self.plan is not None else {}
         self.rt.plans.labels["team-a"] = self.label  # the namespace is seen
         return self.rt
+
+    def seconds(self) -> float:
+        """The world's clock, as the budgets read it."""
+        return (self.now - T0).total_seconds()
+
+    def tight_budgets(self, rates: dict[str, Any]) -> Budgets:
+        """Budgets at 100 times AWS's figures, but for ``rates`` (family -> Rate), on the world's clock."""
+
+        async def sleep(seconds: float) -> None:
+            self.budget_sleeps.append(seconds)
+
+        return Budgets(100.0, rates, clock=self.seconds, sleep=sleep)
 
     @property
     def plan_name(self) -> str:

@@ -16,16 +16,38 @@ The figures:
   rates (only that at most 100 builds are asked about at a time); the figures below are
   conservative ones of our own, to override with ``REFLEX_AWS_RATE_BUDGETS`` where AWS raised them.
 - ECR: asked once at start (DescribeRepositories); a small budget of our own.
+
+A reconcile pass does not sleep on an empty bucket while holding its worker. Each step it carries
+out runs inside ``deferring(key)``: a call there that would wait longer than ``defer_after``
+reserves its token all the same, as a *ticket* held for that database, and raises
+``BudgetDeferred`` (nothing sent). The pass writes what it has and is queued for the ticket's time
+(``controller.triggers.budget_ready``); its next call of that family redeems the ticket, so the
+order of the bucket's callers and its rate are those of the sleeping design, without the worker.
+Once a step has sent a write, the rest of that step waits in place (a step is never left half
+done by choice). The poller, and calls outside a step, wait as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["Rate", "FAMILIES", "OPERATIONS", "family_of", "TokenBucket", "Budgets", "parse_rate"]
+from reflex_operator.database.inputs import BudgetWait
+from reflex_operator.ports import BudgetDeferred
+
+__all__ = [
+    "Rate", "FAMILIES", "OPERATIONS", "family_of", "TokenBucket", "Budgets", "parse_rate",
+    "Scope", "deferring", "DEFER_AFTER_SECONDS", "TICKET_GRACE_SECONDS",
+]
+
+# A call that would wait longer than this for its token gives the pass back (shorter waits are cheaper in place).
+DEFER_AFTER_SECONDS = 0.25
+# A ticket not redeemed this long after its time is dropped (its database no longer needed the call).
+TICKET_GRACE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,11 @@ OPERATIONS: dict[tuple[str, str], str] = {
 }
 
 
+def writes(family: str) -> bool:
+    """Whether calls of the family change something in AWS (every family but the reads)."""
+    return not family.endswith("read")
+
+
 def family_of(service: str, operation: str) -> str:
     """The family an operation's budget is kept in; an unlisted one shares ``<service>.other``."""
     return OPERATIONS.get((service, operation), f"{service}.other")
@@ -104,6 +131,8 @@ class TokenBucket:
         self.rate, self._clock, self._sleep = rate, clock, sleep
         self._tokens = rate.capacity
         self._at = clock()
+        self._tickets: dict[Hashable, float] = {}  # holder -> when its reserved token is its own
+        self._prune_at = 64
 
     def reserve(self) -> float:
         """Reserve a token; returns how long to wait for it (0: at once)."""
@@ -112,6 +141,30 @@ class TokenBucket:
         self._at = now
         self._tokens -= 1
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate.refill
+
+    def ticket(self, holder: Hashable) -> float:
+        """The holder's token: the ticket it holds, or one reserved now. Returns the seconds until
+        the token is the holder's (0 or less: it is now); the ticket stays until ``redeem``."""
+        now = self._clock()
+        due = self._tickets.get(holder)
+        if due is None:
+            due = self._tickets[holder] = now + self.reserve()
+            self._prune(now)
+        return max(0.0, due - now)
+
+    def redeem(self, holder: Hashable) -> None:
+        """The holder's call is sent: its ticket is used."""
+        self._tickets.pop(holder, None)
+
+    def holds(self, holder: Hashable) -> bool:
+        return holder in self._tickets
+
+    def _prune(self, now: float) -> None:
+        """Drop tickets long past their time (their holder never came back for them)."""
+        if len(self._tickets) < self._prune_at:
+            return
+        self._tickets = {h: due for h, due in self._tickets.items() if due > now - TICKET_GRACE_SECONDS}
+        self._prune_at = max(64, 2 * len(self._tickets))
 
     async def take(self) -> float:
         """Wait for a token; returns the seconds waited."""
@@ -130,9 +183,10 @@ class Budgets:
         overrides: Mapping[str, Rate] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        defer_after: float = DEFER_AFTER_SECONDS,
     ) -> None:
         self.fraction, self.overrides = fraction, dict(overrides or {})
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep, self.defer_after = clock, sleep, defer_after
         self._buckets: dict[str, TokenBucket] = {}
 
     def rate(self, family: str) -> Rate:
@@ -146,6 +200,56 @@ class Budgets:
         return self._buckets[family]
 
     async def take(self, service: str, operation: str) -> tuple[str, float]:
-        """Wait for the operation's budget; returns (family, seconds waited)."""
+        """Wait for the operation's budget; returns (family, seconds waited). Inside ``deferring``,
+        a wait past ``defer_after`` raises ``BudgetDeferred`` instead (the token held as a ticket)."""
         family = family_of(service, operation)
-        return family, await self.bucket(family).take()
+        bucket, scope = self.bucket(family), _SCOPE.get()
+        if scope is None or not scope.armed:
+            return family, await bucket.take()
+        wait = self._ticket(bucket, scope, operation, family)
+        bucket.redeem(scope.key)
+        if writes(family):
+            scope.armed = False  # the rest of this step is not left half done
+        if wait > 0:
+            await self._sleep(wait)
+        return family, wait
+
+    async def hold(self, service: str, operation: str) -> str:
+        """Inside ``deferring``: make sure the scope's database holds the operation's token before
+        it commits to the call (a build intent written to status): at once, or ``BudgetDeferred``.
+        The token stays held for its call (``take`` redeems it without waiting). Returns the family."""
+        family = family_of(service, operation)
+        scope = _SCOPE.get()
+        if scope is not None and scope.armed:
+            wait = self._ticket(self.bucket(family), scope, operation, family)
+            if wait > 0:
+                await self._sleep(wait)
+        return family
+
+    def _ticket(self, bucket: TokenBucket, scope: Scope, operation: str, family: str) -> float:
+        wait = bucket.ticket(scope.key)
+        if wait > self.defer_after:
+            raise BudgetDeferred(BudgetWait(operation, family, wait))
+        return wait
+
+
+@dataclass
+class Scope:
+    """One step of one database's pass: who holds a ticket, and whether a call may still defer."""
+
+    key: Hashable
+    armed: bool = True
+
+
+_SCOPE: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("reflex_budget_scope", default=None)
+
+
+@contextmanager
+def deferring(key: Hashable) -> Iterator[Scope]:
+    """AWS calls inside (one step of ``key``'s pass) raise ``BudgetDeferred`` rather than sleep
+    past ``defer_after`` for their token, until the step has sent a write."""
+    token = _SCOPE.set(Scope(key))
+    try:
+        yield _SCOPE.get()  # type: ignore[misc]
+    finally:
+        _SCOPE.reset(token)

@@ -4,7 +4,8 @@ The endpoint comes from the standard ``AWS_ENDPOINT_URL`` variable, exactly as b
 the same code talks to AWS or to the local emulator. What counts as throttling is botocore's own
 judgement (the detector its ``standard`` retry mode uses), so the metric counts exactly what boto3
 retries as throttling. Every call first waits for its API family's budget (``aws.budget``), so
-the operator stays inside AWS's request rates instead of being throttled into errors.
+the operator stays inside AWS's request rates instead of being throttled into errors; a call of a
+reconcile pass's step that would wait raises ``ports.BudgetDeferred`` instead (nothing sent).
 """
 
 from __future__ import annotations
@@ -138,11 +139,16 @@ class AwsClients:
             raise AwsCallError(service, operation, exc, model) from exc
 
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
-        """Wait for the operation's budget, then run the call in a worker thread (boto3 blocks)."""
+        """Wait for the operation's budget, then run the call in a worker thread (boto3 blocks).
+        Raises ``BudgetDeferred`` (nothing sent) in a pass's step that would wait (``aws.budget``)."""
         family, waited = await self.budgets.take(service, operation)
         if self._waited is not None:
             self._waited(service, family, waited)
         return await asyncio.to_thread(self.call_sync, service, operation, **params)
+
+    async def hold(self, service: str, operation: str) -> None:
+        """Hold the operation's token for the calling pass (``Budgets.hold``), or ``BudgetDeferred``."""
+        await self.budgets.hold(service, operation)
 
     def _count(self, service: str, operation: str, outcome: str) -> None:
         if self._hook is not None:

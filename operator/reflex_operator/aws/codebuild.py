@@ -98,6 +98,10 @@ class CodeBuild:
         """One ``BatchGetBuilds`` of up to ``BATCH`` ids: the builds as CodeBuild answers them."""
         return (await self.aws.call("codebuild", "BatchGetBuilds", ids=ids)).get("builds", [])  # type: ignore[no-any-return]
 
+    async def hold_start(self) -> None:
+        """The StartBuild token, held for the calling pass until its ``start`` (or ``BudgetDeferred``)."""
+        await self.aws.hold("codebuild", "StartBuild")
+
     async def start(self, step: StartBuild) -> ObservedBuild:
         """Start the build. The same token within CodeBuild's idempotency window returns the build
         already started (how a restarted operator recovers one: ``database.intent``)."""

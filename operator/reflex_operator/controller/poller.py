@@ -94,8 +94,10 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     for key, (_, view) in parsed.items():
         status, name = view.status, view.service
         if status.instance is not None or (status.phase is not None and status.phase not in _NO_SERVICE):
-            if not full and (key in rt.queue or not settling(status.phase, rt.services.get(name))):
-                continue  # settled, or its pass is still to come: nothing a short round would change
+            if not full and (key in rt.queue or _absent(rt, name) or not settling(status.phase, rt.services.get(name))):
+                # Settled, or its pass is still to come, or no service yet (only a pass of ours
+                # creates it: one that waits for a registration token): nothing a short round would change.
+                continue
             names[name] = key
             cluster = status.placement.cluster if status.placement else rt.placements.default
             by_cluster.setdefault(cluster, []).append(name)
@@ -111,6 +113,11 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     if full:
         await publish_plans(rt, now)
     return woken
+
+
+def _absent(rt: Runtime, name: str) -> bool:
+    """ECS answered that the service does not exist (the full poll still asks about it)."""
+    return name in rt.services and rt.services[name] is None
 
 
 async def _probe_running(rt: Runtime, parsed: dict[Key, tuple[Entry, Polled]], now: datetime) -> set[Key]:

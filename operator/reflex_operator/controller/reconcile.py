@@ -21,8 +21,9 @@ from reflex_operator.database.chronicle import Chronicle, chronicle
 from reflex_operator.database.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.database import steps as s
-from reflex_operator.database.inputs import BuildLookup, HealthSample, ObservedBuild, ObservedService
-from reflex_operator.ports import BuildQuotaReached, ClusterFull
+from reflex_operator.database.inputs import BudgetWait, BuildLookup, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.ports import BudgetDeferred, BuildQuotaReached, ClusterFull
+from reflex_operator.aws import budget
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.kube.client import FINALIZER
 from reflex_operator.controller import triggers
@@ -53,6 +54,7 @@ class _Acted:
     build_refused: bool = False  # StartBuild: the account's concurrent-build quota is reached
     build_lookup: BuildLookup | None = None  # FindBuild found nothing
     refused: bool = False  # CreateService met the cluster's quota: nothing created, placed again
+    deferred: BudgetWait | None = None  # a call had no rate-budget token yet: nothing sent, the steps stop
     events: list[s.Event] = field(default_factory=list)
 
 
@@ -87,6 +89,7 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     desired = _desired(entry)
     observed = await observe(rt, desired)
     first = decide(desired, observed, rt.config, rt.clock())
+    first, observed = await _admit(rt, key, desired, observed, first)
     before = desired.status
     if any(isinstance(step, s.RecordPlacement) or (isinstance(step, s.StartBuild) and step.record) for step in first.steps):
         # The build intent, and a new database's ECS cluster, go to status before StartBuild or
@@ -111,15 +114,35 @@ async def reconcile(rt: Runtime, key: Key) -> None:
     await _write(rt, entry, before, replace(second, status=told.status))
     rt.metrics.observe_cost(key[0], key[1], told.status)
     rt.post(entry.head, list(told.events))
-    _again(rt, key, acted, second)
+    _again(rt, key, acted, second, merged.deferred)
 
 
-def _again(rt: Runtime, key: Key, acted: _Acted, second: Decision) -> None:
-    """A start refused for the concurrent-build quota is retried after a while (not a failure:
-    no backoff, no error); a start the second decision found due (the intent was recorded anew)
+async def _admit(rt: Runtime, key: Key, desired: Desired, observed: Observation, first: Decision) -> tuple[Decision, Observation]:
+    """A new build intent is written only once the StartBuild token is this pass's: a pass that
+    would wait for it decides again knowing so (no intent, nothing started) and comes back when
+    the token does, so no intent ages towards CodeBuild's idempotency window in a budget's queue."""
+    if not any(isinstance(step, s.StartBuild) and step.record for step in first.steps):
+        return first, observed
+    try:
+        with budget.deferring(key):
+            await rt.codebuild.hold_start()
+    except BudgetDeferred as exc:
+        log.debug("%s/%s: %s", *key, exc)
+        rt.metrics.aws_budget_deferred_call(exc.wait.family)
+        observed = replace(observed, deferred=exc.wait)
+        return decide(desired, observed, rt.config, rt.clock()), observed
+    return first, observed
+
+
+def _again(rt: Runtime, key: Key, acted: _Acted, second: Decision, deferred: BudgetWait | None) -> None:
+    """A call that had no rate-budget token yet runs when the token held for it comes; a start
+    refused for the concurrent-build quota is retried after a while (neither is a failure: no
+    backoff, no error); a start the second decision found due (the intent was recorded anew)
     runs in the next pass at once, and so does a create placed on another cluster after a quota
     refusal."""
-    if acted.build_refused:
+    if deferred is not None:
+        triggers.budget_ready(rt, key, deferred.ready_in)
+    elif acted.build_refused:
         triggers.build_queue_full(rt, key)
     elif any(isinstance(step, (s.StartBuild, s.RecordPlacement)) for step in second.steps):
         triggers.step_due(rt, key)
@@ -223,6 +246,7 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
         health=acted.health or observed.health,
         build_refused=acted.build_refused,
         build_lookup=acted.build_lookup,
+        deferred=acted.deferred or observed.deferred,
     )
 
 
@@ -230,48 +254,61 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
 
 
 async def _act(rt: Runtime, desired: Desired, steps: tuple[s.Step, ...], cluster: str) -> _Acted:
-    """Carry out the steps in order; every ECS call goes to the database's cluster."""
+    """Carry out the steps in order; every ECS call goes to the database's cluster. A step whose
+    call has no rate-budget token yet stops the steps there (nothing of it was sent): the worker
+    is given back, and the pass comes again when the token held for it comes (``aws.budget``)."""
     acted = _Acted()
-    resource = f"{desired.namespace}/{desired.name}"
+    key = (desired.namespace, desired.name)
     for step in steps:
-        if acted.refused:
+        if acted.refused or acted.deferred is not None:
             break
-        match step:
-            case s.Event():
-                acted.events.append(step)
-            case s.PutSecret():
-                value = await rt.kube.secret_value(desired.namespace, step.k8s_secret, step.k8s_key)
-                if value is None:
-                    raise ReconcileError(f"Secret {step.k8s_secret!r} or its key {step.k8s_key!r} disappeared")
-                acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource, exists=step.exists)
-            case s.DeleteSecret():
-                await rt.secrets.delete(step.secret_name)
-            case s.StartBuild() | s.FindBuild():
-                await _act_build(rt, step, acted, resource)
-            case s.StopBuild():
-                await rt.codebuild.stop(step.codebuild_id)
-                log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
-            case s.RecordPlacement():
-                pass  # written with the first decision's status, before acting (reconcile)
-            case s.Deploy():
-                await _deploy(rt, desired, step, cluster, acted)
-            case s.ScaleService() | s.DeleteService():
-                await _act_service(rt, desired, step, cluster, acted)
-            case s.Reload():
-                await rt.dataplane.reload(step.endpoint_url)
-            case s.CheckHealth():
-                acted.health = await _check_health(rt, desired)
-            case s.PauseReplication():
-                await rt.dataplane.pause_replication(step.endpoint_url)
-                acted.health = _replication_now(rt, desired, Replication.PAUSED)
-            case s.ResumeReplication():
-                await rt.dataplane.resume_replication(step.endpoint_url)
-                acted.health = _replication_now(rt, desired, Replication.RUNNING)
-            case s.ReleaseFinalizer():
-                acted.released = True
-            case _:
-                raise ReconcileError(f"unknown step {step!r}")
+        try:
+            with budget.deferring(key):
+                await _act_step(rt, desired, step, cluster, acted)
+        except BudgetDeferred as exc:
+            acted.deferred = exc.wait
+            log.debug("%s/%s: %s", *key, exc)
+            rt.metrics.aws_budget_deferred_call(exc.wait.family)
     return acted
+
+
+async def _act_step(rt: Runtime, desired: Desired, step: s.Step, cluster: str, acted: _Acted) -> None:
+    resource = f"{desired.namespace}/{desired.name}"
+    match step:
+        case s.Event():
+            acted.events.append(step)
+        case s.PutSecret():
+            value = await rt.kube.secret_value(desired.namespace, step.k8s_secret, step.k8s_key)
+            if value is None:
+                raise ReconcileError(f"Secret {step.k8s_secret!r} or its key {step.k8s_key!r} disappeared")
+            acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource, exists=step.exists)
+        case s.DeleteSecret():
+            await rt.secrets.delete(step.secret_name)
+        case s.StartBuild() | s.FindBuild():
+            await _act_build(rt, step, acted, resource)
+        case s.StopBuild():
+            await rt.codebuild.stop(step.codebuild_id)
+            log.info("%s: build %s stopped: %s", resource, step.codebuild_id, step.reason)
+        case s.RecordPlacement():
+            pass  # written with the first decision's status, before acting (reconcile)
+        case s.Deploy():
+            await _deploy(rt, desired, step, cluster, acted)
+        case s.ScaleService() | s.DeleteService():
+            await _act_service(rt, desired, step, cluster, acted)
+        case s.Reload():
+            await rt.dataplane.reload(step.endpoint_url)
+        case s.CheckHealth():
+            acted.health = await _check_health(rt, desired)
+        case s.PauseReplication():
+            await rt.dataplane.pause_replication(step.endpoint_url)
+            acted.health = _replication_now(rt, desired, Replication.PAUSED)
+        case s.ResumeReplication():
+            await rt.dataplane.resume_replication(step.endpoint_url)
+            acted.health = _replication_now(rt, desired, Replication.RUNNING)
+        case s.ReleaseFinalizer():
+            acted.released = True
+        case _:
+            raise ReconcileError(f"unknown step {step!r}")
 
 
 async def _act_service(rt: Runtime, desired: Desired, step: s.ScaleService | s.DeleteService, cluster: str, acted: _Acted) -> None:

@@ -15,6 +15,7 @@ queue's ``add`` (``tests/unit/controller/test_triggers.py`` fails when one does)
 | a build, a service or a health sample changed (``poller``)    | that database                                          | now                         |
 | a build start was refused at CodeBuild's quota (the pass)     | that database                                          | after ``build_queue_retry_seconds`` |
 | the pass left a build start or a placement due (the pass)     | that database                                          | now                         |
+| a call of the pass met an empty rate budget (the pass)        | that database (its token is held for it)               | when the token comes        |
 | a status write met a 409 Conflict (``workers``)               | that database, on the object re-read                   | now, no backoff             |
 | a pass failed (``workers``, through ``queue.retry``)          | that database                                          | after its backoff           |
 | this replica took a shard (HA, ``wiring.acquired``)           | every database of the shard                            | low                         |
@@ -42,6 +43,7 @@ __all__ = [
     "observed",
     "build_queue_full",
     "step_due",
+    "budget_ready",
     "conflict",
     "shard_taken",
     "resync",
@@ -104,6 +106,12 @@ def observed(rt: Runtime, keys: Iterable[Key]) -> None:
 def build_queue_full(rt: Runtime, key: Key) -> None:
     """CodeBuild refused the start at its concurrent-build quota: try again later (not a failure)."""
     rt.queue.add_after(key, rt.settings.build_queue_retry_seconds)
+
+
+def budget_ready(rt: Runtime, key: Key, ready_in: float) -> None:
+    """A call of the pass had no rate-budget token yet: the pass gave its worker back and runs
+    again when the token held for it comes (not a failure: no backoff)."""
+    rt.queue.add_after(key, ready_in)
 
 
 def step_due(rt: Runtime, key: Key) -> None:

@@ -111,10 +111,11 @@ class BuildChoice:
     outcome: Outcome
     image: str | None  # the image to deploy, once there is one
     intent: BuildIntent | None = None  # the build being started, until CodeBuild has it
+    waiting: bool = False  # a start is due but waits for its rate-budget token
 
     @property
     def starts(self) -> bool:
-        return self.intent is not None or any(isinstance(s, (StartBuild, FindBuild)) for s in self.outcome.steps)
+        return self.intent is not None or self.waiting or any(isinstance(s, (StartBuild, FindBuild)) for s in self.outcome.steps)
 
 
 def choose_build(desired: Desired, builds: KnownBuilds, config: Config, facts: StartFacts) -> BuildChoice:
@@ -134,7 +135,7 @@ def choose_build(desired: Desired, builds: KnownBuilds, config: Config, facts: S
             return BuildChoice(stops, None)
         attempt = sum(1 for b in builds.history if b.input_hash == builds.inputs.hash)
         start = start_build(desired, builds.inputs, attempt, config, facts)
-        return BuildChoice(start.outcome.then(stops), None, start.intent)
+        return BuildChoice(start.outcome.then(stops), None, start.intent, start.waiting)
     if not current.status.finished:
         return BuildChoice(Outcome(progress=(reasons.BUILDING, f"build {current.id} is {current.status.value}")).then(stops), None)
     if current.status is BuildState.FAILED:

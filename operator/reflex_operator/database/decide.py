@@ -86,13 +86,13 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         wanted = replace(desired, spec=_held_back(desired, service))
     capped = plan is not None and plan.capped
     secret = connection_secret(wanted, observed, config)
-    choice = choose_build(wanted, builds, config, StartFacts(now, observed.build_refused, observed.build_lookup))
+    choice = choose_build(wanted, builds, config, _start_facts(observed, now))
     svc = decide_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
     placed, svc = _placed(desired, observed, svc)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
     instance = with_check(instance, wanted, server, now)
-    work = combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan))
+    work = _with_budget_wait(combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan)), observed)
     phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
     work = work.then(waits_for_build(wanted, svc, phase))
     judgement = Judgement(
@@ -197,6 +197,21 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
         cost_limit=config.history_limit,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
+
+
+def _start_facts(observed: Observation, now: datetime) -> StartFacts:
+    deferred = observed.deferred is not None and observed.deferred.operation == "StartBuild"
+    return StartFacts(now, observed.build_refused, observed.build_lookup, deferred)
+
+
+def _with_budget_wait(work: Outcome, observed: Observation) -> Outcome:
+    """A call this pass did not send for want of a rate-budget token: the progress says what waits
+    and for which budget (the phase is unchanged: the step is still to come)."""
+    wait = observed.deferred
+    if wait is None or work.progress is None or work.stall is not None:
+        return work
+    reason, message = work.progress
+    return replace(work, progress=(reason, f"{message}; {wait.note}"))
 
 
 def _with_aws_error(work: Outcome, observed: Observation) -> Outcome:

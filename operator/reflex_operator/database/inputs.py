@@ -23,6 +23,7 @@ from reflex_operator.api.models import (
 )
 
 __all__ = [
+    "BudgetWait",
     "BuildOutcome",
     "ObservedBuild",
     "ServiceState",
@@ -150,6 +151,20 @@ class BuildLookup(StrEnum):
 
 
 @dataclass(frozen=True)
+class BudgetWait:
+    """An AWS call this pass did not send: its API family's client-side rate budget had no token
+    for it yet (``ports.BudgetDeferred``). The token is held for the database ``ready_in`` s on."""
+
+    operation: str  # e.g. "RegisterTaskDefinition", "StartBuild"
+    family: str  # e.g. "ecs.task-definition-modify"
+    ready_in: float
+
+    @property
+    def note(self) -> str:
+        return f"waiting for a {self.operation} token of the operator's AWS rate budget ({self.family})"
+
+
+@dataclass(frozen=True)
 class Observation:
     """Everything observed for one resource in one pass."""
 
@@ -163,6 +178,7 @@ class Observation:
     build_refused: bool = False  # StartBuild was refused this pass: the concurrent-build quota is reached
     build_lookup: BuildLookup | None = None  # the backwards look for an expired build intent found nothing
     clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
+    deferred: BudgetWait | None = None  # a call this pass did not send: no rate-budget token for it yet
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,11 @@ called. What the next pass does with a recorded intent:
   stalls with ``BuildUnknown`` until the user sets a new ``spec.rebuildToken``;
 - refused because the account's concurrent-build quota is reached, the database waits in
   ``Building`` with ``BuildQueued`` (no failure, no event) and the start is retried; the refusal
-  proves no build of the token exists, so the intent's time moves to now.
+  proves no build of the token exists, so the intent's time moves to now;
+- not sent because the operator's own StartBuild rate budget has no token for this pass yet
+  (``ports.BudgetDeferred``): nothing changes but the note; the pass comes back when the token
+  does. A new intent is not recorded until its token is there (the pass asks the budget before
+  the intent's write), so a long wait for a token never ages an intent towards the window.
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ class StartFacts:
     now: datetime
     refused: bool = False  # StartBuild answered AccountLimitExceededException
     lookup: BuildLookup | None = None  # the backwards look found nothing (absent or inconclusive)
+    deferred: bool = False  # StartBuild waits for a token of the operator's rate budget
 
 
 @dataclass(frozen=True)
 class Start:
     outcome: Outcome
     intent: BuildIntent | None  # the intent to keep in status
+    waiting: bool = False  # a start is due but waits for its rate-budget token
 
 
 def _wanted(desired: Desired, input_hash: str, attempt: int, config: Config, now: datetime) -> BuildIntent:
@@ -77,6 +83,8 @@ def start_build(desired: Desired, inputs: identity.BuildInputs, attempt: int, co
         )
         return Start(Outcome(steps=(step,), progress=note), intent)
 
+    if facts.deferred:  # nothing sent, nothing learnt: the recorded intent (if any) stays as it is
+        return Start(Outcome(progress=starting), recorded, waiting=True)
     if recorded is None or not _same(recorded, wanted):
         return start(wanted, record=True)
     queued = (reasons.BUILD_QUEUED, QUEUED_MESSAGE)

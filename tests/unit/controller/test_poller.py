@@ -207,3 +207,18 @@ def test_finished_builds_wake_as_many_queued_databases_longest_waiting_first(slo
         ("ns", "d"): ReflexDatabaseStatus(),
     }
     assert {k[1] for k in _queued_to_wake(parsed, slots)} == woken
+
+
+def test_a_short_round_does_not_ask_about_a_service_known_not_to_exist_yet():
+    # A database in Deploying whose pass waits for its RegisterTaskDefinition token: no service yet,
+    # and only a pass of the operator's creates it. The full poll still asks.
+    w, d, rt, key = running_world()
+    entry = rt.resources[key]
+    entry.body = {**entry.body, "status": {**entry.body["status"], "phase": "Deploying"}}
+    w.service = None
+    poll(rt)
+    names = asked(rt)
+    asyncio.run(poll_once(rt, full=False))
+    assert names == []
+    poll(rt)
+    assert len(names) == 1
