@@ -7,8 +7,6 @@ and delete decided by Kubernetes RBAC (one identity allowed, one refused)."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,29 +21,9 @@ from tests.e2e.test_api_server import Api, _audit, _role, _token, api  # noqa: F
 pytestmark = pytest.mark.e2e
 
 
-class SeedApi(Api):
-    """``Api`` that also reads an empty body (204) and a non-JSON error."""
-
-    def call(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
-        req = urllib.request.Request(self.url + path, method=method, data=None if body is None else json.dumps(body).encode())
-        req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                raw = r.read()
-                return r.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            try:
-                return e.code, json.loads(raw)
-            except ValueError:
-                return e.code, raw.decode(errors="replace")
-
-
 @pytest.fixture
-def seed_api(api: Api) -> SeedApi:  # noqa: F811 - the imported fixture
-    return SeedApi(api.url)
+def seed_api(api: Api) -> Api:  # noqa: F811 - the imported fixture
+    return api
 
 
 def _plan(kube: Any, namespace: str) -> Iterator[str]:
@@ -89,7 +67,7 @@ def _refuse_writes(kube: Any, name: str, namespace: str, db: str, user: str) -> 
         kube.kubectl("delete", "validatingadmissionpolicy", name, "--ignore-not-found", check=False)
 
 
-def _instance(api: SeedApi, token: str, uid: str) -> dict[str, Any]:
+def _instance(api: Api, token: str, uid: str) -> dict[str, Any]:
     code, body = api.call("GET", f"/v1/databases/{uid}/instance", token)
     assert code == 200, body
     return body

@@ -53,9 +53,14 @@ class Api:
             req.add_header("Authorization", f"Bearer {token}")
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, json.loads(r.read())
+                raw = r.read()
+                return r.status, json.loads(raw) if raw else None  # 204: no body
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:  # an error that is not JSON (a proxy's, say): shown as text
+                return e.code, raw.decode(errors="replace")
 
 
 @pytest.fixture
