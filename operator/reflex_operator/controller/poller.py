@@ -110,7 +110,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
         rt.metrics.observe_clusters(rt.placements.clusters, rt.placements.counts)
         woken |= await _probe_running(rt, parsed, now)
     triggers.observed(rt, woken)
-    if full:
+    if full and rt.gate.leads_installation():
         await publish_plans(rt, now)
     return woken
 

@@ -49,6 +49,12 @@ class Gate:
         now = self.clock()
         return sorted(s for s, t in self._held.items() if leading(t, now, self.renew_deadline) and not self._closed)
 
+    def leads_installation(self) -> bool:
+        """Whether this replica speaks for what belongs to the whole installation (the ReflexPlans'
+        status): the holder of shard 0, or every replica when there is no leader election. A
+        standby writing it too would put its stale monthly totals back over the leader's."""
+        return 0 in self.held()
+
     def tenure(self, shard: int) -> Tenure | None:
         return self._held.get(shard)
 

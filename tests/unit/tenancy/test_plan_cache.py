@@ -136,3 +136,22 @@ def test_facts_of_a_namespace_without_a_plan_limit_nothing() -> None:
     assert cache.facts("plain", [], NOW).plan is not None and cache.facts("plain", [], NOW).name == "default"
     assert cache.plan_seen({"metadata": {"name": "default"}}, deleted=True)
     assert cache.facts("plain", [], NOW) is None
+
+
+def test_only_the_replica_that_leads_the_installation_writes_plan_status() -> None:
+    """A standby holds no shard: its poll writes no ReflexPlan status (it would put back stale
+    monthly totals over the leader's); the holder of shard 0 writes it."""
+    import time
+
+    from reflex_operator.controller.poller import poll_once
+    from reflex_operator.ha.gate import Gate
+
+    w = World()
+    rt = w.runtime()
+    rt.resources[("team-a", "a")] = Entry(body=_db("a"))
+    rt.gate = Gate(1, elected=True, renew_deadline=10.0)
+    asyncio.run(poll_once(rt))
+    assert w.plan_status == {}
+    rt.gate.hold(0, time.monotonic())
+    asyncio.run(poll_once(rt))
+    assert w.plan_status["default"]["namespaces"][0]["namespace"] == "team-a"
