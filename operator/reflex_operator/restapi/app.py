@@ -5,6 +5,7 @@ watch cache and the API server's reviews in production, fakes in unit tests), er
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations at run time
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Annotated, Any, Protocol
@@ -208,10 +209,7 @@ class _Guard:
 
     def find(self, uid: str) -> Obj | None:
         """A database by its id, or by its instance's id."""
-        obj = self.backend.by_uid(uid)
-        if obj is not None:
-            return obj
-        return next((o for o in self.backend.objects() if shapes.instance_id(_uid(o)) == uid), None)
+        return _lookup(self.backend, [uid])[uid]
 
     def readable(self, who: User, uid: str) -> Obj:
         """The database, if ``who`` may get it; else 404, as for an unknown id."""
@@ -411,10 +409,20 @@ def _utc(t: datetime | None) -> datetime | None:
     return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
 
 
+def _lookup(backend: Backend, ids: Iterable[str]) -> dict[str, Obj | None]:
+    """Each id resolved to its database: by the database's uid, else by its instance's id (the
+    instance ids are indexed once, and only when some id is not a uid)."""
+    found: dict[str, Obj | None] = {i: backend.by_uid(i) for i in ids}
+    if any(obj is None for obj in found.values()):
+        by_instance = {shapes.instance_id(_uid(o)): o for o in backend.objects()}
+        found = {i: obj if obj is not None else by_instance.get(i) for i, obj in found.items()}
+    return found
+
+
 def _batch(backend: Backend, who: User, body: BatchRequest) -> BatchResponse:
     """Every requested id answered, each on its own: one write failing does not undo or hide the others."""
-    by_instance = {shapes.instance_id(_uid(o)): o for o in backend.objects()}
-    outcomes = {i: _batch_one(backend, who, backend.by_uid(i) or by_instance.get(i), body.status) for i in body.targets}
+    found = _lookup(backend, body.targets)
+    outcomes = {i: _batch_one(backend, who, found[i], body.status) for i in body.targets}
     seed = {i: shapes.batch_entry(out, body.status) for i, out in outcomes.items()}
     legacy = {i: shapes.batch_entry(out, body.status, legacy=True) for i, out in outcomes.items()} if body.ids else None
     return BatchResponse(instances=seed, databases=legacy)
