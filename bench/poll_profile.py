@@ -46,7 +46,7 @@ from reflex_operator.api.models import (  # noqa: E402
     HealthStatus,
     Replication,
 )
-from reflex_operator.database import identity  # noqa: E402
+from reflex_operator.controller.runtime import names_of_body  # noqa: E402
 from reflex_operator.tenancy.plans import Plan  # noqa: E402
 from reflex_operator.database.inputs import Config, HealthSample, ObservedBuild, ObservedService, ServiceState  # noqa: E402
 from reflex_operator.kube.client import FINALIZER  # noqa: E402
@@ -163,7 +163,7 @@ def _body(template: dict[str, Any], i: int) -> dict[str, Any]:
     ]
     # Distinct values where real ones differ (so nothing is shared between the copies).
     instance = body["status"]["instance"]
-    instance["endpointUrl"] = ENDPOINT.format(service=identity.service_name(namespace, name, uid))
+    instance["endpointUrl"] = ENDPOINT.format(service=names_of_body(body, Config()).service)  # type: ignore[union-attr]
     instance["lastHealthCheck"] = NOW.isoformat().replace("+00:00", "Z")
     return json.loads(json.dumps(body))  # as the watch delivers it: parsed anew, nothing shared
 
@@ -194,7 +194,7 @@ async def measure(n: int, polls: int, passes: int, profile: bool, trace: bool, c
     for i in range(n):
         body = _body(template, i)
         meta = body["metadata"]
-        name = identity.service_name(meta["namespace"], meta["name"], meta["uid"])
+        name = names_of_body(body, config).service  # type: ignore[union-attr]
         services[name] = ObservedService(**{**template_service.__dict__, "name": name, "state": ServiceState.ACTIVE})
         rt.resources[(meta["namespace"], meta["name"])] = Entry(body=body)
         rt.secret_index[(meta["namespace"], body["spec"]["source"]["secretRef"]["name"])] = SecretMeta("1", frozenset({"url"}))

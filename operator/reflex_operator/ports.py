@@ -8,18 +8,36 @@ memory. Nothing here does I/O; the types are the decision core's own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from reflex_operator.database.inputs import BudgetWait, HealthSample, ObservedBuild, ObservedService
-from reflex_operator.database.steps import FindBuild, Deploy, StartBuild
+from reflex_operator.database.steps import FindBuild, Deploy, PutSecret, StartBuild
 
-__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull", "BudgetDeferred"]
+__all__ = [
+    "Builds", "Services", "SecretStore", "StoredSecret", "DataPlane", "Kubernetes",
+    "Conflict", "ClusterFull", "BudgetDeferred", "NotOwned",
+]
 
 
 class Conflict(Exception):
     """A write was refused because the object changed since it was read (HTTP 409): not a
     failure, the pass runs again on the newer object."""
+
+
+class NotOwned(Exception):
+    """A resource under the database's name belongs to another owner (``database.ownership``):
+    nothing was changed; the message names the resource and its owner."""
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """The connection string in Secrets Manager after a put: its ARN, and ``kept`` when a secret
+    found under the name (taken back) already held the value (nothing was written)."""
+
+    arn: str
+    kept: bool = False
 
 
 class ClusterFull(Exception):
@@ -73,11 +91,16 @@ class Services(Protocol):
 
     async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None: ...
 
+    async def tag(self, arn: str, tags: dict[str, str]) -> None: ...
+
 
 class SecretStore(Protocol):
-    """Secrets Manager: where the connection string is copied for the task to read."""
+    """Secrets Manager: where the connection string is copied for the task to read. ``put``
+    raises ``NotOwned`` when it finds a secret under the name it may not take."""
 
-    async def put(self, name: str, value: str, resource: str, exists: bool = True) -> str: ...
+    async def put(self, step: PutSecret, value: str, resource: str) -> StoredSecret: ...
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None: ...
 
     async def delete(self, name: str) -> None: ...
 

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     execution_role_arn: str = "arn:aws:iam::123456789012:role/reflex-task-execution"
     task_role_arn: str | None = None
     secret_prefix: str = Config.secret_prefix
+    cluster_identity: str = Field(
+        Config.cluster_identity,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description=(
+            "Who owns the AWS resources this operator makes: every name and ownership tag carries it, with the "
+            "namespace and name. A cluster rebuilt with the same identity takes its databases back; two "
+            "Kubernetes clusters sharing an AWS account must each have their own (lowercase letters, digits, '-')."
+        ),
+    )
     container_port: int = 8080
     build_history_limit: int = Field(Config.build_history_limit, ge=1, le=20)
     # Build starts (database.intent): CodeBuild's idempotency window and the margin kept from its end,
@@ -166,6 +177,7 @@ class Settings(BaseSettings):
             build_history_limit=self.build_history_limit,
             compute_type=self.build_compute_type,
             secret_prefix=self.secret_prefix,
+            cluster_identity=self.cluster_identity,
             status_refresh_seconds=self.status_refresh_seconds,
             notification_limit=self.notification_limit,
             history_limit=self.history_limit,

@@ -297,5 +297,5 @@ async def test_hold_keeps_the_token_for_the_call_that_follows(taken_before, defe
 
 def test_only_reads_may_be_repeated_after_a_step_is_given_back():
     assert [f for f in FAMILIES if not budget.writes(f)] == [
-        "ecs.service-read", "ecs.task-definition-read", "codebuild.build-read", "ecr.read",
+        "ecs.service-read", "ecs.task-definition-read", "codebuild.build-read", "secretsmanager.read", "ecr.read",
     ]

@@ -97,6 +97,7 @@ def test_the_environment_holds_the_settings_and_never_the_connection_string() ->
         {"name": "REFLEX_SCHEMAS", "value": "public,sales"},
         {"name": "REFLEX_RESOURCE", "value": "ns/db"},
         {"name": "REFLEX_DEPLOY_HASH", "value": "dh1"},
+        {"name": "REFLEX_SECRET_VERSION", "value": "7"},
     ]
     assert server.to_secrets() == [{"name": "REFLEX_SOURCE_URL", "valueFrom": STEP.secret_arn}]
 
@@ -129,8 +130,8 @@ def test_a_task_definition_of_someone_else() -> None:
 
 
 async def test_describe_batches_by_10_and_describes_each_task_definition_once() -> None:
-    def describe_services(cluster: str, services: list[str]) -> dict[str, Any]:
-        assert cluster == "reflex" and len(services) <= BATCH
+    def describe_services(cluster: str, services: list[str], include: list[str]) -> dict[str, Any]:
+        assert cluster == "reflex" and len(services) <= BATCH and include == ["TAGS"]  # the owner, in the same call
         return {"services": [service(n) for n in services if n != "svc-missing"], "failures": []}
 
     aws = FakeAws(DescribeServices=describe_services, DescribeTaskDefinition=lambda taskDefinition: {"taskDefinition": task_definition(arn=taskDefinition)})
@@ -158,7 +159,7 @@ async def test_concurrent_callers_share_one_task_definition_describe() -> None:
             return await super().call(service, operation, **params)
 
     aws = Slow(
-        DescribeServices=lambda cluster, services: {"services": [service(n) for n in services]},
+        DescribeServices=lambda cluster, services, include: {"services": [service(n) for n in services]},
         DescribeTaskDefinition=lambda taskDefinition: {"taskDefinition": task_definition(arn=taskDefinition)},
     )
     adapter = ecs(aws)
@@ -185,7 +186,7 @@ async def test_service_without_task_definition_or_primary_deployment() -> None:
 def _describe_after(aws: FakeAws) -> None:
     """DescribeServices shows the revision the last CreateService or UpdateService set."""
 
-    def describe(cluster: str, services: list[str]) -> dict[str, Any]:
+    def describe(cluster: str, services: list[str], include: list[str]) -> dict[str, Any]:
         td = [p["taskDefinition"] for _, op, p in aws.calls if op in ("CreateService", "UpdateService")][-1]
         return {"services": [service(n, td=td) for n in services]}
 
@@ -277,7 +278,7 @@ async def test_deploy_raises_what_it_cannot_handle() -> None:
 
 async def test_scale_and_delete() -> None:
     aws = FakeAws(UpdateService=lambda **_: {}, DeleteService=lambda **_: {})
-    aws.on("DescribeServices", lambda cluster, services: {"services": [service(n, td=None, desiredCount=0) for n in services]})
+    aws.on("DescribeServices", lambda cluster, services, include: {"services": [service(n, td=None, desiredCount=0) for n in services]})
     scaled = await ecs(aws).scale("s", 0)
     assert scaled is not None and scaled.desired_count == 0
     assert aws.params("UpdateService") == [{"cluster": "reflex", "service": "s", "desiredCount": 0}]

@@ -368,7 +368,10 @@ def test_cel_rules_match_the_model_patterns() -> None:
     }
     from reflex_operator.api import models
 
-    patterns = {models.DNS1123_SUBDOMAIN, models.SECRET_KEY, models.SCHEMA_NAME, models.SERVER_VERSION, models.TOKEN}
+    patterns = {
+        models.DNS1123_SUBDOMAIN, models.SECRET_KEY, models.SCHEMA_NAME, models.SERVER_VERSION, models.TOKEN,
+        models.AWS_SERVICE_NAME, models.AWS_SECRET_NAME,
+    }
     assert {yaml.safe_load(r) for r in rules} == patterns  # a CEL "..." literal reads as a YAML/JSON string
     assert "pattern" not in str(spec)
 

@@ -35,7 +35,7 @@ from reflex_operator.database.inputs import BuildOutcome, Config, Desired, Healt
 from reflex_operator.database.decide import desired_config
 from reflex_operator.database import steps as s
 from reflex_operator.tenancy.plans import Plan
-from reflex_operator.ports import BuildQuotaReached, ClusterFull, Conflict
+from reflex_operator.ports import BuildQuotaReached, ClusterFull, Conflict, StoredSecret
 from reflex_operator.aws.budget import Budgets
 from reflex_operator.kube.client import FINALIZER
 from reflex_operator.controller.poller import poll_once
@@ -172,6 +172,9 @@ class FakeEcs:
         self.w.service["ticks"] = 0
         return self._observed(name)
 
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        self.w.tagged.append((arn, tags))
+
     async def delete(self, name: str, cluster: str | None = None) -> ObservedService | None:
         self.w.calls.append(s.DeleteService(name))
         self.w.clusters_asked.append(cluster)
@@ -184,11 +187,14 @@ class FakeSecretsManager:
     def __init__(self, world: World) -> None:
         self.w = world
 
-    async def put(self, name: str, value: str, resource: str, exists: bool = True) -> str:
+    async def put(self, step: s.PutSecret, value: str, resource: str) -> StoredSecret:
         assert value == SECRET_VALUE
-        self.w.calls.append(s.PutSecret(name, k8s_secret="", k8s_key="", resource_version="", exists=exists))
-        self.w.secret_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
-        return self.w.secret_arn
+        self.w.calls.append(s.PutSecret(step.secret_name, k8s_secret="", k8s_key="", resource_version="", exists=step.exists))
+        self.w.secret_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{step.secret_name}"
+        return StoredSecret(self.w.secret_arn)
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        self.w.tagged.append((arn, tags))
 
     async def delete(self, name: str) -> None:
         self.w.calls.append(s.DeleteSecret(name))
@@ -367,6 +373,7 @@ class World:
     tick_no: int = 0
     events: list = field(default_factory=list)
     calls: list = field(default_factory=list)
+    tagged: list = field(default_factory=list)  # (arn, tags) written by TagResource
     rt: Runtime | None = None
     # The namespace's plan ("default", or the one its label names; None: it does not exist), its
     # label reflexdb.cloud/plan (None: none), the other databases of the namespace (bodies, as the

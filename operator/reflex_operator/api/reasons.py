@@ -37,6 +37,9 @@ BUILD_UNKNOWN = "BuildUnknown"
 PLAN_LIMIT_EXCEEDED = "PlanLimitExceeded"  # waits for room in its namespace's plan
 PLAN_NOT_FOUND = "PlanNotFound"  # its namespace's plan does not exist
 NO_CLUSTER_CAPACITY = "NoClusterCapacity"  # every ECS cluster is at its services-per-cluster quota
+OWNED_ELSEWHERE = "OwnedElsewhere"  # an AWS resource under its name belongs to another owner: nothing is changed
+ADOPTION_FAILED = "AdoptionFailed"  # spec.adoption names resources that do not exist, or exist more than once
+NAME_DRAINING = "NameDraining"  # progress: the ECS service of an earlier object of the same name still drains
 
 # Events.
 ACTION_BLOCKED = "ActionBlocked"
@@ -56,6 +59,9 @@ CAP_EXCEEDED_EVENT = "DataTransferCapExceeded"
 CAP_LIFTED_EVENT = "DataTransferCapLifted"
 PLAN_LIMIT_REACHED = "PlanLimitReached"  # the event (and notification) when a database starts to wait
 CLUSTER_NOT_IN_SETTINGS = "ClusterNotInSettings"  # its ECS cluster left the settings (it keeps serving there)
+TAKEN_BACK = "TakenBack"  # the AWS resources of its identity, made by an earlier object, are its own again
+ADOPTED = "Adopted"  # spec.adoption took resources made elsewhere
+RELEASED = "Released"  # deletionPolicy Release: the resources are left for another owner to adopt
 
 # Degraded condition reasons by health status.
 DEGRADED_REASON = {

@@ -60,6 +60,10 @@ class ServerEnvironment(BaseModel):
     schemas: tuple[str, ...] = Field(("public",), alias="REFLEX_SCHEMAS")
     resource: str | None = Field(None, alias="REFLEX_RESOURCE")
     deploy_hash: str | None = Field(None, alias="REFLEX_DEPLOY_HASH")
+    build_id: str | None = Field(None, alias="REFLEX_BUILD_ID")
+    """The CodeBuild build of the image (found again by a rebuilt cluster)."""
+    secret_version: str | None = Field(None, alias="REFLEX_SECRET_VERSION")
+    """The version of the Kubernetes Secret whose value the deployment reads (a number, not the value)."""
     source_secret_arn: str | None = Field(None, alias=SOURCE_URL, exclude=True)
     """``valueFrom`` of the container secret: never a variable, never the value."""
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reflex_operator.api.common import SecretKey, SecretName, SchemaName, ServerVersion, Token, Wire
+from reflex_operator.api.common import CelFormat, SecretKey, SecretName, SchemaName, ServerVersion, Token, Wire
 
 __all__ = [
     "Size",
@@ -17,6 +17,10 @@ __all__ = [
     "SyncMode",
     "LogLevel",
     "DeletionPolicy",
+    "AdoptionPolicy",
+    "AWS_SERVICE_NAME",
+    "AWS_SECRET_NAME",
+    "Adoption",
     "SecretRef",
     "Source",
     "Sync",
@@ -63,6 +67,51 @@ class LogLevel(StrEnum):
 class DeletionPolicy(StrEnum):
     DELETE = "Delete"
     RETAIN = "Retain"
+    RELEASE = "Release"
+
+
+class AdoptionPolicy(StrEnum):
+    """How a database takes AWS resources it did not make (modelled on ACK's adoption policy)."""
+
+    ADOPT = "Adopt"
+    """Take the named resources as they are, then reconcile them to the spec; nothing is created
+    if they do not exist (the database waits, Stalled AdoptionFailed)."""
+    ADOPT_OR_CREATE = "AdoptOrCreate"
+    """Take the named resources if they exist; create them under these names if they do not."""
+
+
+AWS_SERVICE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+AWS_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]+$"
+
+
+class Adoption(Wire):
+    """Take over AWS resources made elsewhere (by hand, by the hosted service, by another
+    cluster that released them). Read once: when the resources are taken, ``status.identity``
+    records them and this field no longer matters."""
+
+    policy: Annotated[AdoptionPolicy, Field(description="Adopt, or AdoptOrCreate.")]
+    service_name: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=255,
+            description="The ECS service to take; its task definition's family is taken with it. Empty: this database's own name in this cluster identity.",
+        ),
+        CelFormat(AWS_SERVICE_NAME, "must be an ECS service name: letters, digits, '-' and '_', starting with a letter or digit"),
+    ] = None
+    cluster: Annotated[
+        str | None,
+        Field(min_length=1, max_length=255, description="The ECS cluster the service runs on. Empty: the operator's clusters, in order (more than one match is an error)."),
+    ] = None
+    secret_name: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=512,
+            description="The Secrets Manager secret holding the connection string (its name). Empty: this database's own name in this cluster identity.",
+        ),
+        CelFormat(AWS_SECRET_NAME, "must be a Secrets Manager secret name: letters, digits and /_+=.@-"),
+    ] = None
 
 class SecretRef(Wire):
     """A key of a Secret in the resource's namespace."""
@@ -180,8 +229,14 @@ class ReflexDatabaseSpec(Wire):
     ] = None
     deletion_policy: Annotated[
         DeletionPolicy,
-        Field(description="On delete: remove the AWS resources (Delete) or leave them (Retain)."),
+        Field(
+            description="On delete: remove the AWS resources (Delete), leave them owned by this cluster identity (Retain: the same namespace and name take them back), or leave them released for another cluster, namespace or name to adopt (Release)."
+        ),
     ] = DeletionPolicy.DELETE
+    adoption: Annotated[
+        Adoption | None,
+        Field(description="Take over AWS resources this cluster identity did not make (see Adoption)."),
+    ] = None
 
     @property
     def resources(self) -> SizeResources:

@@ -33,6 +33,8 @@ __all__ = [
     "ActionAvailability",
     "AllowedActions",
     "AppliedTokens",
+    "Origin",
+    "AwsIdentity",
     "ReflexDatabaseStatus",
     "NOTIFICATIONS_SEEN",
     "Severity",
@@ -314,6 +316,44 @@ class AppliedTokens(Observed):
     secret_version: str | None = Field(
         None, description="resourceVersion of the Kubernetes Secret last copied to Secrets Manager."
     )
+    secret_deploy_version: str | None = Field(
+        None,
+        description="The Secret version the deployed task definition names (its deploy hash's input); differs from secretVersion only after a take-back found the stored copy equal to the Secret. Empty: secretVersion.",
+    )
+
+
+class Origin(StrEnum):
+    """How the database came to own its AWS resources."""
+
+    CREATED = "Created"
+    """Made by this database."""
+    TAKEN_BACK = "TakenBack"
+    """Found under this database's identity (cluster identity, namespace, name), made by an earlier
+    object of the same identity (a rebuilt cluster, a Retain delete and re-apply)."""
+    ADOPTED = "Adopted"
+    """Taken by spec.adoption: made elsewhere, or released by another owner."""
+    LEGACY = "Legacy"
+    """Made before names came from the identity (named from the object's uid); kept as they are."""
+
+
+class AwsIdentity(Observed):
+    """The AWS resources this database owns, by name, and how it came to own them. Recorded once;
+    the names never change afterwards (an operator upgrade or a new setting renames nothing)."""
+
+    cluster_identity: str
+    """The owner's cluster identity (REFLEX_CLUSTER_IDENTITY)."""
+    service_name: str
+    """The ECS service (and the endpoint's host)."""
+    task_family: str
+    """The task definition family."""
+    secret_name: str
+    """The Secrets Manager secret with the connection string."""
+    origin: Origin
+    """Created, TakenBack, Adopted or Legacy."""
+    since: datetime | None = None
+    """When this database took ownership."""
+    tagged: bool = False
+    """Whether the ownership tags are written on the resources that exist."""
 
 class ReflexDatabaseStatus(Observed):
     """Observed state of a ReflexDatabase; written only by the operator."""
@@ -351,6 +391,8 @@ class ReflexDatabaseStatus(Observed):
     """One-shot tokens already carried out."""
     secret_arn: str | None = None
     """ARN of the AWS Secrets Manager secret holding the connection string."""
+    identity: AwsIdentity | None = None
+    """The AWS resources this database owns (names, origin, whether they carry its ownership tags)."""
     message: str | None = None
     """A human-readable summary."""
     plan: PlanStatus | None = None

@@ -72,6 +72,8 @@ FAMILIES: dict[str, Rate] = {
     "secretsmanager.create": Rate(50, 50),  # CreateSecret: 50 per second
     "secretsmanager.put": Rate(50, 50),  # PutSecretValue, UpdateSecret, ...: 50 per second combined
     "secretsmanager.delete": Rate(50, 50),  # DeleteSecret: 50 per second
+    "secretsmanager.read": Rate(50, 50),  # DescribeSecret, GetSecretValue (ours: below AWS's figures)
+    "ecs.tag-modify": Rate(20, 5),  # TagResource (not in the published bucket table: ours, conservative)
     "ecr.read": Rate(10, 5),  # DescribeRepositories (ours)
 }
 
@@ -92,6 +94,10 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("secretsmanager", "CreateSecret"): "secretsmanager.create",
     ("secretsmanager", "PutSecretValue"): "secretsmanager.put",
     ("secretsmanager", "DeleteSecret"): "secretsmanager.delete",
+    ("secretsmanager", "TagResource"): "secretsmanager.put",
+    ("secretsmanager", "DescribeSecret"): "secretsmanager.read",
+    ("secretsmanager", "GetSecretValue"): "secretsmanager.read",
+    ("ecs", "TagResource"): "ecs.tag-modify",
     ("ecr", "DescribeRepositories"): "ecr.read",
 }
 

@@ -38,6 +38,8 @@ def container_environment(step: Deploy) -> ServerEnvironment:
         schemas=i.schemas,
         resource=step.resource,
         deploy_hash=step.deploy_hash,
+        build_id=step.build_id,
+        secret_version=i.secret_version,
         source_secret_arn=step.secret_arn,
     )
 
@@ -47,6 +49,16 @@ def parse_task_definition(td: dict[str, Any]) -> tuple[str | None, str | None, D
     config is None (unknown) unless the size and every setting are stated."""
     container = server_container(td)
     server = ServerEnvironment.from_container(container)
+    return server.deploy_hash, container.get("image"), _deployed_config(td, server)
+
+
+def _marks(td: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(build id, Secret version) a task definition names (REFLEX_BUILD_ID, REFLEX_SECRET_VERSION)."""
+    server = ServerEnvironment.from_container(server_container(td))
+    return server.build_id, server.secret_version
+
+
+def _deployed_config(td: dict[str, Any], server: ServerEnvironment) -> DeployedConfig | None:
     config = None
     if server.states(*_CONFIG_VARIABLES):
         try:
@@ -62,7 +74,11 @@ def parse_task_definition(td: dict[str, Any]) -> tuple[str | None, str | None, D
             )
         except (StopIteration, ValueError):  # an unknown size; pydantic's errors are ValueErrors
             config = None
-    return server.deploy_hash, container.get("image"), config
+    return config
+
+
+def _ecs_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
 
 class Ecs:
@@ -87,6 +103,7 @@ class Ecs:
         # Task definitions are immutable: describe each ARN once.
         self._task_defs: dict[str, tuple[str | None, str | None, DeployedConfig | None]] = {}
         self._td_logs: dict[str, LogsLocation | None] = {}  # the awslogs location of each ARN
+        self._td_marks: dict[str, tuple[str | None, str | None]] = {}  # build id and Secret version of each ARN
         self._describing: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # ----------------------------------------------------------------------------------- observe
@@ -96,7 +113,7 @@ class Ecs:
         found: dict[str, ObservedService | None] = {n: None for n in names}
         for start in range(0, len(names), BATCH):
             chunk = names[start : start + BATCH]
-            reply = await self.aws.call("ecs", "DescribeServices", cluster=cluster or self.cluster, services=chunk)
+            reply = await self.aws.call("ecs", "DescribeServices", cluster=cluster or self.cluster, services=chunk, include=["TAGS"])
             for svc in reply.get("services", []):
                 found[svc["serviceName"]] = await self._parse(svc)
         return found
@@ -119,6 +136,7 @@ class Ecs:
 
     def _remember(self, arn: str, td: dict[str, Any]) -> None:
         self._task_defs[arn] = parse_task_definition(td)
+        self._td_marks[arn] = _marks(td)
         logs = server_logs(td)
         self._td_logs[arn] = LogsLocation(group=logs[0], stream_prefix=logs[1]) if logs else None
 
@@ -144,6 +162,9 @@ class Ecs:
             image_uri=image,
             config=config,
             logs=self._td_logs.get(td_arn) if td_arn else None,
+            tags={t["key"]: t.get("value", "") for t in svc["tags"]} if "tags" in svc else None,
+            secret_version=self._td_marks.get(td_arn, (None, None))[1] if td_arn else None,
+            build_id=self._td_marks.get(td_arn, (None, None))[0] if td_arn else None,
         )
 
     # --------------------------------------------------------------------------------------- act
@@ -178,7 +199,7 @@ class Ecs:
                         "minimumHealthyPercent": 100,
                     },
                     propagateTags="SERVICE",
-                    tags=[{"key": "reflexdb.cloud/resource", "value": step.resource}],
+                    tags=_ecs_tags(dict(step.owner_tags) or {"reflexdb.cloud/resource": step.resource}),
                 )
             except AwsCallError as exc:
                 if is_quota_error(exc):
@@ -253,7 +274,7 @@ class Ecs:
             "memory": str(i.memory_mb),
             "executionRoleArn": self.execution_role_arn,
             "containerDefinitions": [container],
-            "tags": [{"key": "reflexdb.cloud/deploy-hash", "value": step.deploy_hash}],
+            "tags": _ecs_tags({**dict(step.owner_tags), "reflexdb.cloud/deploy-hash": step.deploy_hash}),
         }
         if self.task_role_arn:
             params["taskRoleArn"] = self.task_role_arn
@@ -261,6 +282,10 @@ class Ecs:
         td = reply["taskDefinition"]
         self._remember(str(td["taskDefinitionArn"]), td)
         return str(td["taskDefinitionArn"])
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        """Write tags on a service or a task definition revision."""
+        await self.aws.call("ecs", "TagResource", resourceArn=arn, tags=_ecs_tags(tags))
 
     async def scale(self, name: str, desired_count: int, cluster: str | None = None) -> ObservedService | None:
         reply = await self.aws.call("ecs", "UpdateService", cluster=cluster or self.cluster, service=name, desiredCount=desired_count)

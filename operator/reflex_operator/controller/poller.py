@@ -17,7 +17,8 @@ from typing import Any
 from reflex_operator.api.models import Phase, ReflexDatabaseSpec, ReflexDatabaseStatus, unfinished_builds
 from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.database.decide import classify_health, health_sample_matters
-from reflex_operator.database import identity
+from reflex_operator.database.inputs import Config, Desired
+from reflex_operator.database.ownership import names_of
 from reflex_operator.database.service import settling
 from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry, Key, Runtime
@@ -44,10 +45,10 @@ class Polled:
     unfinished: tuple[str, ...] = ()
 
 
-_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement")
+_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "identity", "secretArn")
 
 
-def polled(entry: Entry) -> Polled | None:
+def polled(entry: Entry, config: Config) -> Polled | None:
     """The entry's ``Polled`` (None: a body that does not parse), cached on the entry."""
 
     def parse(body: dict[str, Any]) -> Polled | None:
@@ -58,7 +59,8 @@ def polled(entry: Entry) -> Polled | None:
         except ValueError:
             return None
         unfinished = tuple(unfinished_builds(shown.builds))
-        service = identity.service_name(meta["namespace"], meta["name"], str(meta["uid"]))
+        desired = Desired(name=meta["name"], namespace=meta["namespace"], uid=str(meta["uid"]), generation=1, spec=spec, status=shown)
+        service = names_of(desired, config)[0].service
         return Polled(spec.paused, shown.model_copy(update={"builds": []}), service, unfinished)
 
     return entry.derived("polled", parse)  # type: ignore[no-any-return]
@@ -74,7 +76,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     for key, entry in list(rt.resources.items()):
         if not rt.gate.owns(entry.uid):
             continue  # another replica's (or no one's yet): no AWS call for it here
-        view = polled(entry)
+        view = polled(entry, rt.config)
         if view is not None:
             parsed[key] = (entry, view)
             if full or key not in rt.queue:  # a short round leaves a queued pass's builds to it

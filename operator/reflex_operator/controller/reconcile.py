@@ -16,13 +16,13 @@ from reflex_operator.api import reasons
 from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus, Replication, unfinished_builds
 from reflex_operator.database.decide import Decision, decide
 from reflex_operator.database.inputs import Desired, Observation, SecretState
-from reflex_operator.database import identity
+from reflex_operator.database.ownership import names_of
 from reflex_operator.database.chronicle import Chronicle, chronicle
 from reflex_operator.database.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.database import steps as s
 from reflex_operator.database.inputs import BudgetWait, BuildLookup, HealthSample, ObservedBuild, ObservedService
-from reflex_operator.ports import BudgetDeferred, BuildQuotaReached, ClusterFull
+from reflex_operator.ports import BudgetDeferred, BuildQuotaReached, ClusterFull, NotOwned
 from reflex_operator.aws import budget
 from reflex_operator.aws.ecs import BATCH as ecs_batch
 from reflex_operator.kube.client import FINALIZER
@@ -54,6 +54,8 @@ class _Acted:
     build_refused: bool = False  # StartBuild: the account's concurrent-build quota is reached
     build_lookup: BuildLookup | None = None  # FindBuild found nothing
     refused: bool = False  # CreateService met the cluster's quota: nothing created, placed again
+    refused_by_owner: str | None = None  # a resource under its name is someone else's: nothing written
+    secret_kept: bool = False  # the secret taken back already held the Secret's value
     deferred: BudgetWait | None = None  # a call had no rate-budget token yet: nothing sent, the steps stop
     events: list[s.Event] = field(default_factory=list)
 
@@ -178,23 +180,32 @@ def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, 
 
 async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
     status = desired.status
-    svc_name = identity.service_name(desired.namespace, desired.name, desired.uid)
+    svc_name = names_of(desired, rt.config)[0].service
     cluster = rt.cluster_of((desired.namespace, desired.name))
     if fetch and svc_name not in rt.services:
         # Not polled yet (the operator just started): ask for it together with other resources'
         # unknown services on the same cluster, one pass at a time, so a restart with N
-        # resources costs about N/10 calls, not N.
+        # resources costs about N/10 calls, not N; and for the builds of the images those
+        # services run that their statuses do not know (a rebuilt cluster), 100 a call.
         async with rt.first_look:
             if svc_name not in rt.services:
-                rt.services.update(await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster))
+                found = await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster)
+                rt.services.update(found)
+                unknown = sorted({svc.build_id for svc in found.values() if svc is not None and svc.build_id} - set(rt.builds))
+                if unknown:
+                    rt.builds.update(await rt.codebuild.get(unknown))
+    service = rt.services.get(svc_name)
     running = unfinished_builds(status.builds)
-    missing = [i for i in running if i not in rt.builds]
+    wanted = list(running)
+    if service is not None and service.build_id and all(b.codebuild_id != service.build_id for b in status.builds):
+        wanted.append(service.build_id)  # the image it runs, built before this object existed (taken back)
+    missing = [i for i in wanted if i not in rt.builds]
     if fetch and missing:
         rt.builds.update(await rt.codebuild.get(missing))
     return Observation(
         secret=await _secret_state(rt, desired, fetch),
-        builds=tuple(rt.builds[i] for i in running if i in rt.builds),
-        service=rt.services.get(svc_name),
+        builds=tuple(rt.builds[i] for i in wanted if i in rt.builds),
+        service=service,
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
         plan=rt.plans.facts(desired.namespace, (e.usage() for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
@@ -207,7 +218,10 @@ def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
     for (namespace, name), entry in list(rt.resources.items()):
         if len(names) == ecs_batch:
             break
-        other = identity.service_name(namespace, name, entry.uid)
+        known = entry.names(rt.config)
+        if known is None:
+            continue
+        other = known.service
         if other in rt.services or other in names or not rt.gate.owns(entry.uid):
             continue
         if rt.cluster_of((namespace, name)) == cluster:
@@ -247,6 +261,8 @@ def _merge(observed: Observation, acted: _Acted) -> Observation:
         build_refused=acted.build_refused,
         build_lookup=acted.build_lookup,
         deferred=acted.deferred or observed.deferred,
+        refused_by_owner=acted.refused_by_owner or observed.refused_by_owner,
+        secret_kept=acted.secret_kept or observed.secret_kept,
     )
 
 
@@ -281,7 +297,16 @@ async def _act_step(rt: Runtime, desired: Desired, step: s.Step, cluster: str, a
             value = await rt.kube.secret_value(desired.namespace, step.k8s_secret, step.k8s_key)
             if value is None:
                 raise ReconcileError(f"Secret {step.k8s_secret!r} or its key {step.k8s_key!r} disappeared")
-            acted.secret_arn = await rt.secrets.put(step.secret_name, value, resource, exists=step.exists)
+            try:
+                stored = await rt.secrets.put(step, value, resource)
+            except NotOwned as exc:
+                acted.refused_by_owner = str(exc)
+                acted.refused = True  # nothing more this pass: the second decision stalls
+                log.warning("%s: %s", resource, exc)
+                return
+            acted.secret_arn, acted.secret_kept = stored.arn, stored.kept
+        case s.TagOwnership():
+            await _tag(rt, step, cluster, acted)
         case s.DeleteSecret():
             await rt.secrets.delete(step.secret_name)
         case s.StartBuild() | s.FindBuild():
@@ -309,6 +334,20 @@ async def _act_step(rt: Runtime, desired: Desired, step: s.Step, cluster: str, a
             acted.released = True
         case _:
             raise ReconcileError(f"unknown step {step!r}")
+
+
+async def _tag(rt: Runtime, step: s.TagOwnership, cluster: str, acted: _Acted) -> None:
+    """Write the ownership tags; the service we hold is updated so the second decision sees them."""
+    tags = dict(step.tags)
+    for arn in (step.service_arn, step.task_definition_arn):
+        if arn:
+            await rt.ecs.tag(arn, tags)
+    if step.secret_arn:
+        await rt.secrets.tag(step.secret_arn, tags)
+    for name, service in list(rt.services.items()):
+        if service is not None and service.arn == step.service_arn:
+            rt.services[name] = acted.service = replace(service, tags=tags)
+            acted.service_changed = True
 
 
 async def _act_service(rt: Runtime, desired: Desired, step: s.ScaleService | s.DeleteService, cluster: str, acted: _Acted) -> None:
@@ -373,7 +412,7 @@ async def _check_health(rt: Runtime, desired: Desired) -> HealthSample:
     """The on-demand probe (spec.healthCheckToken): kept as the latest sample, and written into
     the status of this pass whatever the refresh period says."""
     key = (desired.namespace, desired.name)
-    endpoint = rt.config.endpoint(identity.service_name(desired.namespace, desired.name, desired.uid), *key)
+    endpoint = rt.config.endpoint(names_of(desired, rt.config)[0].service, *key)
     sample = await rt.dataplane.health(endpoint, rt.clock())
     rt.health[key] = sample
     rt.metrics.health_checks.labels("ok" if sample.reachable else "unreachable").inc()

@@ -17,7 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reflex_operator.database import steps as s
-from reflex_operator.database.inputs import Config, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus
+from reflex_operator.database.identity import AwsNames
+from reflex_operator.database.inputs import Config, Desired, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.database.ownership import names_of
 from reflex_operator.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
@@ -133,8 +136,14 @@ class Entry:
         return self.derived("usage", usage_of)  # type: ignore[no-any-return]
 
     def cluster(self) -> str | None:
-        """The ECS cluster its status records (``placement.cluster``; None: none yet), once per body."""
+        """The ECS cluster its status records (``placement.cluster``; None: none yet; before then,
+        the one ``spec.adoption`` names), once per body."""
         return self.derived("cluster", _recorded_cluster)  # type: ignore[no-any-return]
+
+    def names(self, config: Config) -> AwsNames | None:
+        """The names of its AWS resources (``database.ownership.names_of``; None: a spec that does
+        not parse), once per body."""
+        return self.derived("names", lambda body: names_of_body(body, config))  # type: ignore[no-any-return]
 
     def waiting(self) -> bool:
         """Whether the database waits for its plan (``plans.waiting``, once per body)."""
@@ -344,4 +353,22 @@ class Runtime:
 
 def _recorded_cluster(body: dict[str, Any]) -> str | None:
     placement = (body.get("status") or {}).get("placement") or {}
-    return str(placement["cluster"]) if placement.get("cluster") else None
+    if placement.get("cluster"):
+        return str(placement["cluster"])
+    adoption = (body.get("spec") or {}).get("adoption") or {}
+    return str(adoption["cluster"]) if adoption.get("cluster") else None
+
+
+_NAMING_STATUS = ("identity", "secretArn")
+
+
+def names_of_body(body: dict[str, Any], config: Config) -> AwsNames | None:
+    """``names_of`` a database as the API server holds it (only what naming reads is parsed)."""
+    meta, status = body["metadata"], body.get("status") or {}
+    try:
+        spec = ReflexDatabaseSpec.model_validate(body.get("spec") or {})
+        shown = ReflexDatabaseStatus.model_validate({k: status[k] for k in _NAMING_STATUS if k in status})
+    except ValueError:
+        return None
+    desired = Desired(name=meta["name"], namespace=meta["namespace"], uid=str(meta.get("uid", "")), generation=1, spec=spec, status=shown)
+    return names_of(desired, config)[0]

@@ -27,7 +27,6 @@ from reflex_operator.tenancy.slots import Placements
 from reflex_operator.aws.secrets import Secrets
 from reflex_operator.dataplane.client import HttpDataPlane
 from reflex_operator.database import cost
-from reflex_operator.database import identity as names
 from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
 from reflex_operator.kube.client import Kube
@@ -152,7 +151,9 @@ def acquired(rt: Runtime, shard: int) -> None:
     taken = [(key, entry) for key, entry in list(rt.resources.items()) if rt.gate.shard(entry.uid) == shard]
     for key, entry in taken:
         rt.health.pop(key, None)
-        rt.services.pop(names.service_name(key[0], key[1], entry.uid), None)
+        known = entry.names(rt.config)
+        if known is not None:
+            rt.services.pop(known.service, None)
         for build in entry.status.get("builds") or []:
             rt.builds.pop(build.get("codebuildId") or "", None)
     triggers.shard_taken(rt, [key for key, _ in taken])

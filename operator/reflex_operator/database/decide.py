@@ -23,6 +23,7 @@ from reflex_operator.api.models import (
     Condition,
     ConditionType,
     InstanceStatus,
+    Origin,
     Phase,
     ReflexDatabaseSpec,
     ReflexDatabaseStatus,
@@ -40,7 +41,9 @@ from reflex_operator.api.reasons import CLUSTER_NOT_IN_SETTINGS
 from reflex_operator.tenancy.placement import Placed, place
 from reflex_operator.database.secret import SecretResult, connection_secret, secret_arn
 from reflex_operator.database.admin import ServerResult, server_actions, with_check
+from reflex_operator.database.ownership import Claim, Owner, Ownership, ownership, released
 from reflex_operator.database.service import (
+    Target,
     ServiceResult,
     desired_config,
     live_service,
@@ -53,7 +56,7 @@ from reflex_operator.database.steps import Deploy, Event, RecordPlacement, Step
 
 __all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
 
-_DEPLOYING = (reasons.DEPLOYING, reasons.PAUSING, reasons.RESUMING)
+_DEPLOYING = (reasons.DEPLOYING, reasons.PAUSING, reasons.RESUMING, reasons.NAME_DRAINING)
 
 
 @dataclass(frozen=True)
@@ -76,23 +79,29 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     """The whole judgement for one resource in one pass: plan → secret → build → service → server → phase → status."""
     service = live_service(observed)
     builds = known_builds(desired, observed.builds, service, config)
+    own = ownership(desired, observed, config, now)
     if desired.deleting:
-        return _deleting(desired, observed, config, now, builds)
+        return _deleting(desired, observed, config, now, builds, own)
+    if own.blocked:
+        return _not_ours(desired, observed, now, builds, own, config)
     plan = _plan(desired, observed)
     if plan is not None and not plan.admitted and service is None:
-        return _waiting(desired, observed, now, builds, plan, config)
+        return _waiting(desired, observed, now, builds, plan, config, own)
     wanted = desired
     if plan is not None and not plan.admitted:
         wanted = replace(desired, spec=_held_back(desired, service))
     capped = plan is not None and plan.capped
-    secret = connection_secret(wanted, observed, config)
+    owner = _owner(desired, own)
+    may_take = _may_take(own)
+    secret = connection_secret(wanted, observed, config, own.names, owner, may_take)
     choice = choose_build(wanted, builds, config, _start_facts(observed, now))
-    svc = decide_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None)
+    target = Target(own.names, owner, _build_of(builds, choice.image))
+    svc = decide_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None, target=target)
     placed, svc = _placed(desired, observed, svc)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
     instance = with_check(instance, wanted, server, now)
-    work = _with_budget_wait(combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan)), observed)
+    work = _with_budget_wait(combine(own.outcome, secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan)), observed)
     phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
     work = work.then(waits_for_build(wanted, svc, phase))
     judgement = Judgement(
@@ -101,8 +110,9 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         instance=instance,
         service=service,
         builds=builds,
-        tokens=_tokens(wanted, builds, secret, svc, server),
+        tokens=_tokens(wanted, builds, secret, svc, server, own),
         secret_arn=secret.arn,
+        identity=own.identity,
         pending=pending_changes(wanted, svc, choice.image) or wanted is not desired,
         build_running=builds.current_running,
         plan=plan,
@@ -160,7 +170,55 @@ def _grown(desired: Desired) -> Action:
     return Action.RESUME if not desired.spec.paused and desired.status.phase is Phase.PAUSED else Action.RESIZE
 
 
-def _waiting(desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, plan: PlanVerdict, config: Config) -> Decision:
+def _owner(desired: Desired, own: Ownership) -> tuple[tuple[str, str], ...]:
+    """The ownership tags this database writes on what it creates (``database.ownership``)."""
+    me = Owner(own.identity.cluster_identity, desired.namespace, desired.name, desired.uid)
+    return tuple(sorted(me.tags().items()))
+
+
+def _may_take(own: Ownership) -> frozenset[str]:
+    """Which secrets found under the database's name it may take (``database.ownership.Claim``):
+    its identity's; unmarked or released ones too when adopting, or when it made them before the
+    ownership tags existed."""
+    claims = {Claim.MINE, Claim.OURS}
+    if own.identity.origin in (Origin.ADOPTED, Origin.LEGACY):
+        claims |= {Claim.UNMARKED, Claim.RELEASED} if own.identity.origin is Origin.ADOPTED else {Claim.UNMARKED}
+    return frozenset(c.value for c in claims)
+
+
+def _build_of(builds: KnownBuilds, image: str | None) -> str | None:
+    """The CodeBuild id of the build that made the image (written into the task definition)."""
+    if image is None:
+        return None
+    record = next((b for b in builds.history if b.image_uri == image), None)
+    return record.codebuild_id if record is not None else None
+
+
+def _not_ours(desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, own: Ownership, config: Config) -> Decision:
+    """Resources under the database's names belong to someone else, or spec.adoption found nothing
+    to take: nothing is created or changed in AWS; the database waits, Stalled, saying whose."""
+    work = _with_aws_error(own.outcome, observed)
+    judgement = Judgement(
+        phase=Phase.TERMINATED if desired.spec.terminated else Phase.PENDING,
+        work=work,
+        instance=InstanceStatus(),
+        service=None,
+        builds=builds,
+        tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
+        secret_arn=desired.status.secret_arn,
+        pending=True,
+        plan=_plan(desired, observed),
+        placement=desired.status.placement,
+        price=config.fargate_price,
+        cost_limit=config.history_limit,
+        identity=desired.status.identity,
+    )
+    return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
+
+
+def _waiting(
+    desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, plan: PlanVerdict, config: Config, own: Ownership
+) -> Decision:
     """No room (or no plan) for a database that runs nothing: nothing is started or created in AWS."""
     work = _plan_outcome(desired, plan)
     judgement = Judgement(
@@ -176,13 +234,19 @@ def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Kno
         placement=desired.status.placement,
         price=config.fargate_price,
         cost_limit=config.history_limit,
+        identity=desired.status.identity,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
 
-def _deleting(desired: Desired, observed: Observation, config: Config, now: datetime, builds: KnownBuilds) -> Decision:
+def _deleting(desired: Desired, observed: Observation, config: Config, now: datetime, builds: KnownBuilds, own: Ownership) -> Decision:
     service, arn = live_service(observed), secret_arn(desired, observed)
-    work = deleting(desired, builds, service, arn, config)
+    if own.blocked:
+        service = None  # not ours: neither deleted nor released; only the finalizer goes
+    me = Owner(own.identity.cluster_identity, desired.namespace, desired.name, desired.uid)
+    created_by = (service.tags or {}).get("reflexdb.cloud/created-by-uid") if service is not None else None
+    released_tags = tuple(sorted(released(me.tags(created_by), now).items()))
+    work = deleting(desired, builds, service, arn if not own.blocked else None, config, own.names, released_tags)
     judgement = Judgement(
         phase=Phase.DELETING,
         work=_with_aws_error(work, observed),
@@ -195,6 +259,7 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
         placement=desired.status.placement,
         price=config.fargate_price,
         cost_limit=config.history_limit,
+        identity=desired.status.identity,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
@@ -235,15 +300,21 @@ def _phase_facts(desired: Desired, builds: KnownBuilds, choice: BuildChoice, svc
     )
 
 
-def _tokens(desired: Desired, builds: KnownBuilds, secret: SecretResult, svc: ServiceResult, server: ServerResult) -> AppliedTokens:
+def _tokens(
+    desired: Desired, builds: KnownBuilds, secret: SecretResult, svc: ServiceResult, server: ServerResult, own: Ownership
+) -> AppliedTokens:
     """The one-shot tokens carried out once this pass's steps are: restart with a deployment of the
-    desired inputs, rebuild once a build of them exists."""
+    desired inputs, rebuild once a build of them exists. A database that takes its resources over
+    counts the reload and health-check tokens of its spec as carried out (they were, by the earlier
+    object whose manifest it is)."""
     spec, before = desired.spec, desired.status.applied_tokens or AppliedTokens()
+    deploy_version = secret.deploy_version if secret.deploy_version != secret.version else None
     return before.model_copy(
         update={
             "secret_version": secret.version,
-            "reload": server.reload,
-            "health_check": server.health_check,
+            "secret_deploy_version": deploy_version,
+            "reload": spec.reload_token if own.taking else server.reload,
+            "health_check": spec.health_check_token if own.taking else server.health_check,
             "restart": spec.restart_token if svc.deploy_hash is not None else before.restart,
             "rebuild": spec.rebuild_token if builds.current is not None else before.rebuild,
         }

@@ -1,7 +1,11 @@
 """Deterministic names, input hashes and idempotency tokens.
 
-Everything the operator creates in AWS is named or tokened from the resource's uid and a hash of
-the inputs, so an operator that restarts at any point finds what it made and repeats nothing.
+Every AWS resource of a database (ECS service, task definition family, secret) is named from an
+identity a rebuilt cluster reproduces: the cluster identity (``REFLEX_CLUSTER_IDENTITY``), the
+namespace and the name (``AwsNames``, ``identity_names``). Idempotency tokens that must differ per
+incarnation of the object (a service created again after a termination, a build) still use its
+uid. Databases made before names came from the identity keep their uid-based names
+(``legacy_names``); ``status.identity`` records whichever names a database owns.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from dataclasses import dataclass
 from reflex_operator.api.models import SIZE_RESOURCES, ReflexDatabaseSpec
 
 __all__ = [
+    "AwsNames",
+    "identity_names",
+    "legacy_names",
     "BuildInputs",
     "DeployInputs",
     "build_inputs",
@@ -113,20 +120,55 @@ def _aws_name(prefix: str, namespace: str, name: str, uid: str, limit: int) -> s
     return f"{base[: limit - len(suffix) - 1]}-{suffix}"
 
 
+@dataclass(frozen=True)
+class AwsNames:
+    """The names of a database's AWS resources."""
+
+    service: str
+    family: str
+    secret: str
+
+
+def _cut(base: str, digest: str, limit: int) -> str:
+    return f"{base[: limit - len(digest) - 1]}-{digest}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def identity_names(cluster_identity: str, namespace: str, name: str, secret_prefix: str) -> AwsNames:
+    """``rdb-<cluster identity>-<namespace>-<name>-<digest>``: readable, within AWS's limits, and
+    unique per (cluster identity, namespace, name) whatever the cut or the characters replaced
+    (the digest is of the three, not of the readable part). The same on every rebuilt cluster."""
+    digest = _digest("identity/v1", cluster_identity, namespace, name, length=8)
+    base = _NOT_NAME.sub("-", f"rdb-{cluster_identity}-{namespace}-{name}")
+    service = _cut(base, digest, 255)
+    secret = f"{secret_prefix}{cluster_identity}/{namespace}/{name}"
+    if len(secret) > 512:
+        secret = _cut(secret, digest, 512)
+    return AwsNames(service=service, family=service, secret=secret)
+
+
+def legacy_names(secret_prefix: str, namespace: str, name: str, uid: str) -> AwsNames:
+    """The names of a database made before names came from the identity (from its uid)."""
+    return AwsNames(
+        service=service_name(namespace, name, uid),
+        family=task_family(namespace, name, uid),
+        secret=secret_name(secret_prefix, namespace, name, uid),
+    )
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def service_name(namespace: str, name: str, uid: str) -> str:
-    """The ECS service's name (≤ 255 characters, letters, digits, hyphens); memoised: the poller
-    and the first look ask it of every database."""
+    """The uid-based (legacy) ECS service name (≤ 255 characters, letters, digits, hyphens)."""
     return _aws_name("rdb", namespace, name, uid, 255)
 
 
 def task_family(namespace: str, name: str, uid: str) -> str:
-    """The task definition family (≤ 255 characters)."""
+    """The uid-based (legacy) task definition family (≤ 255 characters)."""
     return _aws_name("rdb", namespace, name, uid, 255)
 
 
 def secret_name(prefix: str, namespace: str, name: str, uid: str) -> str:
-    """The Secrets Manager secret holding the connection string."""
+    """The uid-based (legacy) Secrets Manager secret name."""
     return f"{prefix}{namespace}/{name}-{uid.replace('-', '')[:8]}"
 
 

@@ -104,6 +104,9 @@ class ObservedService:
     image_uri: str | None = None
     config: DeployedConfig | None = None
     logs: LogsLocation | None = None  # the server's awslogs group and stream prefix
+    tags: dict[str, str] | None = None  # the service's tags (None: the answer did not include them)
+    secret_version: str | None = None  # the Secret version its task definition names (REFLEX_SECRET_VERSION)
+    build_id: str | None = None  # the CodeBuild build of its image (REFLEX_BUILD_ID)
 
     @property
     def exists(self) -> bool:
@@ -179,6 +182,9 @@ class Observation:
     build_lookup: BuildLookup | None = None  # the backwards look for an expired build intent found nothing
     clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
     deferred: BudgetWait | None = None  # a call this pass did not send: no rate-budget token for it yet
+    refused_by_owner: str | None = None  # a resource under its name belongs to someone else (what and whose)
+    adoption_matches: int = 0  # spec.adoption without a cluster: on how many ECS clusters the service was found
+    secret_kept: bool = False  # the stored secret found under its name already held the Secret's value
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,9 @@ class Config:
     build_history_limit: int = 10
     compute_type: str = "BUILD_GENERAL1_MEDIUM"
     secret_prefix: str = "reflexdb/"
+    # Names every AWS resource with the namespace and name (database.identity): a rebuilt cluster
+    # with the same identity takes its databases back; two clusters sharing an AWS account must differ.
+    cluster_identity: str = "default"
     status_refresh_seconds: float = 1800.0  # health figures rewritten at least this often (slow refresh)
     notification_limit: int = 20  # notifications kept in status (sticky ones beyond it)
     history_limit: int = 50  # phase and health transitions kept in status

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from reflex_operator.api.models import DeployedConfig, Phase, ReflexDatabaseSpec
 from reflex_operator.database import identity
+from reflex_operator.database.identity import AwsNames
 from reflex_operator.api import reasons
 from reflex_operator.database.inputs import Desired, Observation, ObservedService, RolloutState, ServiceState
 from reflex_operator.database.outcome import Outcome
 from reflex_operator.database.secret import SecretResult
 from reflex_operator.database.steps import DeleteService, Deploy, ScaleService
 
-__all__ = ["ServiceResult", "desired_config", "live_service", "pending_changes", "decide_service", "settling", "waits_for_build"]
+__all__ = ["Target", "ServiceResult", "desired_config", "live_service", "pending_changes", "decide_service", "settling", "waits_for_build"]
 
 
 def desired_config(spec: ReflexDatabaseSpec) -> DeployedConfig:
@@ -67,7 +68,18 @@ class ServiceResult:
     rollout_failed: bool = False
 
 
-def decide_service(desired: Desired, observed: Observation, image: str | None, secret: SecretResult, stalled: bool) -> ServiceResult:
+@dataclass(frozen=True)
+class Target:
+    """Where the service goes and what it carries: its names, its owner's tags, the image's build."""
+
+    names: AwsNames
+    owner_tags: tuple[tuple[str, str], ...] = ()
+    build_id: str | None = None
+
+
+def decide_service(
+    desired: Desired, observed: Observation, image: str | None, secret: SecretResult, stalled: bool, target: Target
+) -> ServiceResult:
     """What to do with the service, given the image to run and the stored secret; ``stalled`` says
     whether an earlier concern already blocks the pass."""
     spec, service = desired.spec, live_service(observed)
@@ -84,16 +96,20 @@ def decide_service(desired: Desired, observed: Observation, image: str | None, s
     if image is None:
         return ServiceResult(Outcome(), service, draining)
     if service is None and draining:
-        waiting = Outcome(progress=(reasons.DEPLOYING, f"waiting for the old ECS service {old} to finish draining"))
+        message = (
+            f"waiting for ECS service {old} to finish draining (an earlier database of this name was deleted); "
+            "it is created fresh once the old one is gone"
+        )
+        waiting = Outcome(progress=(reasons.NAME_DRAINING, message))
         return ServiceResult(waiting, service, draining)
     if secret.arn is None or secret.version is None:
         waiting = Outcome() if stalled else Outcome(progress=(reasons.DEPLOYING, "waiting for the connection secret to be stored"))
         return ServiceResult(waiting, service, draining)
-    deploy = identity.deploy_inputs(spec, image, secret.version)
+    deploy = identity.deploy_inputs(spec, image, secret.deploy_version or secret.version)
     if service is None or service.deploy_hash != deploy.hash:
         step = Deploy(
-            service_name=identity.service_name(desired.namespace, desired.name, desired.uid),
-            family=identity.task_family(desired.namespace, desired.name, desired.uid),
+            service_name=target.names.service,
+            family=target.names.family,
             client_token=identity.service_token(desired.uid, desired.generation),
             inputs=deploy,
             deploy_hash=deploy.hash,
@@ -101,6 +117,8 @@ def decide_service(desired: Desired, observed: Observation, image: str | None, s
             desired_count=_want(spec),
             create=service is None,
             resource=f"{desired.namespace}/{desired.name}",
+            owner_tags=target.owner_tags,
+            build_id=target.build_id,
         )
         what = "creating the ECS service" if service is None else "rolling out a new task definition"
         return ServiceResult(Outcome(steps=(step,), progress=(reasons.DEPLOYING, what)), service, draining, deploy.hash)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from reflex_operator.api.models import (
     Action,
+    AwsIdentity,
     ActionAvailability,
     ActionMode,
     AllowedActions,
@@ -51,6 +52,7 @@ class Judgement:
     placement: PlacementStatus | None = None  # the ECS cluster (tenancy.placement)
     price: cost.FargatePrice = cost.FARGATE_PRICES[cost.DEFAULT_REGION]  # the running cost's prices
     cost_limit: int = 50  # rate changes kept in status.cost.changes
+    identity: AwsIdentity | None = None  # the AWS resources the database owns (database.ownership)
 
 
 def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -74,6 +76,7 @@ def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatab
         queued_goals=list(j.work.queued),
         applied_tokens=j.tokens,
         secret_arn=j.secret_arn,
+        identity=j.identity or desired.status.identity,
         message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
         plan=j.plan.status if j.plan else None,
         # Carried over; database.chronicle adds what this pass changed.

@@ -10,6 +10,7 @@ from reflex_operator.database.identity import BuildInputs, DeployInputs
 __all__ = [
     "Step",
     "PutSecret",
+    "TagOwnership",
     "DeleteSecret",
     "StartBuild",
     "StopBuild",
@@ -41,6 +42,21 @@ class PutSecret(Step):
     k8s_key: str
     resource_version: str
     exists: bool = True  # the secret is known to exist (its ARN is in status): store a new version; else create it
+    # Creating it and finding one under the name: the tags this object writes on it, and which
+    # ``ownership.Claim`` values it may take (others are refused: ``ports.NotOwned``).
+    owner_tags: tuple[tuple[str, str], ...] = ()
+    may_take: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class TagOwnership(Step):
+    """Write the ownership tags on the database's resources that exist (taken back, adopted,
+    released, or made before the tags existed)."""
+
+    tags: tuple[tuple[str, str], ...]
+    service_arn: str | None = None
+    task_definition_arn: str | None = None
+    secret_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,8 @@ class Deploy(Step):
     desired_count: int
     create: bool
     resource: str
+    owner_tags: tuple[tuple[str, str], ...] = ()  # on the service and the task definition revision
+    build_id: str | None = None  # the CodeBuild build of the image (REFLEX_BUILD_ID: found again after a rebuild)
 
 
 @dataclass(frozen=True)

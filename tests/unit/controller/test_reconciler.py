@@ -12,7 +12,7 @@ from reflex_operator.api.models import HealthStatus, Phase, Replication
 from reflex_operator.database.inputs import HealthSample, Observation, ObservedBuild, ObservedService, SecretState
 from reflex_operator.database.inputs import BuildOutcome, ServiceState
 from reflex_operator.database import steps as s
-from reflex_operator.database.identity import service_name
+from reflex_operator.database.identity import identity_names
 from reflex_operator.kube.client import FINALIZER
 from reflex_operator.controller.reconcile import ReconcileError, _act, _Acted, _merge, observe, reconcile
 from reflex_operator.controller.runtime import Entry, SecretMeta
@@ -142,7 +142,7 @@ async def test_unknown_services_are_looked_up_together():
     first = replace(resource(), name="db0", uid=f"{UID[:-2]}00")
     await observe(rt, first)
     assert len(asked) == 1 and len(asked[0]) == 10
-    assert asked[0][0] == service_name("team-a", "db0", first.uid)
+    assert asked[0][0] == identity_names("default", "team-a", "db0", "reflexdb/").service
     await observe(rt, first)  # known now (as missing): not asked again
     assert len(asked) == 1
 

@@ -87,8 +87,8 @@ def test_the_poller_parses_a_body_once_and_sees_a_new_one():
         # Parsed once for both rounds: the parts a poll reads (not the history, notifications or
         # conditions), and the whole status once for the plan's usage.
         assert len(calls) == 2
-        assert set(calls[0]) <= {"phase", "instance", "builds", "appliedTokens", "buildIntent", "placement"} and "history" in calls[1]
-        assert polled(rt.resources[key]).status.builds == []  # not kept: only the unfinished ids
+        assert set(calls[0]) <= {"phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "identity", "secretArn"} and "history" in calls[1]
+        assert polled(rt.resources[key], rt.config).status.builds == []  # not kept: only the unfinished ids
         # The watch brings a status the poller must act on (it shows degraded; the server is ok).
         body = copy.deepcopy(w.kube.objects[key])
         body["metadata"]["resourceVersion"] = "v-new"
@@ -98,7 +98,7 @@ def test_the_poller_parses_a_body_once_and_sees_a_new_one():
         assert len(calls) == 4
     finally:
         poller.ReflexDatabaseStatus.model_validate = real  # type: ignore[method-assign]
-    assert polled(rt.resources[key]).status.instance.health_status == "degraded"
+    assert polled(rt.resources[key], rt.config).status.instance.health_status == "degraded"
 
 
 def test_the_registry_knows_each_namespace_s_keys_whatever_changes_it():

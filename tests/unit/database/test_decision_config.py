@@ -29,6 +29,7 @@ def test_every_config_field_comes_from_the_settings() -> None:
         build_history_limit=3,
         build_compute_type="BUILD_GENERAL1_LARGE",
         secret_prefix="other/",
+        cluster_identity="east-2",
         status_refresh_seconds=5.0,
         notification_limit=7,
         history_limit=9,
