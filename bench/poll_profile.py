@@ -47,6 +47,7 @@ from reflex_operator.api.models import (  # noqa: E402
     Replication,
 )
 from reflex_operator.controller.runtime import names_of_body  # noqa: E402
+from reflex_operator.database.identity import identity_names  # noqa: E402
 from reflex_operator.tenancy.plans import Plan  # noqa: E402
 from reflex_operator.database.inputs import Config, HealthSample, ObservedBuild, ObservedService, ServiceState  # noqa: E402
 from reflex_operator.kube.client import FINALIZER  # noqa: E402
@@ -146,6 +147,9 @@ def _body(template: dict[str, Any], i: int) -> dict[str, Any]:
     namespace, name, uid = f"team-{i % NAMESPACES:03d}", f"db-{i:05d}", f"00000000-0000-4000-8000-{i:012d}"
     meta = body["metadata"]
     meta.update(name=name, namespace=namespace, uid=uid, resourceVersion=str(1000 + i), creationTimestamp="2026-12-01T10:00:00Z")
+    own = identity_names(Config.cluster_identity, namespace, name, Config.secret_prefix)
+    if body["status"].get("identity"):  # each copy owns its own resources
+        body["status"]["identity"].update(serviceName=own.service, taskFamily=own.family, secretName=own.secret)
     meta["annotations"] = {
         "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
             {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": {"name": name, "namespace": namespace}, "spec": body["spec"]}
