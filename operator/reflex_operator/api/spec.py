@@ -91,26 +91,26 @@ class Adoption(Wire):
 
     policy: Annotated[AdoptionPolicy, Field(description="Adopt, or AdoptOrCreate.")]
     service_name: Annotated[
-        str | None,
-        Field(
-            min_length=1,
-            max_length=255,
-            description="The ECS service to take; its task definition's family is taken with it. Empty: this database's own name in this cluster identity.",
-        ),
-        CelFormat(AWS_SERVICE_NAME, "must be an ECS service name: letters, digits, '-' and '_', starting with a letter or digit"),
+        Annotated[
+            str,
+            Field(min_length=1, max_length=255),
+            CelFormat(AWS_SERVICE_NAME, "must be an ECS service name: letters, digits, '-' and '_', starting with a letter or digit"),
+        ]
+        | None,
+        Field(description="The ECS service to take; its task definition's family is taken with it. Empty: this database's own name in this cluster identity."),
     ] = None
     cluster: Annotated[
         str | None,
         Field(min_length=1, max_length=255, description="The ECS cluster the service runs on. Empty: the operator's clusters, in order (more than one match is an error)."),
     ] = None
     secret_name: Annotated[
-        str | None,
-        Field(
-            min_length=1,
-            max_length=512,
-            description="The Secrets Manager secret holding the connection string (its name). Empty: this database's own name in this cluster identity.",
-        ),
-        CelFormat(AWS_SECRET_NAME, "must be a Secrets Manager secret name: letters, digits and /_+=.@-"),
+        Annotated[
+            str,
+            Field(min_length=1, max_length=512),
+            CelFormat(AWS_SECRET_NAME, "must be a Secrets Manager secret name: letters, digits and /_+=.@-"),
+        ]
+        | None,
+        Field(description="The Secrets Manager secret holding the connection string (its name). Empty: this database's own name in this cluster identity."),
     ] = None
 
 class SecretRef(Wire):

@@ -21,7 +21,7 @@ from reflex_operator.database.chronicle import Chronicle, chronicle
 from reflex_operator.database.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
 from reflex_operator.database import steps as s
-from reflex_operator.database.inputs import BudgetWait, BuildLookup, HealthSample, ObservedBuild, ObservedService
+from reflex_operator.database.inputs import BudgetWait, BuildLookup, HealthSample, ObservedBuild, ObservedService, ServiceState
 from reflex_operator.ports import BudgetDeferred, BuildQuotaReached, ClusterFull, NotOwned
 from reflex_operator.aws import budget
 from reflex_operator.aws.ecs import BATCH as ecs_batch
@@ -195,6 +195,10 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
                 if unknown:
                     rt.builds.update(await rt.codebuild.get(unknown))
     service = rt.services.get(svc_name)
+    found_on, matches = None, 0
+    if fetch and _may_be_elsewhere(rt, desired, service):
+        found_on, matches, other = await _look_elsewhere(rt, svc_name, cluster)
+        service = other or service
     running = unfinished_builds(status.builds)
     wanted = list(running)
     if service is not None and service.build_id and all(b.codebuild_id != service.build_id for b in status.builds):
@@ -209,8 +213,40 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         health=rt.health.get((desired.namespace, desired.name)),
         aws_secret_arn=status.secret_arn,
         plan=rt.plans.facts(desired.namespace, (e.usage() for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
+        found_on=found_on,
+        adoption_matches=matches,
         clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
     )
+
+
+def _may_be_elsewhere(rt: Runtime, desired: Desired, service: ObservedService | None) -> bool:
+    """A database that owns nothing yet and has no cluster (recorded or named by spec.adoption)
+    may find its resources on any of the operator's ECS clusters (a rebuilt cluster, an adoption):
+    every one is asked before anything is created."""
+    status, adoption = desired.status, desired.spec.adoption
+    return (
+        service is None
+        and status.identity is None
+        and status.placement is None
+        and not (adoption is not None and adoption.cluster)
+        and len(rt.placements.clusters) > 1
+    )
+
+
+async def _look_elsewhere(rt: Runtime, name: str, asked: str) -> tuple[str | None, int, ObservedService | None]:
+    """(the cluster it was found on, on how many it was, the service) over the other clusters."""
+    hits: list[tuple[str, ObservedService]] = []
+    for cluster in rt.placements.clusters:
+        if cluster == asked:
+            continue
+        found = (await rt.ecs.describe([name], cluster)).get(name)
+        if found is not None and found.state is not ServiceState.INACTIVE:
+            hits.append((cluster, found))
+    if len(hits) != 1:
+        return None, len(hits), None
+    cluster, service = hits[0]
+    rt.services[name] = service
+    return cluster, 1, service
 
 
 def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:

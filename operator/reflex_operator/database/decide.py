@@ -24,6 +24,7 @@ from reflex_operator.api.models import (
     ConditionType,
     InstanceStatus,
     Origin,
+    PlacementStatus,
     Phase,
     ReflexDatabaseSpec,
     ReflexDatabaseStatus,
@@ -130,6 +131,14 @@ def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tupl
     if observed.clusters is None:
         return Placed(desired.status.placement), svc
     creates = any(isinstance(step, Deploy) and step.create for step in svc.outcome.steps)
+    if desired.status.placement is None and observed.found_on is not None:
+        # Found on another of the operator's clusters (taken back or adopted): it lives there.
+        chosen = PlacementStatus(cluster=observed.found_on, in_settings=observed.found_on in observed.clusters.clusters)
+        return Placed(chosen, chosen=True), replace(svc, outcome=replace(svc.outcome, steps=(RecordPlacement(observed.found_on), *svc.outcome.steps)))
+    adoption = desired.spec.adoption
+    if desired.status.placement is None and adoption is not None and adoption.cluster:
+        chosen = PlacementStatus(cluster=adoption.cluster, in_settings=adoption.cluster in observed.clusters.clusters)
+        return Placed(chosen, chosen=True), replace(svc, outcome=replace(svc.outcome, steps=(RecordPlacement(adoption.cluster), *svc.outcome.steps)))
     placed = place(desired.status, observed.clusters, creates, exists=observed.service is not None)
     if placed.stall is not None:
         return placed, replace(svc, outcome=Outcome(stall=placed.stall))

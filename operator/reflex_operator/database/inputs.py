@@ -183,7 +183,8 @@ class Observation:
     clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
     deferred: BudgetWait | None = None  # a call this pass did not send: no rate-budget token for it yet
     refused_by_owner: str | None = None  # a resource under its name belongs to someone else (what and whose)
-    adoption_matches: int = 0  # spec.adoption without a cluster: on how many ECS clusters the service was found
+    adoption_matches: int = 0  # an unplaced database's service looked for on every ECS cluster: on how many other ones it was found
+    found_on: str | None = None  # ... and the one it was found on (its placement, recorded)
     secret_kept: bool = False  # the stored secret found under its name already held the Secret's value
 
 

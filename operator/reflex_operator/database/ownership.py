@@ -237,9 +237,9 @@ def ownership(desired: Desired, observed: Observation, config: Config, now: date
     if claim is Claim.FOREIGN:
         message = f"{what} is owned by {owner_of(service.tags)}; nothing was changed in AWS. To move it here, release it from its owner (deletionPolicy: Release) and adopt it with spec.adoption"
     elif claim is Claim.RELEASED:
-        message = f"{what} was released by {owner_of(service.tags)}; set spec.adoption (policy Adopt) to take it"
+        message = f"{what} was released by {owner_of(service.tags)}; nothing was changed in AWS. Set spec.adoption (policy Adopt) to take it"
     else:
-        message = f"{what} exists but is not this database's: {owner_of(service.tags)}; set spec.adoption (policy Adopt) to take it, or delete it"
+        message = f"{what} exists but is not this database's: {owner_of(service.tags)}; nothing was changed in AWS. Set spec.adoption (policy Adopt) to take it, or delete it"
     return keep(_stall(reasons.OWNED_ELSEWHERE, message))
 
 
