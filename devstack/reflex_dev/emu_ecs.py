@@ -14,8 +14,10 @@
   service was not idempotent." (moto: overwrites the service).
 - UpdateService of an INACTIVE service is ServiceNotActiveException; the service's
   ``taskDefinition`` is the full ARN even when a family:revision was given.
-- DeleteService leaves the service INACTIVE with desired and running count 0; ListServices no
-  longer lists it (DescribeServices still does).
+- DeleteService leaves the service DRAINING for ``ecs_drain_seconds`` (its tasks stop), then
+  INACTIVE, with desired and running count 0; ListServices no longer lists it (DescribeServices
+  still does). CreateService of a name still draining is InvalidParameterException "Unable to
+  Start a service that is still Draining." (moto: no DRAINING, the name is overwritten at once).
 - ``awsvpcConfiguration`` without ``securityGroups`` is accepted (moto: HTTP 500, KeyError).
 - The "Services per cluster" quota (AWS: 5,000 by default, adjustable; the config key
   ``services_per_cluster``): a CreateService that would put more ACTIVE or DRAINING services in the
@@ -127,6 +129,7 @@ class _ServiceExt:
     desired_changed_at: float = 0.0  # emulator time (epoch s) desiredCount last changed
     changed_at: float = 0.0  # any change made by a call
     settle_at: float = 0.0  # counts and rollouts stop moving (until the next call)
+    drained_at: float = 0.0  # a deleted service: INACTIVE from then on (DRAINING before)
 
 
 def _ts(t: float) -> datetime:
@@ -187,6 +190,8 @@ def refresh(service: Any, now: float | None = None) -> Any:
     if ext is None or not ext.deployments:
         return service
     now = time.time() if now is None else now
+    if service.status == "DRAINING" and now >= ext.drained_at:
+        service.status = "INACTIVE"
     primary = ext.deployments[-1]
     state, _ = primary.rollout(now)
     if state == "COMPLETED":  # old tasks drained: only the primary deployment is left
@@ -276,8 +281,12 @@ def _delete_service(self: Any, cluster_name: str, service_name: str, force: bool
         held[service.cluster_name] -= 1
     changed = service.desired_count != 0
     service.desired_count = 0
+    drain = float(STATE.config.get("ecs_drain_seconds", 0.0))
     if hasattr(service, "_emu"):
-        _touch(service, time.time(), desired_changed=changed)
+        now = time.time()
+        _touch(service, now, desired_changed=changed)
+        if drain > 0 and prior == "ACTIVE":
+            service.status, service._emu.drained_at = "DRAINING", now + drain
     return refresh(service)
 
 
@@ -317,6 +326,8 @@ def _create_service_response(self: Any) -> ActionResult:
     params = {k: v for k, v in self._get_params().items() if k != "clientToken"}
     cluster = backend._get_cluster(self._get_param("cluster", "default"))
     existing = backend.services.get(f"{cluster.name}:{self._get_param('serviceName')}")
+    if existing is not None and refresh(existing).status == "DRAINING":
+        raise InvalidParameterException("Unable to Start a service that is still Draining.")
     if existing is not None and existing.status == "ACTIVE":
         ext = getattr(existing, "_emu", None)
         if token and ext is not None and ext.client_token == token and ext.create_params == params:

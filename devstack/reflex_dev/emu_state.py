@@ -24,6 +24,7 @@ DEFAULT_CONFIG: dict[str, float] = {
     "codebuild_in_progress_seconds": 1.5,  # IN_PROGRESS (all phases), after QUEUED
     "ecs_scale_seconds": 0.5,  # runningCount reaches a new desiredCount
     "ecs_deploy_seconds": 1.0,  # a new deployment's rollout reaches COMPLETED (or FAILED)
+    "ecs_drain_seconds": 0.0,  # a deleted service stays DRAINING (its tasks stop), then INACTIVE
     "idempotency_window_seconds": 300.0,  # CodeBuild idempotencyToken validity (AWS: 5 minutes)
     # CodeBuild "Concurrently running builds" (Service Quotas; 60 is the long-standing default of an
     # account, per compute type) and the queue beyond it: "The maximum number of builds in a queue

@@ -127,3 +127,10 @@ async def test_ecr_repository_uri() -> None:
     aws = FakeAws(DescribeRepositories=lambda repositoryNames: {"repositories": [{"repositoryUri": uri}]})
     assert await ecr.repository_uri(aws, "reflex-server") == uri  # type: ignore[arg-type]
     assert aws.params("DescribeRepositories") == [{"repositoryNames": ["reflex-server"]}]
+
+
+async def test_a_take_over_reads_the_secret_first_and_writes_nothing_when_it_holds_the_value() -> None:
+    aws = _existing(MINE, "postgres://u:p@h/db")
+    step = PutSecret("reflexdb/ns/db", "db", "url", "7", exists=False, owner_tags=tuple(sorted(ME.tags().items())), may_take=frozenset({"mine", "ours"}), found=True)
+    assert await Secrets(aws).put(step, "postgres://u:p@h/db", "ns/db") == StoredSecret(ARN, kept=True)  # type: ignore[arg-type]
+    assert aws.ops() == ["DescribeSecret", "GetSecretValue"]  # no CreateSecret attempt

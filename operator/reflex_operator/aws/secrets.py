@@ -29,6 +29,13 @@ class Secrets:
         """Store a new version of the secret, or create it. ``step.exists`` says which to try
         first (one call when it is right: CreateSecret for a new database)."""
         tags = dict(step.owner_tags) or {"reflexdb.cloud/resource": resource}
+        if step.found:
+            try:
+                return await self._found(step, value, tags)
+            except AwsCallError as exc:
+                if exc.code != "ResourceNotFoundException":
+                    raise
+            return StoredSecret(await self._create(step.secret_name, value, resource, tags))
         if not step.exists:
             try:
                 return StoredSecret(await self._create(step.secret_name, value, resource, tags))

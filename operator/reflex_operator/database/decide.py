@@ -94,7 +94,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     capped = plan is not None and plan.capped
     owner = _owner(desired, own)
     may_take = _may_take(own)
-    secret = connection_secret(wanted, observed, config, own.names, owner, may_take)
+    secret = connection_secret(wanted, observed, config, own.names, owner, may_take, taking=own.taking)
     choice = choose_build(wanted, builds, config, _start_facts(observed, now))
     target = Target(own.names, owner, _build_of(builds, choice.image))
     svc = decide_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None, target=target)

@@ -51,6 +51,7 @@ def connection_secret(
     names: AwsNames,
     owner_tags: tuple[tuple[str, str], ...] = (),
     may_take: frozenset[str] = frozenset(),
+    taking: bool = False,
 ) -> SecretResult:
     """Copy the connection string if the Secret changed (or was never stored); say why if it cannot be."""
     ref = desired.spec.source.secret_ref
@@ -67,7 +68,7 @@ def connection_secret(
     if secret.resource_version != copied or arn is None:
         put = PutSecret(
             names.secret, ref.name, ref.key, secret.resource_version or "", exists=arn is not None,
-            owner_tags=owner_tags, may_take=may_take,
+            owner_tags=owner_tags, may_take=may_take, found=taking and arn is None,
         )
         return SecretResult(Outcome(steps=(put,)), arn, secret.resource_version, secret.resource_version)
     return SecretResult(Outcome(), arn, copied, _deploy_version(desired, observed, copied))

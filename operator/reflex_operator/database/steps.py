@@ -46,6 +46,7 @@ class PutSecret(Step):
     # ``ownership.Claim`` values it may take (others are refused: ``ports.NotOwned``).
     owner_tags: tuple[tuple[str, str], ...] = ()
     may_take: frozenset[str] = frozenset()
+    found: bool = False  # resources are being taken over: one is expected under the name (read it first)
 
 
 @dataclass(frozen=True)
