@@ -335,9 +335,12 @@ def test_policy_conditions(policy: dict) -> None:
     assert by_action["iam:PassRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
-    assert set(by_action["ecs:TagResource"]["Condition"]["StringEquals"]["ecs:CreateAction"]) == {
-        "CreateService", "RegisterTaskDefinition",
-    }
+    # Tags are written on creation and on resources taken back, adopted, released or made before
+    # the ownership tags: always with the owner's cluster identity in the request.
+    assert "aws:RequestTag/reflexdb.cloud/cluster-identity" in by_action["ecs:TagResource"]["Condition"]["Null"]
+    from reflex_operator.database import ownership
+
+    assert ownership.CLUSTER_IDENTITY == "reflexdb.cloud/cluster-identity"
     assert "aws:RequestTag/reflexdb.cloud/resource" in by_action["secretsmanager:TagResource"]["Condition"]["Null"]
     assert "aws:RequestTag/reflexdb.cloud/deploy-hash" in by_action["ecs:RegisterTaskDefinition"]["Condition"]["Null"]
     # Those tag keys are the ones the code sets.
