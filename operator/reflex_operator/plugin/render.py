@@ -110,12 +110,27 @@ def _config_lines(st: ReflexDatabaseStatus) -> list[tuple[str, str]]:
     return lines
 
 
+def _ownership_lines(obj: Obj, st: ReflexDatabaseStatus, now: datetime) -> list[tuple[str, str]]:
+    """Who owns the AWS resources: the identity, the names, how they were taken, the deletion policy."""
+    ident = st.identity
+    if ident is None:
+        return [("Owner", "-")]
+    since = f", {age(ident.since, now)} ago" if ident.since else ""
+    tagged = "" if ident.tagged else ", ownership tags not written yet"
+    policy = ((obj.get("spec") or {}).get("deletionPolicy")) or "Delete"
+    return [
+        ("Owner", f"cluster identity {ident.cluster_identity} ({ident.origin.value}{since}{tagged})"),
+        ("AWS", f"service {ident.service_name}, task family {ident.task_family}, secret {ident.secret_name}"),
+        ("On delete", policy),
+    ]
+
+
 def status_screen(obj: Obj, now: datetime, paint: Paint = Paint()) -> str:
     """``kubectl reflex status NAME``: one screen."""
     meta, st = obj.get("metadata", {}), ReflexDatabaseStatus.model_validate(obj.get("status") or {})
     head = [("Name", meta.get("name", "")), ("Namespace", meta.get("namespace", "")),
             ("Phase", paint(st.phase.value if st.phase else "-")), ("Message", st.message or "-")]
-    fields = head + _instance_lines(st, now, paint) + _config_lines(st)
+    fields = head + _instance_lines(st, now, paint) + _config_lines(st) + _ownership_lines(obj, st, now)
     width = max(len(k) for k, _ in fields) + 2
     out = [f"{(k + ':').ljust(width)}{v}" for k, v in fields]
     out += ["", "Conditions:"]

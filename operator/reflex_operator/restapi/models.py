@@ -23,6 +23,7 @@ __all__ = [
     "NotificationOut",
     "ConditionOut",
     "Placement",
+    "Ownership",
     "Lifecycle",
     "InstanceResponse",
     "BuildEntry",
@@ -174,6 +175,19 @@ class Placement(Model):
     in_settings: bool = True
 
 
+class Ownership(Model):
+    """The AWS resources the database owns, by name, and how it came to own them (issue 22)."""
+
+    cluster_identity: str = Field(description="The owner's cluster identity (REFLEX_CLUSTER_IDENTITY); the tags in AWS say the same")
+    service_name: str
+    task_family: str
+    secret_name: str
+    origin: str = Field(description="Created, TakenBack, Adopted or Legacy")
+    since: datetime | None = None
+    tagged: bool = Field(description="Whether the ownership tags are written on its resources")
+    deletion_policy: str = Field(description="What deleting the database does to them: Delete, Retain or Release")
+
+
 class Lifecycle(Model):
     """Where the database is in its life, and why: what a dashboard shows as Building, Failed or
     Terminated without paging the list."""
@@ -185,6 +199,7 @@ class Lifecycle(Model):
     uptime_seconds: int | None = Field(None, description="Seconds since the server started (null: no instance)")
     plan: str | None = Field(None, description="The ReflexPlan the database is on")
     placement: Placement | None = None
+    ownership: Ownership | None = Field(None, description="null until the operator's first pass")
 
 
 class InstanceResponse(Model):

@@ -41,6 +41,7 @@ from reflex_operator.restapi.models import (
     Lifecycle,
     NotificationOut,
     Placement,
+    Ownership,
     SortBy,
     SortDir,
     DatabaseSummary,
@@ -221,6 +222,18 @@ def lifecycle(obj: Obj, st: ReflexDatabaseStatus | None = None) -> Lifecycle:
         uptime_seconds=st.instance.uptime_seconds if st.instance else None,
         plan=st.plan.name if st.plan else None,
         placement=Placement(cluster=st.placement.cluster, in_settings=st.placement.in_settings) if st.placement else None,
+        ownership=_ownership(obj, st),
+    )
+
+
+def _ownership(obj: Obj, st: ReflexDatabaseStatus) -> Ownership | None:
+    ident = st.identity
+    if ident is None:
+        return None
+    policy = ((obj.get("spec") or {}).get("deletionPolicy")) or "Delete"
+    return Ownership(
+        cluster_identity=ident.cluster_identity, service_name=ident.service_name, task_family=ident.task_family,
+        secret_name=ident.secret_name, origin=ident.origin.value, since=ident.since, tagged=ident.tagged, deletion_policy=policy,
     )
 
 

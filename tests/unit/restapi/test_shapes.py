@@ -87,3 +87,18 @@ def test_before_the_first_pass_the_lifecycle_is_pending_and_empty() -> None:
     obj["status"] = {}
     got = shapes.lifecycle(obj)
     assert (got.phase, got.status, got.conditions, got.plan, got.placement) == ("Pending", "STATUS_NEW", [], None, None)
+
+
+def test_lifecycle_shows_who_owns_the_aws_resources() -> None:
+    obj = copy.deepcopy(db())
+    obj["spec"]["deletionPolicy"] = "Release"
+    obj["status"]["identity"] = {
+        "clusterIdentity": "prod-eu", "serviceName": "hosted-orders", "taskFamily": "hosted-orders",
+        "secretName": "hosted/orders", "origin": "Adopted", "since": "2026-01-01T10:00:00Z", "tagged": True,
+    }
+    got = shapes.lifecycle(obj).model_dump(mode="json", by_alias=True)["ownership"]
+    assert got == {
+        "clusterIdentity": "prod-eu", "serviceName": "hosted-orders", "taskFamily": "hosted-orders", "secretName": "hosted/orders",
+        "origin": "Adopted", "since": "2026-01-01T10:00:00Z", "tagged": True, "deletionPolicy": "Release",
+    }
+    assert shapes.lifecycle(db()).ownership is None or db()["status"].get("identity")
