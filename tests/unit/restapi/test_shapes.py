@@ -101,4 +101,6 @@ def test_lifecycle_shows_who_owns_the_aws_resources() -> None:
         "clusterIdentity": "prod-eu", "serviceName": "hosted-orders", "taskFamily": "hosted-orders", "secretName": "hosted/orders",
         "origin": "Adopted", "since": "2026-01-01T10:00:00Z", "tagged": True, "deletionPolicy": "Release",
     }
-    assert shapes.lifecycle(db()).ownership is None  # before the first pass records it
+    unrecorded = db()
+    del unrecorded["status"]["identity"]
+    assert shapes.lifecycle(unrecorded).ownership is None  # before the first pass records it
