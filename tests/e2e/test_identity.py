@@ -343,3 +343,31 @@ def test_a_database_made_before_this_change_is_upgraded_in_place(kube, aws, simu
         assert secret_tags(aws, ident["secretName"])["reflexdb.cloud/owner-uid"] == obj["metadata"]["uid"]
     finally:
         new.stop()
+
+
+def test_taken_back_on_whichever_ecs_cluster_it_lives(operator, kube, aws, namespace):
+    """With several ECS clusters, a database that owns nothing yet asks every one before creating:
+    the one on the second cluster is taken back there (its placement recorded), not made again."""
+    aws.ecs.create_cluster(clusterName="reflex-2")
+    operator.stop()
+    operator.start(REFLEX_ECS_CLUSTERS=json.dumps([CLUSTER, "reflex-2"]))
+    specs = {"db-a": {"deletionPolicy": "Retain"}, "db-b": {"deletionPolicy": "Retain"}}
+    for i, (name, spec) in enumerate(specs.items()):
+        apply(kube, namespace, manifest(name, spec=spec, with_secret=i == 0))
+        operator.wait_ready(name, timeout=90)
+    placed = {n: status(operator.rdb(n))["placement"]["cluster"] for n in specs}
+    assert sorted(placed.values()) == [CLUSTER, "reflex-2"]
+    before = {n: shown(operator.rdb(n)) for n in specs}
+    made = creations(aws)
+
+    kube.kubectl("delete", "rdb", "--all", "-n", namespace, "--wait=true", "--timeout=60s")
+    for i, (name, spec) in enumerate(specs.items()):
+        apply(kube, namespace, manifest(name, spec=spec, with_secret=False))
+    for name in specs:
+        obj = operator.wait_ready(name, timeout=90)
+        assert shown(obj) == before[name] and status(obj)["placement"]["cluster"] == placed[name]
+        assert status(obj)["identity"]["origin"] == "TakenBack"
+    now = creations(aws)
+    assert {op: now[op] for op in ("ecs.CreateService", "ecs.RegisterTaskDefinition", "codebuild.StartBuild")} == {
+        op: made[op] for op in ("ecs.CreateService", "ecs.RegisterTaskDefinition", "codebuild.StartBuild")
+    }

@@ -99,7 +99,12 @@ async def on_database(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     obj = event["object"]
     key = _key(obj)
     if event["type"] == "DELETED":
-        rt.resources.pop(key, None)
+        gone = rt.resources.pop(key, None)
+        names = gone.names(rt.config) if gone is not None else None
+        if names is not None:
+            # What was seen of its service is forgotten (the cache is keyed by name, not cluster):
+            # an object created again under the name looks for it anew, on every cluster.
+            rt.services.pop(names.service, None)
         rt.health.pop(key, None)
         rt.plans.forget(key)
         rt.queue.discard(key)
