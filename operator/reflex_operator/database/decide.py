@@ -206,38 +206,32 @@ def _build_of(builds: KnownBuilds, image: str | None) -> str | None:
 def _not_ours(desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, own: Ownership, config: Config) -> Decision:
     """Resources under the database's names belong to someone else, or spec.adoption found nothing
     to take: nothing is created or changed in AWS; the database waits, Stalled, saying whose."""
-    work = _with_aws_error(own.outcome, observed)
-    judgement = Judgement(
-        phase=Phase.TERMINATED if desired.spec.terminated else Phase.PENDING,
-        work=work,
-        instance=InstanceStatus(),
-        service=None,
-        builds=builds,
-        tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
-        secret_arn=desired.status.secret_arn,
-        pending=True,
-        plan=_plan(desired, observed),
-        placement=desired.status.placement,
-        price=config.fargate_price,
-        cost_limit=config.history_limit,
-        identity=desired.status.identity,
-    )
-    return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
+    phase = Phase.TERMINATED if desired.spec.terminated else Phase.PENDING
+    return _runs_nothing(desired, observed, now, builds, config, own.outcome, _plan(desired, observed), phase, desired.status.secret_arn)
 
 
 def _waiting(
     desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, plan: PlanVerdict, config: Config, own: Ownership
 ) -> Decision:
     """No room (or no plan) for a database that runs nothing: nothing is started or created in AWS."""
-    work = _plan_outcome(desired, plan)
+    phase = Phase.TERMINATED if desired.status.phase is Phase.TERMINATED else Phase.PENDING
+    return _runs_nothing(desired, observed, now, builds, config, _plan_outcome(desired, plan), plan, phase, secret_arn(desired, observed))
+
+
+def _runs_nothing(
+    desired: Desired, observed: Observation, now: datetime, builds: KnownBuilds, config: Config,
+    work: Outcome, plan: PlanVerdict | None, phase: Phase, arn: str | None,
+) -> Decision:
+    """The status of a database that runs nothing and may start nothing this pass."""
+    work = _with_aws_error(work, observed)
     judgement = Judgement(
-        phase=Phase.TERMINATED if desired.status.phase is Phase.TERMINATED else Phase.PENDING,
-        work=_with_aws_error(work, observed),
+        phase=phase,
+        work=work,
         instance=InstanceStatus(),
         service=None,
         builds=builds,
         tokens=(desired.status.applied_tokens or AppliedTokens()).model_copy(),
-        secret_arn=secret_arn(desired, observed),
+        secret_arn=arn,
         pending=True,
         plan=plan,
         placement=desired.status.placement,
