@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from reflex_operator.database.inputs import BudgetWait, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.database.steps import FindBuild, Deploy, StartBuild
 
-__all__ = ["Builds", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull", "BudgetDeferred"]
+__all__ = ["Builds", "BuildRegistry", "Services", "SecretStore", "DataPlane", "Kubernetes", "Conflict", "ClusterFull", "BudgetDeferred"]
 
 
 class Conflict(Exception):
@@ -59,6 +59,20 @@ class Builds(Protocol):
     async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]: ...
 
     async def stop(self, codebuild_id: str) -> None: ...
+
+    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]: ...
+
+    async def retire(self, codebuild_ids: list[str], image_tags: list[str]) -> None: ...
+
+
+class BuildRegistry(Protocol):
+    """The ReflexBuild resources (cluster-scoped): the fleet's builds as users see them."""
+
+    async def list_builds(self) -> list[dict[str, Any]]: ...
+
+    async def put_build(self, name: str, spec: dict[str, Any] | None, status: dict[str, Any]) -> None: ...
+
+    async def delete_build(self, name: str) -> None: ...
 
 
 class Services(Protocol):

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     # Build starts (database.intent): CodeBuild's idempotency window and the margin kept from its end,
     # how often a start refused for the concurrent-build quota is retried, and how many of the
     # project's builds the look for an expired intent's build may read.
+    cluster_identity: str = Field(
+        Config.cluster_identity,
+        min_length=1,
+        max_length=64,
+        description="Which installation owns the builds and images it makes (their token, tag and REFLEX_CLUSTER_IDENTITY variable).",
+    )
+    build_retention_seconds: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description="How long a shared build (and its ECR image) no database uses any longer is kept before it is deleted.",
+    )
     build_idempotency_window_seconds: float = Field(
         Config.build_idempotency_window_seconds, gt=0, description="CodeBuild's idempotency window (AWS: 5 minutes)."
     )
@@ -171,4 +182,5 @@ class Settings(BaseSettings):
             history_limit=self.history_limit,
             build_idempotency_window_seconds=self.build_idempotency_window_seconds,
             build_idempotency_margin_seconds=self.build_idempotency_margin_seconds,
+            cluster_identity=self.cluster_identity,
         )

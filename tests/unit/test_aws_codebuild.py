@@ -124,7 +124,7 @@ def _find_step(since: datetime = T0) -> FindBuild:
 async def test_find_looks_backwards_for_the_token() -> None:
     aws = FakeAws(
         ListBuildsForProject=lambda **_: {"ids": ["p:other", "p:mine"]},
-        BatchGetBuilds=lambda ids: {"builds": [build(id="p:other", uid="uid-2"), build(id="p:mine")]},
+        BatchGetBuilds=lambda ids: {"builds": [build(id="p:other", uid="uid-2", token="tok-2"), build(id="p:mine")]},
     )
     found, complete = await CodeBuild(aws, "p", "BUILD_GENERAL1_SMALL").find(_find_step())  # type: ignore[arg-type]
     assert found is not None and found.codebuild_id == "p:mine" and complete
@@ -173,7 +173,7 @@ async def test_start_starts_a_build_recognisable_afterwards() -> None:
     def start(**params: Any) -> dict[str, Any]:
         started.update(params)
         env = {e["name"]: e["value"] for e in params["environmentVariablesOverride"]}
-        return {"build": build(id="p:new", phase="SUBMITTED", uid=env["REFLEX_RESOURCE_UID"], token=env["REFLEX_BUILD_TOKEN"])}
+        return {"build": build(id="p:new", phase="SUBMITTED", token=env["REFLEX_BUILD_TOKEN"])}
 
     aws = FakeAws(
         ListBuildsForProject=lambda **_: {"ids": ["p:old"]},
@@ -185,9 +185,11 @@ async def test_start_starts_a_build_recognisable_afterwards() -> None:
     assert started["projectName"] == "p" and started["idempotencyToken"] == "tok-1"
     assert started["sourceVersion"] == "v1.4.0" and started["computeTypeOverride"] == "BUILD_GENERAL1_LARGE"
     env = {e["name"]: e["value"] for e in started["environmentVariablesOverride"]}
+    # The same for every database that starts it (a repeated token with other parameters is an
+    # error): the installation and the inputs, nothing of the database that asked.
     assert env == {
-        "REFLEX_RESOURCE_UID": "uid-1",
-        "REFLEX_RESOURCE": "ns/db",
+        "REFLEX_CLUSTER_IDENTITY": "default",
+        "REFLEX_BUILD_ATTEMPT": "0",
         "REFLEX_BUILD_HASH": INPUTS.hash,
         "REFLEX_BUILD_TOKEN": "tok-1",
         "IMAGE_URI": "repo:abc",

@@ -73,6 +73,7 @@ FAMILIES: dict[str, Rate] = {
     "secretsmanager.put": Rate(50, 50),  # PutSecretValue, UpdateSecret, ...: 50 per second combined
     "secretsmanager.delete": Rate(50, 50),  # DeleteSecret: 50 per second
     "ecr.read": Rate(10, 5),  # DescribeRepositories (ours)
+    "ecr.write": Rate(10, 5),  # BatchDeleteImage (ours)
 }
 
 _OTHER = Rate(10, 5)  # an operation not listed below (none today)
@@ -89,10 +90,12 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("codebuild", "ListBuildsForProject"): "codebuild.build-read",
     ("codebuild", "StartBuild"): "codebuild.build-modify",
     ("codebuild", "StopBuild"): "codebuild.build-modify",
+    ("codebuild", "BatchDeleteBuilds"): "codebuild.build-modify",
     ("secretsmanager", "CreateSecret"): "secretsmanager.create",
     ("secretsmanager", "PutSecretValue"): "secretsmanager.put",
     ("secretsmanager", "DeleteSecret"): "secretsmanager.delete",
     ("ecr", "DescribeRepositories"): "ecr.read",
+    ("ecr", "BatchDeleteImage"): "ecr.write",
 }
 
 

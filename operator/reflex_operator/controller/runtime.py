@@ -18,12 +18,13 @@ from typing import Any
 
 from reflex_operator.database import steps as s
 from reflex_operator.database.inputs import Config, HealthSample, ObservedBuild, ObservedService
-from reflex_operator.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
+from reflex_operator.ports import BuildRegistry, Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
 from reflex_operator.tenancy.plans import Usage
 from reflex_operator.tenancy.slots import Placements
 from reflex_operator.tenancy.plan_cache import PlanCache, usage_of, waiting
+from reflex_operator.controller.fleet import FleetBuilds
 from reflex_operator.controller.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
@@ -286,6 +287,8 @@ class Runtime:
     gate: Gate  # which resources this replica acts on (leader election; without it, all)
     plans: PlanCache  # the plans, the namespaces' plan labels and their monthly data transfer
     placements: Placements  # what the operator placed on each ECS cluster (tenancy.placement)
+    registry: BuildRegistry | None = None  # the ReflexBuild resources (None: not written)
+    fleet: FleetBuilds = field(default_factory=FleetBuilds)  # the fleet's shared builds (controller.fleet)
     resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).

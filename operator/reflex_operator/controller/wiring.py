@@ -39,7 +39,8 @@ from reflex_operator.controller.queue import Backoff, WorkQueue
 from reflex_operator.controller.runtime import Runtime, Stop
 from reflex_operator.controller.workers import worker
 from reflex_operator.metrics import Metrics
-from reflex_operator.ports import Builds, Kubernetes, SecretStore, Services
+from reflex_operator.controller.fleet import FleetBuilds
+from reflex_operator.ports import BuildRegistry, Builds, Kubernetes, SecretStore, Services
 from reflex_operator.ports import DataPlane
 from reflex_operator.settings import Settings
 
@@ -76,6 +77,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     except AwsCallError as exc:
         log.warning("ECR repository %s not found (%s); deriving its URI", settings.ecr_repository, exc.code)
         repository = f"000000000000.dkr.ecr.{region}.amazonaws.com/{settings.ecr_repository}"
+    kube = Kube()
     adapters = Adapters(
         codebuild=CodeBuild(
             aws,
@@ -83,6 +85,7 @@ async def build_runtime(settings: Settings) -> Runtime:
             settings.build_compute_type,
             find_max_builds=settings.build_find_max_builds,
             clock_skew_seconds=settings.build_idempotency_margin_seconds,
+            repository=settings.ecr_repository,
         ),
         ecs=Ecs(
             aws,
@@ -97,7 +100,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         ),
         secrets=Secrets(aws),
         dataplane=HttpDataPlane(settings.health_timeout_seconds, settings.health_concurrency),
-        kube=Kube(),
+        kube=kube,
+        registry=kube,
     )
     return assemble(settings, adapters, metrics=metrics, repository=repository)
 
@@ -112,6 +116,7 @@ class Adapters:
     secrets: SecretStore
     dataplane: DataPlane
     kube: Kubernetes
+    registry: BuildRegistry | None = None  # the ReflexBuild resources (None: not written)
 
 
 def assemble(
@@ -134,6 +139,7 @@ def assemble(
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
         plans=PlanCache(default=settings.default_plan),
         placements=Placements(settings.clusters(), settings.ecs_cluster, settings.ecs_services_per_cluster),
+        fleet=FleetBuilds(settings.cluster_identity, settings.build_idempotency_window_seconds - settings.build_idempotency_margin_seconds),
         **({"clock": clock} if clock is not None else {}),
     )
 

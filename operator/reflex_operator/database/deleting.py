@@ -19,7 +19,10 @@ def deleting(desired: Desired, builds: KnownBuilds, service: ObservedService | N
     """The next steps of deleting the resource; the service goes first, the secret once it is gone."""
     if desired.spec.deletion_policy is DeletionPolicy.RETAIN:
         return Outcome(steps=(Event(reasons.DELETED, "deletionPolicy Retain: AWS resources left in place"), ReleaseFinalizer()))
-    steps: list[Step] = [StopBuild(codebuild_id, "the database is being deleted") for codebuild_id in unfinished_builds(builds.history)]
+    # A shared build is the fleet's: other databases may wait for it (the fleet's sweep stops one
+    # no database wants any longer, ``controller.fleet``).
+    private = [b for b in builds.history if not b.shared]
+    steps: list[Step] = [StopBuild(codebuild_id, "the database is being deleted") for codebuild_id in unfinished_builds(private)]
     if service is not None:
         steps.append(DeleteService(service.name))
         return Outcome(steps=tuple(steps), progress=(reasons.DELETING, f"deleting ECS service {service.name}"))

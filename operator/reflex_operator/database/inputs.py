@@ -69,6 +69,10 @@ class ObservedBuild:
     server_version: str | None = None
     schemas: tuple[str, ...] = ()
     failure_reason: str | None = None
+    shared: bool = False  # a build of the fleet, shared by every database with these inputs (no owner)
+    owner: str | None = None  # the database (namespace/name) a private build (spec.rebuildToken) is for
+    attempt: int | None = None  # which attempt at these inputs (the idempotency token and image tag carry it)
+    idempotency_token: str | None = None
 
     @property
     def id(self) -> str:
@@ -179,6 +183,9 @@ class Observation:
     build_lookup: BuildLookup | None = None  # the backwards look for an expired build intent found nothing
     clusters: ClusterLoad | None = None  # the ECS clusters and their load; None: placement is left as it is
     deferred: BudgetWait | None = None  # a call this pass did not send: no rate-budget token for it yet
+    # The fleet's shared builds of this database's build inputs (any namespace), as the operator
+    # knows them (``controller.fleet``): a database with no build of its own adopts one of these.
+    fleet: tuple[ObservedBuild, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,10 @@ class Config:
     build_idempotency_window_seconds: float = 300.0
     build_idempotency_margin_seconds: float = 60.0
     fargate_price: FargatePrice = FARGATE_PRICES[DEFAULT_REGION]  # the running cost (database.cost)
+    # Which operator installation owns a build (its idempotency token, image tag and the
+    # REFLEX_CLUSTER_IDENTITY variable of the build): two clusters with different identities never
+    # share or touch each other's builds.
+    cluster_identity: str = "default"
 
     def endpoint(self, service: str, namespace: str, name: str) -> str:
         """How a database's instance is reached: ``endpoint_template`` filled in (the one formatter)."""
