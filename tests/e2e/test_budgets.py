@@ -29,14 +29,15 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def _builds_of(aws: Any, resource: str) -> list[dict[str, Any]]:
-    """The project's builds whose environment names ``resource`` (any client's)."""
+    """The project's builds of ``resource``'s installation (each test's operator is one: its
+    namespace is its REFLEX_CLUSTER_IDENTITY)."""
     cb = aws.codebuild
     ids = cb.list_builds_for_project(projectName=PROJECT)["ids"]
     mine = []
     for start in range(0, len(ids), 100):
         for b in cb.batch_get_builds(ids=ids[start : start + 100])["builds"]:
             env = {e["name"]: e.get("value") for e in b.get("environment", {}).get("environmentVariables", [])}
-            if env.get("REFLEX_RESOURCE") == resource:
+            if env.get("REFLEX_CLUSTER_IDENTITY") == resource.split("/")[0]:
                 mine.append(b)
     return mine
 

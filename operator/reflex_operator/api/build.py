@@ -4,8 +4,9 @@ A build compiles reflex-server for a server version and schema names; an image h
 data, so one build serves every database with the same build inputs, in any namespace. The
 operator writes one ReflexBuild per shared build it knows, named by the image's tag, with the
 databases that use it and its cost: ``kubectl get reflexbuilds`` (``rbuild``) is the fleet's builds.
-It is a cache of what CodeBuild and the databases say, never the source of truth: deleted, or
-lost with the whole control plane, it is written again from AWS.
+It is written before the build's StartBuild is sent (the start's intent: its token and time), so
+an operator restarted at any point finds what it asked for; lost with the whole control plane,
+the ReflexBuilds are written again from what CodeBuild holds (``controller.fleet``).
 """
 
 from __future__ import annotations
@@ -38,15 +39,19 @@ class ReflexBuildSpec(Wire):
     """The schemas the server was compiled for."""
     cluster_identity: str
     """The installation that owns the build (REFLEX_CLUSTER_IDENTITY)."""
-    codebuild_id: str
-    """The CodeBuild build id."""
-    image_uri: str | None = None
+    idempotency_token: str
+    """The CodeBuild idempotency token of its start (the installation's, the inputs' and the attempt's)."""
+    image_uri: str
     """The container image the build pushes."""
+    recorded_at: datetime
+    """When the start was recorded, before StartBuild was sent: no build with this token was started before then."""
 
 
 class ReflexBuildStatus(Observed):
     """The build as CodeBuild reports it, who uses it and what it cost; written only by the operator."""
 
+    codebuild_id: str | None = None
+    """The CodeBuild build id (unset: the start is recorded, CodeBuild's answer not yet)."""
     state: BuildState | None = None
     """queued, in_progress, succeeded or failed."""
     started_at: datetime | None = None

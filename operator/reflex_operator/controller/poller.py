@@ -152,14 +152,17 @@ async def sweep_builds(rt: Runtime, now: datetime) -> None:
                 if rt.registry is not None:
                     await rt.registry.delete_build(name)
                 rt.fleet.shown.pop(name, None)
+                rt.fleet.recorded.discard(name)
                 continue
             if rt.registry is None:
                 continue
             shown = fleet.build_status(build, used_by, verdict.unused_since).wire()
             if rt.fleet.shown.get(name) == shown:
                 continue
-            spec = None if name in rt.fleet.shown else fleet.build_spec(build, rt.fleet.identity).wire()
-            await rt.registry.put_build(name, spec, shown)
+            if name not in rt.fleet.recorded:  # found in CodeBuild, not started by this installation's records
+                await rt.registry.record_build(name, fleet.found_spec(build, rt.fleet.identity).wire())
+                rt.fleet.recorded.add(name)
+            await rt.registry.put_build_status(name, shown)
             rt.fleet.shown[name] = shown
         except Exception as exc:  # noqa: BLE001 - the next sweep tries again
             log.warning("could not sweep shared build %s: %s", cid, exc)

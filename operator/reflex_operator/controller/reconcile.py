@@ -193,7 +193,7 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
     if fetch and missing:
         rt.builds.update(await rt.codebuild.get(missing))
     if fetch:
-        await rt.fleet.ready(rt.codebuild, rt.clock())  # once per process: the fleet's builds, found in CodeBuild
+        await rt.fleet.prime(rt.codebuild, rt.registry, rt.clock())  # once per process (wiring.prime does it first)
     return Observation(
         fleet=rt.fleet.of(identity.build_inputs(desired.spec, rt.config.default_server_version).hash),
         secret=await _secret_state(rt, desired, fetch),
@@ -332,7 +332,7 @@ async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acte
     the build of an expired intent."""
     if isinstance(step, s.StartBuild):
         try:
-            build: ObservedBuild | None = await rt.fleet.start(rt.codebuild, step, rt.clock())
+            build: ObservedBuild | None = await rt.fleet.start(rt.codebuild, rt.registry, step, rt.clock())
         except BuildQuotaReached as exc:
             acted.build_refused = True
             log.info("%s: build queued: %s", resource, exc)

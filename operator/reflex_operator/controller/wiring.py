@@ -189,7 +189,7 @@ def _elector(rt: Runtime, identity: str) -> Elector:
 
 async def prime(rt: Runtime) -> None:
     """One listing of the plans and the namespaces before the first pass, so that no database is
-    judged before its plan is known (the watches keep them current afterwards)."""
+    judged before its plan is known (the watches keep them current afterwards); the fleet's builds."""
     try:
         for body in await rt.kube.list_plans():
             rt.plans.plan_seen(body)
@@ -197,6 +197,12 @@ async def prime(rt: Runtime) -> None:
             rt.plans.namespace_seen(body)
     except Exception as exc:  # noqa: BLE001 - the watches fill them in anyway
         log.warning("could not list the plans and namespaces: %s", exc)
+    try:
+        # The fleet's builds (ReflexBuilds, else one look over the CodeBuild project), before any
+        # database is judged: a restart, or a control plane rebuilt from nothing, starts none twice.
+        await rt.fleet.prime(rt.codebuild, rt.registry, rt.clock())
+    except Exception as exc:  # noqa: BLE001 - the first pass primes it instead
+        log.warning("could not read the fleet's builds: %s", exc)
 
 
 class StartupError(RuntimeError):

@@ -22,7 +22,7 @@ BUILD_COLUMNS: list[dict[str, Any]] = [
     {"name": "Duration", "type": "integer", "jsonPath": ".status.buildDurationSeconds", "description": "How long the build ran, in seconds."},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Schemas", "type": "string", "priority": 1, "jsonPath": ".spec.schemas", "description": "The schemas compiled for."},
-    {"name": "Build", "type": "string", "priority": 1, "jsonPath": ".spec.codebuildId", "description": "The CodeBuild build id."},
+    {"name": "Build", "type": "string", "priority": 1, "jsonPath": ".status.codebuildId", "description": "The CodeBuild build id."},
     {"name": "Unused Since", "type": "date", "priority": 1, "jsonPath": ".status.unusedSince", "description": "Since when no database uses it."},
     {"name": "Used By", "type": "string", "priority": 1, "jsonPath": ".status.usedBy", "description": "The first databases that use it."},
 ]

@@ -12,7 +12,7 @@ CodeBuild, and carries out what is decided here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from reflex_operator.api.build import USED_BY_LIMIT, ReflexBuildSpec, ReflexBuildStatus
@@ -20,8 +20,9 @@ from reflex_operator.api.models import BuildState, ReflexDatabaseSpec
 from reflex_operator.database import identity
 from reflex_operator.database.build import _BUILD_STATE
 from reflex_operator.database.inputs import ObservedBuild
+from reflex_operator.database.steps import StartBuild
 
-__all__ = ["Use", "Uses", "index", "use_of", "users", "build_name", "build_spec", "build_status", "Verdict", "verdict", "STOP_GRACE_SECONDS"]
+__all__ = ["Use", "Uses", "index", "use_of", "users", "build_name", "image_name", "start_spec", "found_spec", "Pending", "pending_of", "resolve", "build_status", "Verdict", "verdict", "STOP_GRACE_SECONDS"]
 
 # An unfinished shared build no database wants is stopped only after this long unused (a database
 # may be about to adopt it: the sweep's view of the fleet is a poll old).
@@ -79,20 +80,69 @@ def users(build: ObservedBuild, uses: Uses) -> list[str]:
 def build_name(build: ObservedBuild) -> str:
     """The ReflexBuild's name: the image's tag (unique per installation, inputs and attempt)."""
     if build.image_uri and ":" in build.image_uri.rsplit("/", 1)[-1]:
-        return build.image_uri.rsplit(":", 1)[-1].lower()
+        return image_name(build.image_uri)
     return f"{build.input_hash}-{build.attempt or 0}"
 
 
-def build_spec(build: ObservedBuild, cluster_identity: str) -> ReflexBuildSpec:
+def start_spec(step: StartBuild, now: datetime) -> ReflexBuildSpec:
+    """The ReflexBuild of a shared start, written before StartBuild is sent (its intent)."""
+    return ReflexBuildSpec(
+        input_hash=step.inputs.hash,
+        attempt=step.attempt,
+        server_version=step.inputs.server_version,
+        schemas=list(step.inputs.schemas),
+        cluster_identity=step.cluster_identity,
+        idempotency_token=step.idempotency_token,
+        image_uri=step.image_uri,
+        recorded_at=now,
+    )
+
+
+def found_spec(build: ObservedBuild, cluster_identity: str) -> ReflexBuildSpec:
+    """The ReflexBuild of a build found in CodeBuild (after a restart with no record of it)."""
     return ReflexBuildSpec(
         input_hash=build.input_hash,
         attempt=build.attempt or 0,
         server_version=build.server_version or "",
         schemas=list(build.schemas),
         cluster_identity=cluster_identity,
-        codebuild_id=build.codebuild_id,
-        image_uri=build.image_uri,
+        idempotency_token=build.idempotency_token or "",
+        image_uri=build.image_uri or "",
+        recorded_at=build.started_at or datetime.fromtimestamp(0, tz=timezone.utc),
     )
+
+
+def image_name(image_uri: str) -> str:
+    """A ReflexBuild's name: its image's tag."""
+    return image_uri.rsplit(":", 1)[-1].lower()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A shared start recorded in a ReflexBuild whose build CodeBuild has not been heard of."""
+
+    name: str
+    token: str
+    recorded_at: datetime
+
+
+def pending_of(body: dict[str, Any], cluster_identity: str) -> tuple[ReflexBuildSpec, str | None] | None:
+    """A ReflexBuild of this installation: (its spec, its CodeBuild id if known); None: another
+    installation's, or a body that does not parse."""
+    try:
+        spec = ReflexBuildSpec.model_validate(body.get("spec") or {})
+    except ValueError:
+        return None
+    if spec.cluster_identity != cluster_identity:
+        return None
+    return spec, ((body.get("status") or {}).get("codebuildId") or None)
+
+
+def resolve(pending: Pending, now: datetime, fresh_seconds: float) -> str:
+    """What to do with a start recorded before a restart: "send" (within CodeBuild's idempotency
+    window less its margin: StartBuild with the token returns the build if it was started) or
+    "find" (past it: look for the build back to the record's time before anything is sent)."""
+    return "send" if (now - pending.recorded_at).total_seconds() < fresh_seconds else "find"
 
 
 def build_status(build: ObservedBuild, used_by: list[str], unused_since: datetime | None) -> ReflexBuildStatus:
@@ -101,6 +151,7 @@ def build_status(build: ObservedBuild, used_by: list[str], unused_since: datetim
         duration = max(0, int((build.finished_at - build.started_at).total_seconds()))
     failure = build.failure_reason or ("stopped" if build.outcome.value == "stopped" else None)
     return ReflexBuildStatus(
+        codebuild_id=build.codebuild_id,
         state=_BUILD_STATE[build.outcome],
         started_at=build.started_at,
         finished_at=build.finished_at,

@@ -120,19 +120,28 @@ class Kube:
         answer = await asyncio.to_thread(self.custom.list_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL)
         return list(answer.get("items") or [])
 
-    async def put_build(self, name: str, spec: dict[str, Any] | None, status: dict[str, Any]) -> None:
-        """Create the ReflexBuild (with ``spec``) if it is not there, then merge-patch its status."""
-        if spec is not None:
-            body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": BUILD_KIND, "metadata": {"name": name}, "spec": spec}
-            try:
-                await asyncio.to_thread(self.custom.create_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, body)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-        await asyncio.to_thread(
-            self.custom.patch_cluster_custom_object_status,
-            GROUP, VERSION, BUILD_PLURAL, name, {"status": status}, _content_type=MERGE,
-        )
+    async def record_build(self, name: str, spec: dict[str, Any]) -> None:
+        """Create the ReflexBuild with ``spec``, or set its spec if it is there (the operator's own)."""
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": BUILD_KIND, "metadata": {"name": name}, "spec": spec}
+        try:
+            await asyncio.to_thread(self.custom.create_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            await asyncio.to_thread(
+                self.custom.patch_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, name, {"spec": spec}, _content_type=MERGE,
+            )
+
+    async def put_build_status(self, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch a ReflexBuild's status (one gone meanwhile is not an error)."""
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_cluster_custom_object_status,
+                GROUP, VERSION, BUILD_PLURAL, name, {"status": status}, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
 
     async def delete_build(self, name: str) -> None:
         """Delete a ReflexBuild (one already gone is not an error)."""
