@@ -148,6 +148,8 @@ class FleetBuilds:
         lock = self._tokens.setdefault(token, asyncio.Lock())
         async with lock:
             known = self._known(token)
+            if known is None and registry is not None and token not in self.pending:
+                known = await self._recorded_elsewhere(codebuild, registry, step)
             if known is not None:
                 return known
             pending = self.pending.get(token)
@@ -164,8 +166,25 @@ class FleetBuilds:
             build = await codebuild.start(step)
             self.starts += 1
             self.note(build)
+            if registry is not None:  # the record names its build at once (any replica finds it there)
+                await registry.put_build_status(rules.image_name(step.image_uri), {"codebuildId": build.codebuild_id})
             log.info("shared build %s started for inputs %s (attempt %d)", build.codebuild_id, step.inputs.hash, step.attempt)
             return build
+
+    async def _recorded_elsewhere(self, codebuild: Builds, registry: BuildRegistry, step: StartBuild) -> ObservedBuild | None:
+        """The ReflexBuild of this start, if another replica (or process) recorded it since this
+        one's records were read: its build, or its start taken as pending (one GET per new token)."""
+        body = await registry.get_build(rules.image_name(step.image_uri))
+        record = rules.pending_of(body, self.identity) if body is not None else None
+        if record is None:
+            return None
+        spec, cid = record
+        if cid is not None:
+            for build in (await codebuild.get([cid])).values():
+                self.note(build)
+            return self._known(step.idempotency_token)
+        self.pending[spec.idempotency_token] = rules.Pending(rules.image_name(spec.image_uri), spec.idempotency_token, spec.recorded_at)
+        return None
 
     async def _recover(self, codebuild: Builds, pending: rules.Pending) -> ObservedBuild | None:
         """A start recorded longer ago than the idempotency window: its build, looked for back to

@@ -120,6 +120,15 @@ class Kube:
         answer = await asyncio.to_thread(self.custom.list_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL)
         return list(answer.get("items") or [])
 
+    async def get_build(self, name: str) -> dict[str, Any] | None:
+        """A ReflexBuild as stored now; None when there is none."""
+        try:
+            return await asyncio.to_thread(self.custom.get_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, name)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     async def record_build(self, name: str, spec: dict[str, Any]) -> None:
         """Create the ReflexBuild with ``spec``, or set its spec if it is there (the operator's own)."""
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": BUILD_KIND, "metadata": {"name": name}, "spec": spec}

@@ -65,6 +65,10 @@ class FakeRegistry:
     async def list_builds(self) -> list[dict[str, Any]]:
         return list(self.records.values())
 
+    async def get_build(self, name: str) -> dict[str, Any] | None:
+        self.log.append("get")
+        return self.records.get(name)
+
     async def record_build(self, name: str, spec: dict[str, Any]) -> None:
         self.log.append("record")
         self.records[name] = {"metadata": {"name": name}, "spec": spec, "status": {}}
@@ -93,7 +97,7 @@ def test_many_databases_at_once_one_start_recorded_before_it_is_sent():
 
     got = asyncio.run(go())
     assert len({b.codebuild_id for b in got}) == 1 and cb.calls.count("StartBuild") == 1 and fleet.starts == 1
-    assert log == ["record", "start"]  # the ReflexBuild (token, time) is written before StartBuild is sent
+    assert log == ["get", "record", "start"]  # the ReflexBuild (token, time) is written before StartBuild is sent
     (record,) = registry.records.values()
     assert record["spec"]["idempotencyToken"] == TOKEN and fleet.of(INPUTS.hash) == (got[0],) and fleet.knows(TOKEN)
 
@@ -158,3 +162,18 @@ def test_a_retired_build_is_never_adopted_again():
     fleet, got = _restart(cb, registry, NOW)
     fleet.forget(got.codebuild_id)
     assert fleet.of(INPUTS.hash) == () and not fleet.knows(TOKEN) and not fleet.note(got)
+
+
+def test_a_start_another_replica_recorded_is_taken_from_its_record():
+    cb, registry, log = _world()
+    ours, theirs = FleetBuilds("c1", 240), FleetBuilds("c1", 240)
+
+    async def go() -> tuple[ObservedBuild, ObservedBuild]:
+        await ours.prime(cb, registry, NOW)
+        await theirs.prime(cb, registry, NOW)  # both read the (empty) records at their start
+        first = await theirs.start(cb, registry, STEP, NOW)
+        return first, await ours.start(cb, registry, STEP, NOW + timedelta(hours=1))  # past the window: StartBuild would start another
+
+    first, second = asyncio.run(go())
+    assert first == second and cb.calls.count("StartBuild") == 1
+    assert registry.records[rules.image_name(STEP.image_uri)]["status"] == {"codebuildId": first.codebuild_id}
