@@ -140,8 +140,8 @@ def _metric(text: str, name: str, **labels: str) -> float:
 def test_a_burst_beyond_the_budget_waits_for_it_and_is_never_throttled(operator, kube, aws, simulator, namespace):
     operator.stop()
     operator.start(REFLEX_AWS_RATE_BUDGETS='{"codebuild.build-modify": "1/0.2"}')  # one start per 5 s
-    for name in ("a", "b", "c"):
-        apply(kube, namespace, manifest(name, secret=f"src-{name}"))
+    for name in ("a", "b", "c"):  # three input sets: three builds (the same inputs would share one)
+        apply(kube, namespace, manifest(name, secret=f"src-{name}", spec={"serverVersion": f"v1.4.0-{name}"}))
     for name in ("a", "b", "c"):
         operator.wait_ready(name, timeout=120)
     metrics = operator.metrics()
