@@ -162,7 +162,7 @@ def test_lifecycle_phases_and_argo_actions(operator, kube, aws, simulator, names
 
     # Building: slow builds, so the resource is caught mid-build -> InProgress/Progressing.
     aws.emulator.config(codebuild_in_progress_seconds=30)
-    apply(kube, namespace, manifest("slow"))
+    apply(kube, namespace, manifest("slow", spec={"serverVersion": "v1.4.0-slow"}))  # inputs of its own: a build of its own
     obj = operator.wait(
         "slow",
         lambda o: status(o).get("phase") == "Building" and generation_observed(o)
