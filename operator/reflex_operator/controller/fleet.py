@@ -136,6 +136,17 @@ class FleetBuilds:
                 )
             self.primed = True
 
+    async def reread(self, codebuild: Builds, registry: BuildRegistry) -> None:
+        """The records again (the sweep's, on the replica that leads the installation): builds other
+        replicas started are known here too, so their ReflexBuilds show their users and they retire."""
+        records = [r for r in (rules.pending_of(b, self.identity) for b in await registry.list_builds()) if r is not None]
+        for spec, _ in records:
+            self.recorded.add(rules.image_name(spec.image_uri))
+        unknown = [cid for _, cid in records if cid and cid not in self.builds and cid not in self.retired]
+        if unknown:
+            for build in (await codebuild.get(unknown)).values():
+                self.note(build)
+
     # ------------------------------------------------------------------------------ the start
 
     async def start(self, codebuild: Builds, registry: BuildRegistry | None, step: StartBuild, now: datetime) -> ObservedBuild:

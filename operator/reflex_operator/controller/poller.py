@@ -128,6 +128,11 @@ async def sweep_builds(rt: Runtime, now: datetime) -> None:
     """The fleet's shared builds (the replica that leads the installation): who uses each, its
     ReflexBuild written when it changed, an unfinished one no database wants stopped, a finished
     one unused for ``REFLEX_BUILD_RETENTION_SECONDS`` deleted with its image."""
+    if rt.registry is not None:
+        try:
+            await rt.fleet.reread(rt.codebuild, rt.registry)
+        except Exception as exc:  # noqa: BLE001 - read again next sweep
+            log.warning("could not read the ReflexBuilds: %s", exc)
     if not rt.fleet.builds:
         return
     uses = fleet.index(u for u in (_use(rt, e) for _, e in list(rt.resources.items())) if u is not None)

@@ -177,3 +177,18 @@ def test_a_start_another_replica_recorded_is_taken_from_its_record():
     first, second = asyncio.run(go())
     assert first == second and cb.calls.count("StartBuild") == 1
     assert registry.records[rules.image_name(STEP.image_uri)]["status"] == {"codebuildId": first.codebuild_id}
+
+
+def test_the_leader_learns_the_builds_other_replicas_started_from_their_records():
+    cb, registry, _ = _world()
+    leader, other = FleetBuilds("c1", 240), FleetBuilds("c1", 240)
+
+    async def go() -> ObservedBuild:
+        await leader.prime(cb, registry, NOW)
+        await other.prime(cb, registry, NOW)
+        started = await other.start(cb, registry, STEP, NOW)
+        await leader.reread(cb, registry)
+        return started
+
+    started = asyncio.run(go())
+    assert leader.of(INPUTS.hash) == (started,) and rules.image_name(STEP.image_uri) in leader.recorded
