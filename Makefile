@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane promtool chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale lint clean
+.PHONY: venv controlplane promtool chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale bench-fleet lint clean
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
@@ -108,6 +108,14 @@ READY_TIMEOUT ?=
 RATE_SCALE ?= 1
 bench-scale: venv controlplane
 	$(BIN)/python bench/scale.py --n $(N) --poll $(POLL) $(if $(READY_TIMEOUT),--ready-timeout $(READY_TIMEOUT)) --rate-scale $(RATE_SCALE)
+
+# A fleet change at AWS's costs (issue 23): provision N, then a new server version across them, at
+# default quotas and rates with builds of BUILD_MINUTES compressed COMPRESSION times (bench/fleet.py);
+# writes bench/results/fleet-$(N).json and .md.
+BUILD_MINUTES ?= 5
+COMPRESSION ?= 10
+bench-fleet: venv controlplane
+	$(BIN)/python bench/fleet.py --n $(N) --poll $(POLL) --build-minutes $(BUILD_MINUTES) --compression $(COMPRESSION)
 
 clean: dev-down
 	rm -rf $(VENV) .dev

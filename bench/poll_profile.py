@@ -82,6 +82,9 @@ class Builds:
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]:
         return {}
 
+    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]:
+        return [], True
+
 
 class DataPlane:
     """Every instance answers ok, with a snapshot a second old."""

@@ -11,6 +11,7 @@
   context carries a message (moto: never fails).
 - BatchGetBuilds answers in the order asked, lists unknown ids under ``buildsNotFound`` and
   refuses more than 100 ids.
+- BatchDeleteBuilds deletes builds (moto: not implemented).
 - ListBuilds and ListBuildsForProject list the newest build first unless ``sortOrder`` is
   ASCENDING (moto: oldest first, ``sortOrder`` ignored).
 - A build carries ``logs`` (groupName, streamName, deepLink), ``startTime``/``endTime``,
@@ -23,6 +24,8 @@
   ``AccountLimitExceededException`` "Cannot have more than N builds in queue for the account"
   (moto: no quota). Settings ``codebuild_concurrent_builds`` (60) and ``codebuild_queue_factor``
   (5); one pool for the account (the project has one compute type).
+- Build durations: short by default (tests); ``codebuild_build_minutes`` and
+  ``codebuild_time_compression`` make them look like AWS's for a benchmark (``emu_state``).
 
 Speed at 10,000 builds: builds are found by id in a dict (moto: a list of every build of every
 project, rebuilt on each BatchGetBuilds).
@@ -292,10 +295,11 @@ def _start_build(self: Any) -> ActionResult:
 
     env_values = {v["name"]: v.get("value", "") for v in environment["environmentVariables"]}
     fault = STATE.take_fault(("build_fail",), lambda f: _env_matches(f, env_values, project_name))
+    queued, progress = STATE.build_seconds()
     tl = _Timeline(
         start=None,
-        queued=STATE.config["codebuild_queued_seconds"],
-        progress=STATE.config["codebuild_in_progress_seconds"],
+        queued=queued,
+        progress=progress,
         fail_message=(fault.message or DEFAULT_FAIL_MESSAGE) if fault else None,
         submitted=now,
     )
@@ -394,7 +398,29 @@ def _newest_first(original: Any) -> Any:
     return handler
 
 
+def _batch_delete_builds(self: Any) -> str:
+    """BatchDeleteBuilds (moto: not implemented): the builds are gone from the project's history
+    and BatchGetBuilds; ids that are not there are listed under ``buildsNotDeleted``."""
+    ids = self._get_param("ids") or []
+    if len(ids) > 100:
+        raise InvalidInputException("1 validation error detected: Value at 'ids' failed to satisfy constraint: Member must have length less than or equal to 100")
+    backend = _ext(self.codebuild_backend)
+    deleted, missing = [], []
+    for build_id in ids:
+        if backend._emu_docs.pop(build_id, None) is None:
+            missing.append({"id": build_id, "statusCode": "BUILD_NOT_FOUND"})
+            continue
+        backend._emu_builds.pop(build_id, None)
+        project = build_id.split(":", 1)[0]
+        history = backend.build_history.get(project)
+        if history is not None and build_id in history:
+            history.remove(build_id)
+        deleted.append(build_id)
+    return _json({"buildsDeleted": deleted, "buildsNotDeleted": missing})
+
+
 def install() -> None:
+    cb_responses.CodeBuildResponse.batch_delete_builds = _batch_delete_builds  # type: ignore[attr-defined]
     cb_responses.CodeBuildResponse.list_builds = _newest_first(_orig_list_builds)  # type: ignore[method-assign]
     cb_responses.CodeBuildResponse.list_builds_for_project = _newest_first(_orig_list_builds_for_project)  # type: ignore[method-assign]
     cb_responses.CodeBuildResponse.start_build = _start_build  # type: ignore[method-assign]

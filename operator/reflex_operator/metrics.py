@@ -52,6 +52,9 @@ class Metrics:
             registry=r,
         )
         self.status_writes = Counter("reflex_operator_status_writes_total", "Status patches written", registry=r)
+        self.fleet_builds_retired = Counter(
+            "reflex_operator_fleet_builds_retired_total", "Shared builds deleted with their images after the retention period unused", registry=r
+        )
         self.leader = Gauge("reflex_operator_leader", "1 while this replica holds a Lease and acts, 0 on a standby", registry=r)
         self.shard_held = Gauge("reflex_operator_shard_held", "1 for each shard whose Lease this replica holds", ["shard"], registry=r)
         self.lease_requests = Counter(

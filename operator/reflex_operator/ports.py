@@ -16,7 +16,7 @@ from reflex_operator.database.inputs import BudgetWait, HealthSample, ObservedBu
 from reflex_operator.database.steps import FindBuild, Deploy, PutSecret, StartBuild
 
 __all__ = [
-    "Builds", "Services", "SecretStore", "StoredSecret", "DataPlane", "Kubernetes",
+    "Builds", "BuildRegistry", "Services", "SecretStore", "StoredSecret", "DataPlane", "Kubernetes",
     "Conflict", "ClusterFull", "BudgetDeferred", "NotOwned",
 ]
 
@@ -77,6 +77,24 @@ class Builds(Protocol):
     async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]: ...
 
     async def stop(self, codebuild_id: str) -> None: ...
+
+    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]: ...
+
+    async def retire(self, codebuild_ids: list[str], image_tags: list[str]) -> None: ...
+
+
+class BuildRegistry(Protocol):
+    """The ReflexBuild resources (cluster-scoped): the fleet's builds as users see them."""
+
+    async def list_builds(self) -> list[dict[str, Any]]: ...
+
+    async def get_build(self, name: str) -> dict[str, Any] | None: ...
+
+    async def record_build(self, name: str, spec: dict[str, Any]) -> None: ...
+
+    async def put_build_status(self, name: str, status: dict[str, Any]) -> None: ...
+
+    async def delete_build(self, name: str) -> None: ...
 
 
 class Services(Protocol):

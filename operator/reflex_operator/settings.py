@@ -50,11 +50,11 @@ class Settings(BaseSettings):
     cluster_identity: str = Field(
         Config.cluster_identity,
         min_length=1,
-        max_length=40,
+        max_length=63,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description=(
             "Who owns the AWS resources this operator makes: every name and ownership tag carries it, with the "
-            "namespace and name. A cluster rebuilt with the same identity takes its databases back; two "
+            "namespace and name (shared builds and images: with the inputs). A cluster rebuilt with the same identity takes its databases back; two "
             "Kubernetes clusters sharing an AWS account must each have their own (lowercase letters, digits, '-')."
         ),
     )
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # Build starts (database.intent): CodeBuild's idempotency window and the margin kept from its end,
     # how often a start refused for the concurrent-build quota is retried, and how many of the
     # project's builds the look for an expired intent's build may read.
+    build_retention_seconds: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description="How long a shared build (and its ECR image) no database uses any longer is kept before it is deleted.",
+    )
     build_idempotency_window_seconds: float = Field(
         Config.build_idempotency_window_seconds, gt=0, description="CodeBuild's idempotency window (AWS: 5 minutes)."
     )

@@ -29,14 +29,15 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def _builds_of(aws: Any, resource: str) -> list[dict[str, Any]]:
-    """The project's builds whose environment names ``resource`` (any client's)."""
+    """The project's builds of ``resource``'s installation (each test's operator is one: its
+    namespace is its REFLEX_CLUSTER_IDENTITY)."""
     cb = aws.codebuild
     ids = cb.list_builds_for_project(projectName=PROJECT)["ids"]
     mine = []
     for start in range(0, len(ids), 100):
         for b in cb.batch_get_builds(ids=ids[start : start + 100])["builds"]:
             env = {e["name"]: e.get("value") for e in b.get("environment", {}).get("environmentVariables", [])}
-            if env.get("REFLEX_RESOURCE") == resource:
+            if env.get("REFLEX_CLUSTER_IDENTITY") == resource.split("/")[0]:
                 mine.append(b)
     return mine
 
@@ -139,8 +140,8 @@ def _metric(text: str, name: str, **labels: str) -> float:
 def test_a_burst_beyond_the_budget_waits_for_it_and_is_never_throttled(operator, kube, aws, simulator, namespace):
     operator.stop()
     operator.start(REFLEX_AWS_RATE_BUDGETS='{"codebuild.build-modify": "1/0.2"}')  # one start per 5 s
-    for name in ("a", "b", "c"):
-        apply(kube, namespace, manifest(name, secret=f"src-{name}"))
+    for name in ("a", "b", "c"):  # three input sets: three builds (the same inputs would share one)
+        apply(kube, namespace, manifest(name, secret=f"src-{name}", spec={"serverVersion": f"v1.4.0-{name}"}))
     for name in ("a", "b", "c"):
         operator.wait_ready(name, timeout=120)
     metrics = operator.metrics()

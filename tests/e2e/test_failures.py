@@ -21,7 +21,7 @@ def _cond(obj, kind):
 def test_failed_build_is_reported_and_a_rebuild_recovers(operator, kube, aws, simulator, namespace):
     # The emulator fails the build of this resource the way CodeBuild does: buildStatus FAILED
     # with a failed BUILD phase and its message (the operator is not touched).
-    aws.emulator.fault("build_fail", match={"env": {"REFLEX_RESOURCE": f"{namespace}/orders"}}, count=1,
+    aws.emulator.fault("build_fail", match={"env": {"REFLEX_CLUSTER_IDENTITY": namespace}}, count=1,
                        message="cargo build: error[E0425]: cannot find value `x`")
     apply(kube, namespace, manifest("orders"))
     obj = operator.wait_phase("orders", "Failed")

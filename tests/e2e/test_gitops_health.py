@@ -162,7 +162,7 @@ def test_lifecycle_phases_and_argo_actions(operator, kube, aws, simulator, names
 
     # Building: slow builds, so the resource is caught mid-build -> InProgress/Progressing.
     aws.emulator.config(codebuild_in_progress_seconds=30)
-    apply(kube, namespace, manifest("slow"))
+    apply(kube, namespace, manifest("slow", spec={"serverVersion": "v1.4.0-slow"}))  # inputs of its own: a build of its own
     obj = operator.wait(
         "slow",
         lambda o: status(o).get("phase") == "Building" and generation_observed(o)
@@ -179,9 +179,10 @@ def test_failures_degradation_and_unobserved_changes(operator, kube, aws, simula
     """Failed build and missing Secret -> Failed/Degraded; an unreachable or degraded instance ->
     Current for kstatus but Degraded for Argo CD; a spec change the operator has not seen ->
     InProgress/Progressing."""
-    aws.emulator.fault("build_fail", match={"env": {"REFLEX_RESOURCE": f"{namespace}/broken"}},
+    # Builds are shared by the databases with the same inputs: "broken" has a server version of its own.
+    aws.emulator.fault("build_fail", match={"env": {"REFLEX_CLUSTER_IDENTITY": namespace, "REFLEX_SERVER_VERSION": "v1.4.0-broken"}},
                        message="cargo build: error[E0425]: cannot find value `x`")
-    apply(kube, namespace, manifest("broken"))
+    apply(kube, namespace, manifest("broken", spec={"serverVersion": "v1.4.0-broken"}))
     apply(kube, namespace, manifest("nosecret", secret="missing", with_secret=False))
     apply(kube, namespace, manifest("flaky"))
 

@@ -56,7 +56,7 @@ def test_marking_seen_resets_unseen_count_and_ids_survive_a_restart(operator, ok
 
 
 def test_a_failed_build_is_sticky_until_a_rebuild_resolves_it(operator, ok, kube, aws, simulator, namespace):
-    aws.emulator.fault("build_fail", match={"env": {"REFLEX_RESOURCE": f"{namespace}/orders"}}, count=1, message="cargo build: error")
+    aws.emulator.fault("build_fail", match={"env": {"REFLEX_CLUSTER_IDENTITY": namespace}}, count=1, message="cargo build: error")
     apply(kube, namespace, manifest("orders"))
     obj = operator.wait_phase("orders", "Failed")
     obj = operator.wait("orders", lambda o: any(n["eventType"] == "BuildFailed" for n in status(o).get("notifications", [])),

@@ -325,6 +325,7 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         "schemas": ["public", "billing"],
         "input_hash": "9f2c1e0b7a6d5c4b",
         "failure_reason": "none",
+        "shared": True,
         "log_group": "/aws/codebuild/reflex-server-build",
         "log_stream": "4c1e6a8e-0d4b-4cf7-9d7e-2f0b1b2f7c11",
     }

@@ -62,6 +62,9 @@ ALLOWED = [
     ("list", "reflexplans.reflexdb.cloud"),
     ("watch", "reflexplans.reflexdb.cloud"),
     ("patch", "reflexplans.reflexdb.cloud", "--subresource=status"),
+    # The fleet's shared builds (cluster-scoped): the operator writes them.
+    *[(verb, "reflexbuilds.reflexdb.cloud") for verb in ("get", "list", "watch", "create", "patch", "delete")],
+    ("patch", "reflexbuilds.reflexdb.cloud", "--subresource=status"),
 ]
 
 DENIED = [

@@ -435,3 +435,27 @@ def test_delay_response_holds_the_answer_but_the_call_takes_effect(aws: Any) -> 
     wait_until(lambda: aws.codebuild.list_builds_for_project(projectName=project)["ids"], 10, what="the build")
     assert not done.is_set()
     wait_until(done.is_set, 20, what="the held answer")
+
+
+def test_build_minutes_compressed_by_a_stated_factor(aws: Any) -> None:
+    # 0.05 minutes (3 s) compressed 3 times: about 1 s from StartBuild to SUCCEEDED, a tenth of it QUEUED.
+    aws.emulator.config(codebuild_build_minutes=0.05, codebuild_time_compression=3)
+    try:
+        build = start(aws, resource="ns/minutes")
+        done = eventually(lambda: (b := get_build(aws, build["id"]))["buildComplete"] and b, what="build to finish")
+        took = (done["endTime"] - done["startTime"]).total_seconds()
+        assert 0.9 <= took <= 1.1, took
+        queued = next(p for p in done["phases"] if p["phaseType"] == "QUEUED")
+        assert 0.05 <= queued["durationInSeconds"] <= 0.2 or queued["durationInSeconds"] == 0
+    finally:
+        aws.emulator.config(codebuild_build_minutes=0, codebuild_time_compression=1)
+
+
+def test_batch_delete_builds_removes_them(aws: Any) -> None:
+    kept, gone = start(aws, resource="ns/kept"), start(aws, resource="ns/gone")
+    answer = aws.codebuild.batch_delete_builds(ids=[gone["id"], f"{PROJECT}:nope"])
+    assert answer["buildsDeleted"] == [gone["id"]]
+    assert [b["id"] for b in answer["buildsNotDeleted"]] == [f"{PROJECT}:nope"]
+    assert aws.codebuild.batch_get_builds(ids=[gone["id"]])["buildsNotFound"] == [gone["id"]]
+    ids = aws.codebuild.list_builds_for_project(projectName=PROJECT)["ids"]
+    assert gone["id"] not in ids and kept["id"] in ids

@@ -124,7 +124,7 @@ def _find_step(since: datetime = T0) -> FindBuild:
 async def test_find_looks_backwards_for_the_token() -> None:
     aws = FakeAws(
         ListBuildsForProject=lambda **_: {"ids": ["p:other", "p:mine"]},
-        BatchGetBuilds=lambda ids: {"builds": [build(id="p:other", uid="uid-2"), build(id="p:mine")]},
+        BatchGetBuilds=lambda ids: {"builds": [build(id="p:other", uid="uid-2", token="tok-2"), build(id="p:mine")]},
     )
     found, complete = await CodeBuild(aws, "p", "BUILD_GENERAL1_SMALL").find(_find_step())  # type: ignore[arg-type]
     assert found is not None and found.codebuild_id == "p:mine" and complete
@@ -173,7 +173,7 @@ async def test_start_starts_a_build_recognisable_afterwards() -> None:
     def start(**params: Any) -> dict[str, Any]:
         started.update(params)
         env = {e["name"]: e["value"] for e in params["environmentVariablesOverride"]}
-        return {"build": build(id="p:new", phase="SUBMITTED", uid=env["REFLEX_RESOURCE_UID"], token=env["REFLEX_BUILD_TOKEN"])}
+        return {"build": build(id="p:new", phase="SUBMITTED", token=env["REFLEX_BUILD_TOKEN"])}
 
     aws = FakeAws(
         ListBuildsForProject=lambda **_: {"ids": ["p:old"]},
@@ -185,9 +185,11 @@ async def test_start_starts_a_build_recognisable_afterwards() -> None:
     assert started["projectName"] == "p" and started["idempotencyToken"] == "tok-1"
     assert started["sourceVersion"] == "v1.4.0" and started["computeTypeOverride"] == "BUILD_GENERAL1_LARGE"
     env = {e["name"]: e["value"] for e in started["environmentVariablesOverride"]}
+    # The same for every database that starts it (a repeated token with other parameters is an
+    # error): the installation and the inputs, nothing of the database that asked.
     assert env == {
-        "REFLEX_RESOURCE_UID": "uid-1",
-        "REFLEX_RESOURCE": "ns/db",
+        "REFLEX_CLUSTER_IDENTITY": "default",
+        "REFLEX_BUILD_ATTEMPT": "0",
         "REFLEX_BUILD_HASH": INPUTS.hash,
         "REFLEX_BUILD_TOKEN": "tok-1",
         "IMAGE_URI": "repo:abc",
@@ -219,3 +221,49 @@ async def test_stop() -> None:
     aws = FakeAws(StopBuild=lambda **_: {})
     await CodeBuild(aws, "p", "x").stop("p:b1")  # type: ignore[arg-type]
     assert aws.calls == [("codebuild", "StopBuild", {"id": "p:b1"})]
+
+
+def _installations(n: int, ours: set[int]) -> FakeAws:
+    """``n`` builds, newest first, one a minute back from T0; those in ``ours`` are installation c1's."""
+    ids = [f"p:{i:04d}" for i in range(n)]
+
+    def at(i: int) -> dict[str, Any]:
+        b = build(id=ids[i], token=f"t{i}", startTime=T0 - timedelta(minutes=i))
+        b["environment"]["environmentVariables"] += [{"name": "REFLEX_CLUSTER_IDENTITY", "value": "c1" if i in ours else "c2"},
+                                                     {"name": "REFLEX_BUILD_ATTEMPT", "value": "0"}]
+        return b
+
+    pages = {None: ids[:100]} | {ids[k - 1]: ids[k : k + 100] for k in range(100, n, 100)}
+
+    def listing(**params: Any) -> dict[str, Any]:
+        page = pages[params.get("nextToken")]
+        return {"ids": page, **({"nextToken": page[-1]} if page[-1] != ids[-1] else {})}
+
+    return FakeAws(ListBuildsForProject=listing, BatchGetBuilds=lambda ids: {"builds": [at(int(i[2:])) for i in ids]})
+
+
+@pytest.mark.parametrize(
+    "since_minutes_ago,max_builds,found,complete,lists",
+    [
+        (None, 2000, [3, 150], True, 3),  # the whole project: this installation's builds only
+        (60, 2000, [3], True, 1),  # back to a time (less the skew): stops at the first older build
+        (None, 100, [3], False, 1),  # the limit comes first: what was found, and that the look was cut short
+    ],
+)
+async def test_scan_finds_one_installations_builds_bounded(since_minutes_ago, max_builds, found, complete, lists):
+    aws = _installations(250, {3, 150})
+    cb = CodeBuild(aws, "p", "x", find_max_builds=max_builds, clock_skew_seconds=60)  # type: ignore[arg-type]
+    since = None if since_minutes_ago is None else T0 - timedelta(minutes=since_minutes_ago)
+    builds, done = await cb.scan("c1", since)
+    assert [int(b.codebuild_id[2:]) for b in builds] == found and done is complete
+    assert all(b.shared and b.attempt == 0 for b in builds)
+    assert len(aws.params("ListBuildsForProject")) == lists
+
+
+async def test_retire_deletes_the_images_then_the_builds_100_a_call() -> None:
+    aws = FakeAws(BatchDeleteImage=lambda **_: {"imageIds": [], "failures": []}, BatchDeleteBuilds=lambda **_: {"buildsDeleted": []})
+    cb = CodeBuild(aws, "p", "x", repository="reflex-server")  # type: ignore[arg-type]
+    await cb.retire([f"p:{i}" for i in range(150)], [f"tag-{i}" for i in range(150)])
+    assert aws.ops() == ["BatchDeleteImage", "BatchDeleteImage", "BatchDeleteBuilds", "BatchDeleteBuilds"]
+    assert aws.params("BatchDeleteImage")[0]["repositoryName"] == "reflex-server"
+    assert aws.params("BatchDeleteImage")[1]["imageIds"][-1] == {"imageTag": "tag-149"}

@@ -67,7 +67,8 @@ def test_committed_api_reference_is_current() -> None:
 
 
 def test_write_crds(tmp_path: Path) -> None:
-    path, plan_path = write_crds(tmp_path / "out")
+    path, plan_path, build_path = write_crds(tmp_path / "out")
+    assert build_path.name == "reflexdb.cloud_reflexbuilds.yaml"
     assert plan_path == tmp_path / "out" / PLAN_CRD_FILENAME
     assert path == tmp_path / "out" / CRD_FILENAME
     text = path.read_text()

@@ -65,3 +65,22 @@ def test_snapshot_age_is_counted_from_its_time() -> None:
     screen = render.status_screen(doc, NOW)
     line = next(x for x in screen.splitlines() if "Snapshot age" in x)
     assert "10m" in line and "figures as of 2s ago" in line
+
+
+def test_fleet_builds_table() -> None:
+    def item(name: str, version: str, users: list[str], cents: int | None, state: str | None) -> dict:
+        recorded = "2026-01-01T11:00:00Z" if state else "2026-01-01T11:30:00Z"
+        spec = {"inputHash": "h", "attempt": 0, "serverVersion": version, "schemas": ["public"], "clusterIdentity": "c",
+                "idempotencyToken": "t", "imageUri": f"repo:{name}", "recordedAt": recorded}
+        status = {"state": state, "databases": len(users), "usedBy": users, "costEstimateCents": cents,
+                  "startedAt": "2026-01-01T11:00:00Z" if state else None, "buildDurationSeconds": 300 if cents else None}
+        return {"metadata": {"name": name}, "spec": spec, "status": status}
+
+    text = render.fleet_builds_table([item("old-0-aa", "v1.4.0", ["a/x", "a/y", "b/x", "b/y"], 5, "succeeded"),
+                                      item("new-0-aa", "v1.5.0", [], None, None)], NOW)
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "VERSION", "SCHEMAS", "STATE"]
+    assert lines[1].split()[:4] == ["new-0-aa", "v1.5.0", "public", "starting"]  # newest first
+    assert "a/x, a/y, b/x +1" in lines[2] and "$0.05" in lines[2]
+    assert lines[-1] == "2 builds for 4 database uses, $0.05 in all"
+    assert render.fleet_builds_table([], NOW) == "No shared builds.\n"

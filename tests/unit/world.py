@@ -92,8 +92,24 @@ class FakeCodeBuild:
             "version": step.inputs.server_version,
             "schemas": step.inputs.schemas,
             "ticks": 0,
+            "identity": step.cluster_identity,
+            "owner": step.owner,
+            "attempt": step.attempt,
         }
         return self.w.observed_build(cid)
+
+    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]:
+        self.w.scans.append(since)
+        if not self.w.scan_sees:
+            return [], False  # a project with more builds since than the look may read
+        found = [
+            self.w.observed_build(c) for c, b in self.w.builds.items()
+            if b.get("identity") == cluster_identity and (since is None or b["started"] >= since - timedelta(seconds=60))
+        ]
+        return found, True
+
+    async def retire(self, codebuild_ids: list[str], image_tags: list[str]) -> None:
+        self.w.retired += codebuild_ids
 
     async def find(self, step: s.FindBuild) -> tuple[ObservedBuild | None, bool]:
         self.w.calls.append(step)
@@ -366,6 +382,9 @@ class World:
     replication: Replication = Replication.RUNNING
     start_build_calls: int = 0  # builds started (not StartBuild calls that returned an existing one)
     find_build_calls: int = 0
+    scan_sees: bool = True  # False: the fleet's look over the project reaches its limit before any of ours
+    scans: list[Any] = field(default_factory=list)  # the fleet's looks over the project (their ``since``)
+    retired: list[str] = field(default_factory=list)  # shared builds deleted with their images
     build_quota_full: bool = False  # StartBuild answers AccountLimitExceededException
     find_inconclusive: bool = False  # the backwards look hits its limit
     create_service_calls: int = 0
@@ -448,6 +467,10 @@ class World:
             compute_type="BUILD_GENERAL1_MEDIUM",
             server_version=b["version"],
             schemas=b["schemas"],
+            shared="identity" in b and not b.get("owner"),
+            owner=b.get("owner"),
+            attempt=b.get("attempt"),
+            idempotency_token=b["token"],
         )
 
     def secret_meta(self) -> SecretMeta | None:

@@ -215,6 +215,10 @@ class BuildStatus(Observed):
     """Hash of the build inputs."""
     failure_reason: str | None = None
     """Why the build failed."""
+    shared: bool | None = None
+    """Whether the build is the fleet's, shared by every database with the same build inputs in any
+    namespace (the ReflexBuild of the same name lists them); unset: this database's own build
+    (spec.rebuildToken, or made before builds were shared)."""
 
 class BuildRecord(BuildStatus):
     """An entry of the build history."""

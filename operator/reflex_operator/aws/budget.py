@@ -75,6 +75,7 @@ FAMILIES: dict[str, Rate] = {
     "secretsmanager.read": Rate(50, 50),  # DescribeSecret, GetSecretValue (ours: below AWS's figures)
     "ecs.tag-modify": Rate(20, 5),  # TagResource (not in the published bucket table: ours, conservative)
     "ecr.read": Rate(10, 5),  # DescribeRepositories (ours)
+    "ecr.write": Rate(10, 5),  # BatchDeleteImage (ours)
 }
 
 _OTHER = Rate(10, 5)  # an operation not listed below (none today)
@@ -91,6 +92,7 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("codebuild", "ListBuildsForProject"): "codebuild.build-read",
     ("codebuild", "StartBuild"): "codebuild.build-modify",
     ("codebuild", "StopBuild"): "codebuild.build-modify",
+    ("codebuild", "BatchDeleteBuilds"): "codebuild.build-modify",
     ("secretsmanager", "CreateSecret"): "secretsmanager.create",
     ("secretsmanager", "PutSecretValue"): "secretsmanager.put",
     ("secretsmanager", "DeleteSecret"): "secretsmanager.delete",
@@ -99,6 +101,7 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("secretsmanager", "GetSecretValue"): "secretsmanager.read",
     ("ecs", "TagResource"): "ecs.tag-modify",
     ("ecr", "DescribeRepositories"): "ecr.read",
+    ("ecr", "BatchDeleteImage"): "ecr.write",
 }
 
 

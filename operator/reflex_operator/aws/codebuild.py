@@ -11,15 +11,18 @@ from reflex_operator.database.inputs import BuildOutcome, ObservedBuild
 from reflex_operator.ports import BuildQuotaReached
 from reflex_operator.database.steps import FindBuild, StartBuild
 
-__all__ = ["CodeBuild", "BATCH", "QUOTA_REACHED", "parse_build"]
+__all__ = ["CodeBuild", "BATCH", "QUOTA_REACHED", "build_environment", "parse_build"]
 
 BATCH = 100  # BatchGetBuilds takes up to 100 ids.
 QUOTA_REACHED = "AccountLimitExceededException"  # StartBuild past the concurrent-build quota and its queue
 
 # Environment variables set on every build: they identify the resource and its inputs, so a
 # build started before a crash is found again.
-ENV_UID = "REFLEX_RESOURCE_UID"
+ENV_UID = "REFLEX_RESOURCE_UID"  # builds made before they were shared (read, no longer written)
 ENV_RESOURCE = "REFLEX_RESOURCE"
+ENV_IDENTITY = "REFLEX_CLUSTER_IDENTITY"  # the installation that owns the build (settings.cluster_identity)
+ENV_ATTEMPT = "REFLEX_BUILD_ATTEMPT"
+ENV_OWNER = "REFLEX_BUILD_OWNER"  # a private build's database (spec.rebuildToken); absent: the fleet's
 ENV_HASH = "REFLEX_BUILD_HASH"
 ENV_TOKEN = "REFLEX_BUILD_TOKEN"
 ENV_IMAGE = "IMAGE_URI"
@@ -74,14 +77,43 @@ def parse_build(build: dict[str, Any]) -> ObservedBuild | None:
         server_version=env.get(ENV_VERSION),
         schemas=tuple(s for s in env.get(ENV_SCHEMAS, "").split(",") if s),
         failure_reason=failure,
+        shared=ENV_IDENTITY in env and not env.get(ENV_OWNER),
+        owner=env.get(ENV_OWNER) or None,
+        attempt=int(env[ENV_ATTEMPT]) if env.get(ENV_ATTEMPT, "").isdigit() else None,
+        idempotency_token=env.get(ENV_TOKEN),
     )
+
+
+def build_environment(step: StartBuild) -> dict[str, str]:
+    """The variables set on a build: the same for every database that starts it (CodeBuild answers
+    a repeated token with different parameters with an error), so nothing of any one database but
+    a private build's owner. They identify the installation and the inputs, so a build is found
+    again from AWS alone (``CodeBuild.scan``)."""
+    env = {
+        ENV_IDENTITY: step.cluster_identity,
+        ENV_HASH: step.inputs.hash,
+        ENV_ATTEMPT: str(step.attempt),
+        ENV_TOKEN: step.idempotency_token,
+        ENV_IMAGE: step.image_uri,
+        ENV_VERSION: step.inputs.server_version,
+        ENV_SCHEMAS: ",".join(step.inputs.schemas),
+    }
+    if step.owner:
+        env[ENV_OWNER] = step.owner
+    return env
 
 
 class CodeBuild:
     def __init__(
-        self, aws: AwsClients, project: str, compute_type: str, find_max_builds: int = 2000, clock_skew_seconds: float = 60.0
+        self,
+        aws: AwsClients,
+        project: str,
+        compute_type: str,
+        find_max_builds: int = 2000,
+        clock_skew_seconds: float = 60.0,
+        repository: str | None = None,
     ) -> None:
-        self.aws, self.project, self.compute_type = aws, project, compute_type
+        self.aws, self.project, self.compute_type, self.repository = aws, project, compute_type, repository
         self.find_max_builds, self.clock_skew = find_max_builds, timedelta(seconds=clock_skew_seconds)
 
     async def get(self, ids: list[str]) -> dict[str, ObservedBuild]:
@@ -105,15 +137,7 @@ class CodeBuild:
     async def start(self, step: StartBuild) -> ObservedBuild:
         """Start the build. The same token within CodeBuild's idempotency window returns the build
         already started (how a restarted operator recovers one: ``database.intent``)."""
-        env = {
-            ENV_UID: step.uid,
-            ENV_RESOURCE: step.resource,
-            ENV_HASH: step.inputs.hash,
-            ENV_TOKEN: step.idempotency_token,
-            ENV_IMAGE: step.image_uri,
-            ENV_VERSION: step.inputs.server_version,
-            ENV_SCHEMAS: ",".join(step.inputs.schemas),
-        }
+        env = build_environment(step)
         try:
             reply = await self.aws.call(
                 "codebuild",
@@ -151,7 +175,7 @@ class CodeBuild:
                 seen += len(builds)
                 for build in builds:
                     env = _env(build)
-                    if env.get(ENV_UID) == step.uid and env.get(ENV_TOKEN) == step.idempotency_token:
+                    if env.get(ENV_TOKEN) == step.idempotency_token:  # a token names one build of one installation
                         return parse_build(build), True
                 started = [t for t in (_time(b.get("startTime")) for b in builds) if t is not None]
                 if started and min(started) < since:
@@ -160,6 +184,50 @@ class CodeBuild:
             if not token:
                 return None, True
         return None, False
+
+    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]:
+        """The builds of this installation (``REFLEX_CLUSTER_IDENTITY``) in the project, newest
+        first, back to ``since`` (less the clock skew; None: as far as ``find_max_builds``): (the
+        builds, whether the look was complete). One ListBuildsForProject and one BatchGetBuilds per
+        100 builds: after a crash, or a control plane rebuilt from nothing, the fleet finds every
+        build it made (and starts none twice) in a bounded number of calls."""
+        floor = since - self.clock_skew if since is not None else None
+        found: list[ObservedBuild] = []
+        seen, token = 0, None
+        while seen < self.find_max_builds:
+            params: dict[str, Any] = {"projectName": self.project, "sortOrder": "DESCENDING"}
+            if token:
+                params["nextToken"] = token
+            reply = await self.aws.call("codebuild", "ListBuildsForProject", **params)
+            ids = reply.get("ids", [])
+            for start in range(0, len(ids), BATCH):
+                if seen >= self.find_max_builds:
+                    return found, False
+                builds = await self._batch(ids[start : start + BATCH])
+                seen += len(builds)
+                for build in builds:
+                    if _env(build).get(ENV_IDENTITY) == cluster_identity:
+                        parsed = parse_build(build)
+                        if parsed is not None:
+                            found.append(parsed)
+                started = [t for t in (_time(b.get("startTime")) for b in builds) if t is not None]
+                if floor is not None and started and min(started) < floor:
+                    return found, True
+            token = reply.get("nextToken")
+            if not token:
+                return found, True
+        return found, False
+
+    async def retire(self, codebuild_ids: list[str], image_tags: list[str]) -> None:
+        """Delete builds no database uses any longer: their images in ECR first (BatchDeleteImage,
+        100 tags a call; a tag already gone is no error), then the builds' records
+        (BatchDeleteBuilds, 100 ids a call)."""
+        if self.repository:
+            for start in range(0, len(image_tags), BATCH):
+                ids = [{"imageTag": tag} for tag in image_tags[start : start + BATCH]]
+                await self.aws.call("ecr", "BatchDeleteImage", repositoryName=self.repository, imageIds=ids)
+        for start in range(0, len(codebuild_ids), BATCH):
+            await self.aws.call("codebuild", "BatchDeleteBuilds", ids=codebuild_ids[start : start + BATCH])
 
     async def stop(self, codebuild_id: str) -> None:
         await self.aws.call("codebuild", "StopBuild", id=codebuild_id)

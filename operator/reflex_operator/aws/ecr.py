@@ -10,3 +10,4 @@ __all__ = ["repository_uri"]
 async def repository_uri(aws: AwsClients, repository: str) -> str:
     reply = await aws.call("ecr", "DescribeRepositories", repositoryNames=[repository])
     return str(reply["repositories"][0]["repositoryUri"])
+

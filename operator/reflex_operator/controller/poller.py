@@ -17,6 +17,7 @@ from typing import Any
 from reflex_operator.api.models import Phase, ReflexDatabaseSpec, ReflexDatabaseStatus, unfinished_builds
 from reflex_operator.api.plan import ReflexPlanStatus
 from reflex_operator.database.decide import classify_health, health_sample_matters
+from reflex_operator.database import fleet
 from reflex_operator.database.inputs import Config, Desired
 from reflex_operator.database.ownership import names_of
 from reflex_operator.database.service import settling
@@ -72,7 +73,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     woken: set[Key] = set()
     now = rt.clock()
     parsed: dict[Key, tuple[Entry, Polled]] = {}
-    owners: dict[str, Key] = {}  # builds: only unfinished ones are asked about
+    owners: dict[str, list[Key]] = {}  # builds: only unfinished ones are asked about (a shared one: every database on it)
     for key, entry in list(rt.resources.items()):
         if not rt.gate.owns(entry.uid):
             continue  # another replica's (or no one's yet): no AWS call for it here
@@ -80,14 +81,18 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
         if view is not None:
             parsed[key] = (entry, view)
             if full or key not in rt.queue:  # a short round leaves a queued pass's builds to it
-                owners.update(dict.fromkeys(view.unfinished, key))
+                for cid in view.unfinished:
+                    owners.setdefault(cid, []).append(key)
     finished = 0
-    if owners:
-        for cid, build in (await rt.codebuild.get(sorted(owners))).items():
+    asked = sorted(set(owners) | set(rt.fleet.unfinished()))
+    if asked:
+        seen = await rt.codebuild.get(asked)
+        rt.fleet.update(seen)
+        for cid, build in seen.items():
             if rt.builds.get(cid) != build:
                 finished += build.outcome.finished
                 rt.builds[cid] = build
-                woken.add(owners[cid])
+                woken.update(owners.get(cid, ()))
     woken |= _queued_to_wake({key: view.status for key, (_, view) in parsed.items()}, finished)
 
     # Services, asked of each database's own cluster (DescribeServices takes one).
@@ -114,7 +119,61 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     triggers.observed(rt, woken)
     if full and rt.gate.leads_installation():
         await publish_plans(rt, now)
+        await sweep_builds(rt, now)
     return woken
+
+
+def _use(rt: Runtime, entry: Entry) -> fleet.Use | None:
+    return entry.derived("fleet-use", lambda body: fleet.use_of(body, rt.config.default_server_version))  # type: ignore[no-any-return]
+
+
+async def sweep_builds(rt: Runtime, now: datetime) -> None:
+    """The fleet's shared builds (the replica that leads the installation): who uses each, its
+    ReflexBuild written when it changed, an unfinished one no database wants stopped, a finished
+    one unused for ``REFLEX_BUILD_RETENTION_SECONDS`` deleted with its image."""
+    if rt.registry is not None:
+        try:
+            await rt.fleet.reread(rt.codebuild, rt.registry)
+        except Exception as exc:  # noqa: BLE001 - read again next sweep
+            log.warning("could not read the ReflexBuilds: %s", exc)
+    if not rt.fleet.builds:
+        return
+    uses = fleet.index(u for u in (_use(rt, e) for _, e in list(rt.resources.items())) if u is not None)
+    retention = rt.settings.build_retention_seconds
+    for cid, build in list(rt.fleet.builds.items()):
+        used_by = fleet.users(build, uses)
+        verdict = fleet.verdict(build, used_by, rt.fleet.unused_since.get(cid), now, retention)
+        if verdict.unused_since is None:
+            rt.fleet.unused_since.pop(cid, None)
+        else:
+            rt.fleet.unused_since[cid] = verdict.unused_since
+        name = fleet.build_name(build)
+        try:
+            if verdict.stop:
+                await rt.codebuild.stop(cid)
+                log.info("shared build %s stopped: no database wants its inputs any longer", cid)
+            if verdict.retire:
+                await rt.codebuild.retire([cid], [name])
+                rt.fleet.forget(cid)
+                rt.metrics.fleet_builds_retired.inc()
+                log.info("shared build %s and its image deleted: unused for %.0f s", cid, retention)
+                if rt.registry is not None:
+                    await rt.registry.delete_build(name)
+                rt.fleet.shown.pop(name, None)
+                rt.fleet.recorded.discard(name)
+                continue
+            if rt.registry is None:
+                continue
+            shown = fleet.build_status(build, used_by, verdict.unused_since).wire()
+            if rt.fleet.shown.get(name) == shown:
+                continue
+            if name not in rt.fleet.recorded:  # found in CodeBuild, not started by this installation's records
+                await rt.registry.record_build(name, fleet.found_spec(build, rt.fleet.identity).wire())
+                rt.fleet.recorded.add(name)
+            await rt.registry.put_build_status(name, shown)
+            rt.fleet.shown[name] = shown
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+            log.warning("could not sweep shared build %s: %s", cid, exc)
 
 
 def _absent(rt: Runtime, name: str) -> bool:

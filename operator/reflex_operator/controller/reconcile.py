@@ -16,6 +16,7 @@ from reflex_operator.api import reasons
 from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus, Replication, unfinished_builds
 from reflex_operator.database.decide import Decision, decide
 from reflex_operator.database.inputs import Desired, Observation, SecretState
+from reflex_operator.database import identity
 from reflex_operator.database.ownership import names_of
 from reflex_operator.database.chronicle import Chronicle, chronicle
 from reflex_operator.database.notify import parse_seen
@@ -123,8 +124,9 @@ async def _admit(rt: Runtime, key: Key, desired: Desired, observed: Observation,
     """A new build intent is written only once the StartBuild token is this pass's: a pass that
     would wait for it decides again knowing so (no intent, nothing started) and comes back when
     the token does, so no intent ages towards CodeBuild's idempotency window in a budget's queue."""
-    if not any(isinstance(step, s.StartBuild) and step.record for step in first.steps):
-        return first, observed
+    starts = [step for step in first.steps if isinstance(step, s.StartBuild) and step.record]
+    if not starts or all(rt.fleet.knows(step.idempotency_token) for step in starts):
+        return first, observed  # nothing to start, or the fleet has the build already: no StartBuild call
     try:
         with budget.deferring(key):
             await rt.codebuild.hold_start()
@@ -206,7 +208,10 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
     missing = [i for i in wanted if i not in rt.builds]
     if fetch and missing:
         rt.builds.update(await rt.codebuild.get(missing))
+    if fetch:
+        await rt.fleet.prime(rt.codebuild, rt.registry, rt.clock())  # once per process (wiring.prime does it first)
     return Observation(
+        fleet=rt.fleet.of(identity.build_inputs(desired.spec, rt.config.default_server_version).hash),
         secret=await _secret_state(rt, desired, fetch),
         builds=tuple(rt.builds[i] for i in wanted if i in rt.builds),
         service=service,
@@ -403,7 +408,7 @@ async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acte
     the build of an expired intent."""
     if isinstance(step, s.StartBuild):
         try:
-            build: ObservedBuild | None = await rt.codebuild.start(step)
+            build: ObservedBuild | None = await rt.fleet.start(rt.codebuild, rt.registry, step, rt.clock())
         except BuildQuotaReached as exc:
             acted.build_refused = True
             log.info("%s: build queued: %s", resource, exc)
@@ -411,6 +416,8 @@ async def _act_build(rt: Runtime, step: s.StartBuild | s.FindBuild, acted: _Acte
         log.info("%s: build %s started for inputs %s", resource, build.codebuild_id if build else "", step.inputs.hash)
     else:
         build, complete = await rt.codebuild.find(step)
+        if build is not None:
+            rt.fleet.note(build)
         if build is None:
             acted.build_lookup = BuildLookup.ABSENT if complete else BuildLookup.INCONCLUSIVE
         found = build.codebuild_id if build else ("never started" if complete else "unknown")

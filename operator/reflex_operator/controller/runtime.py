@@ -21,12 +21,13 @@ from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus
 from reflex_operator.database.identity import AwsNames
 from reflex_operator.database.inputs import Config, Desired, HealthSample, ObservedBuild, ObservedService
 from reflex_operator.database.ownership import names_of
-from reflex_operator.ports import Builds, DataPlane, Kubernetes, SecretStore, Services
+from reflex_operator.ports import BuildRegistry, Builds, DataPlane, Kubernetes, SecretStore, Services
 from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
 from reflex_operator.tenancy.plans import Usage
 from reflex_operator.tenancy.slots import Placements
 from reflex_operator.tenancy.plan_cache import PlanCache, usage_of, waiting
+from reflex_operator.controller.fleet import FleetBuilds
 from reflex_operator.controller.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
 from reflex_operator.settings import Settings
@@ -295,6 +296,8 @@ class Runtime:
     gate: Gate  # which resources this replica acts on (leader election; without it, all)
     plans: PlanCache  # the plans, the namespaces' plan labels and their monthly data transfer
     placements: Placements  # what the operator placed on each ECS cluster (tenancy.placement)
+    registry: BuildRegistry | None = None  # the ReflexBuild resources (None: not written)
+    fleet: FleetBuilds = field(default_factory=FleetBuilds)  # the fleet's shared builds (controller.fleet)
     resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).

@@ -38,7 +38,8 @@ from reflex_operator.controller.queue import Backoff, WorkQueue
 from reflex_operator.controller.runtime import Runtime, Stop
 from reflex_operator.controller.workers import worker
 from reflex_operator.metrics import Metrics
-from reflex_operator.ports import Builds, Kubernetes, SecretStore, Services
+from reflex_operator.controller.fleet import FleetBuilds
+from reflex_operator.ports import BuildRegistry, Builds, Kubernetes, SecretStore, Services
 from reflex_operator.ports import DataPlane
 from reflex_operator.settings import Settings
 
@@ -75,6 +76,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     except AwsCallError as exc:
         log.warning("ECR repository %s not found (%s); deriving its URI", settings.ecr_repository, exc.code)
         repository = f"000000000000.dkr.ecr.{region}.amazonaws.com/{settings.ecr_repository}"
+    kube = Kube()
     adapters = Adapters(
         codebuild=CodeBuild(
             aws,
@@ -82,6 +84,7 @@ async def build_runtime(settings: Settings) -> Runtime:
             settings.build_compute_type,
             find_max_builds=settings.build_find_max_builds,
             clock_skew_seconds=settings.build_idempotency_margin_seconds,
+            repository=settings.ecr_repository,
         ),
         ecs=Ecs(
             aws,
@@ -96,7 +99,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         ),
         secrets=Secrets(aws),
         dataplane=HttpDataPlane(settings.health_timeout_seconds, settings.health_concurrency),
-        kube=Kube(),
+        kube=kube,
+        registry=kube,
     )
     return assemble(settings, adapters, metrics=metrics, repository=repository)
 
@@ -111,6 +115,7 @@ class Adapters:
     secrets: SecretStore
     dataplane: DataPlane
     kube: Kubernetes
+    registry: BuildRegistry | None = None  # the ReflexBuild resources (None: not written)
 
 
 def assemble(
@@ -133,6 +138,7 @@ def assemble(
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
         plans=PlanCache(default=settings.default_plan),
         placements=Placements(settings.clusters(), settings.ecs_cluster, settings.ecs_services_per_cluster),
+        fleet=FleetBuilds(settings.cluster_identity, settings.build_idempotency_window_seconds - settings.build_idempotency_margin_seconds),
         **({"clock": clock} if clock is not None else {}),
     )
 
@@ -184,7 +190,7 @@ def _elector(rt: Runtime, identity: str) -> Elector:
 
 async def prime(rt: Runtime) -> None:
     """One listing of the plans and the namespaces before the first pass, so that no database is
-    judged before its plan is known (the watches keep them current afterwards)."""
+    judged before its plan is known (the watches keep them current afterwards); the fleet's builds."""
     try:
         for body in await rt.kube.list_plans():
             rt.plans.plan_seen(body)
@@ -192,6 +198,12 @@ async def prime(rt: Runtime) -> None:
             rt.plans.namespace_seen(body)
     except Exception as exc:  # noqa: BLE001 - the watches fill them in anyway
         log.warning("could not list the plans and namespaces: %s", exc)
+    try:
+        # The fleet's builds (ReflexBuilds, else one look over the CodeBuild project), before any
+        # database is judged: a restart, or a control plane rebuilt from nothing, starts none twice.
+        await rt.fleet.prime(rt.codebuild, rt.registry, rt.clock())
+    except Exception as exc:  # noqa: BLE001 - the first pass primes it instead
+        log.warning("could not read the fleet's builds: %s", exc)
 
 
 class StartupError(RuntimeError):

@@ -15,7 +15,7 @@ from reflex_operator.database.inputs import BuildOutcome, Config, Desired, Obser
 from reflex_operator.database.outcome import Outcome, blocked
 from reflex_operator.database.steps import Event, FindBuild, StartBuild, StopBuild
 
-__all__ = ["BuildChoice", "KnownBuilds", "build_history", "choose_build", "known_builds"]
+__all__ = ["BuildChoice", "KnownBuilds", "adopted", "build_history", "choose_build", "known_builds"]
 
 
 _BUILD_STATE = {
@@ -52,6 +52,7 @@ def _record(build: ObservedBuild) -> BuildRecord:
         input_hash=build.input_hash,
         failure_reason=failure,
         deployable=build.outcome is BuildOutcome.SUCCEEDED and bool(build.image_uri),
+        shared=True if build.shared else None,
     )
 
 
@@ -88,13 +89,30 @@ class KnownBuilds:
         return self.current is not None and not self.current.status.finished
 
 
+def adopted(inputs: BuildInputs, fleet: tuple[ObservedBuild, ...]) -> tuple[ObservedBuild, ...]:
+    """The fleet's shared builds this database takes as its own: those of its inputs made by this
+    installation (the fleet holds no other). A database with ``spec.rebuildToken`` takes none (it asked for a build of its own)."""
+    if inputs.rebuild_token:
+        return ()
+    return tuple(b for b in fleet if b.shared and b.owner is None and b.input_hash == inputs.hash)
+
+
 def known_builds(
-    desired: Desired, observed: tuple[ObservedBuild, ...], service: ObservedService | None, config: Config
+    desired: Desired,
+    observed: tuple[ObservedBuild, ...],
+    service: ObservedService | None,
+    config: Config,
+    fleet: tuple[ObservedBuild, ...] = (),
 ) -> KnownBuilds:
-    """The build history and the builds in it that matter: current, pinned and active."""
+    """The build history and the builds in it that matter: current, pinned and active. The fleet's
+    shared builds of the same inputs (``fleet``) join the history: the first database that needs an
+    image starts its build, every other one uses it."""
     spec, previous = desired.spec, desired.status
     inputs = identity.build_inputs(spec, config.default_server_version)
     keep = {b for b in (previous.active_build_id, spec.build_id) if b}
+    # What this pass observed of a build, or a finished record of it, is newer than the fleet's copy.
+    seen = {b.codebuild_id for b in observed} | {b.codebuild_id for b in previous.builds if b.status.finished}
+    observed = observed + tuple(b for b in adopted(inputs, fleet) if b.codebuild_id not in seen)
     history = build_history(list(previous.builds), observed, config.build_history_limit, keep)
     current = next((b for b in history if b.input_hash == inputs.hash), None)
     pinned = next((b for b in history if b.id == spec.build_id), None) if spec.build_id else None
@@ -152,6 +170,8 @@ def _stop_superseded(builds: KnownBuilds) -> Outcome:
     wanted = {b.id for b in (builds.current, builds.pinned) if b is not None}
     steps: list[StopBuild | Event] = []
     for build in builds.history:
+        if build.shared:
+            continue  # the fleet's: other databases may wait for it (the fleet's sweep stops it when none does)
         if not build.status.finished and build.id not in wanted and build.codebuild_id:
             steps.append(StopBuild(build.codebuild_id, "its inputs no longer match the spec"))
             steps.append(Event(reasons.BUILD_STOPPED, f"stopping build {build.id}: its inputs no longer match the spec"))

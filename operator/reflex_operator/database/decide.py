@@ -79,7 +79,7 @@ class Decision:
 def decide(desired: Desired, observed: Observation, config: Config, now: datetime) -> Decision:
     """The whole judgement for one resource in one pass: plan → secret → build → service → server → phase → status."""
     service = live_service(observed)
-    builds = known_builds(desired, observed.builds, service, config)
+    builds = known_builds(desired, observed.builds, service, config, observed.fleet)
     own = ownership(desired, observed, config, now)
     if desired.deleting:
         return _deleting(desired, observed, config, now, builds, own)

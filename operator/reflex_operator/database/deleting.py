@@ -44,7 +44,10 @@ def deleting(
             "another cluster, namespace or name may adopt them (spec.adoption)"
         )
         return Outcome(steps=(tag, Event(reasons.RELEASED, message), ReleaseFinalizer()))
-    steps: list[Step] = [StopBuild(codebuild_id, "the database is being deleted") for codebuild_id in unfinished_builds(builds.history)]
+    # A shared build is the fleet's: other databases may wait for it (the fleet's sweep stops one
+    # no database wants any longer, ``controller.fleet``).
+    private = [b for b in builds.history if not b.shared]
+    steps: list[Step] = [StopBuild(codebuild_id, "the database is being deleted") for codebuild_id in unfinished_builds(private)]
     if service is not None:
         steps.append(DeleteService(service.name))
         return Outcome(steps=tuple(steps), progress=(reasons.DELETING, f"deleting ECS service {service.name}"))

@@ -30,6 +30,9 @@ __all__ = [
     "task_family",
     "secret_name",
     "build_token",
+    "build_owner",
+    "shared_build_token",
+    "image_tag",
     "service_token",
     "price_cents_per_minute",
     "estimate_cost_cents",
@@ -175,6 +178,27 @@ def secret_name(prefix: str, namespace: str, name: str, uid: str) -> str:
 def build_token(uid: str, build_hash: str) -> str:
     """CodeBuild idempotency token for one build of one resource."""
     return f"rdb-{_digest('build-token', uid, build_hash, length=40)}"
+
+
+def build_owner(inputs: BuildInputs, namespace: str, name: str) -> str | None:
+    """Whose build this is: None for a shared build (an image holds no tenant data: a server version
+    and schema names, shared by every database of the fleet with the same inputs); the database
+    (``namespace/name``, which survives a re-created object) when ``spec.rebuildToken`` is set, the
+    one tenant-specific input: that database asked for a fresh build of its own."""
+    return f"{namespace}/{name}" if inputs.rebuild_token else None
+
+
+def shared_build_token(cluster_identity: str, build_hash: str, attempt: int, owner: str | None = None) -> str:
+    """CodeBuild idempotency token of attempt ``attempt`` at building ``build_hash`` for this
+    installation (and ``owner``, for a private build): the same for every database that needs the
+    image, so concurrent starts of it are one build, and reproducible from AWS alone."""
+    return f"rdb-{_digest('build-token/v2', cluster_identity, build_hash, attempt, owner, length=40)}"
+
+
+def image_tag(cluster_identity: str, build_hash: str, attempt: int, owner: str | None = None) -> str:
+    """The ECR tag of that build's image (≤ 128 characters of ``[a-z0-9-]``): the inputs' hash, the
+    attempt and a digest of the installation (and owner), so two clusters never share an image."""
+    return f"{build_hash}-{attempt}-{_digest('image-scope', cluster_identity, owner, length=8)}"
 
 
 def service_token(uid: str, epoch: int | None = None) -> str:

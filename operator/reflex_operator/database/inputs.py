@@ -69,6 +69,10 @@ class ObservedBuild:
     server_version: str | None = None
     schemas: tuple[str, ...] = ()
     failure_reason: str | None = None
+    shared: bool = False  # a build of the fleet, shared by every database with these inputs (no owner)
+    owner: str | None = None  # the database (namespace/name) a private build (spec.rebuildToken) is for
+    attempt: int | None = None  # which attempt at these inputs (the idempotency token and image tag carry it)
+    idempotency_token: str | None = None
 
     @property
     def id(self) -> str:
@@ -186,6 +190,9 @@ class Observation:
     adoption_matches: int = 0  # an unplaced database's service looked for on every ECS cluster: on how many other ones it was found
     found_on: str | None = None  # ... and the one it was found on (its placement, recorded)
     secret_kept: bool = False  # the stored secret found under its name already held the Secret's value
+    # The fleet's shared builds of this database's build inputs (any namespace), as the operator
+    # knows them (``controller.fleet``): a database with no build of its own adopts one of these.
+    fleet: tuple[ObservedBuild, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,8 +219,9 @@ class Config:
     build_history_limit: int = 10
     compute_type: str = "BUILD_GENERAL1_MEDIUM"
     secret_prefix: str = "reflexdb/"
-    # Names every AWS resource with the namespace and name (database.identity): a rebuilt cluster
-    # with the same identity takes its databases back; two clusters sharing an AWS account must differ.
+    # Names every AWS resource with the namespace and name (database.identity), and owns the shared
+    # builds (their token, image tag and REFLEX_CLUSTER_IDENTITY variable): a rebuilt cluster with the
+    # same identity takes its databases and builds back; two clusters sharing an AWS account must differ.
     cluster_identity: str = "default"
     status_refresh_seconds: float = 1800.0  # health figures rewritten at least this often (slow refresh)
     notification_limit: int = 20  # notifications kept in status (sticky ones beyond it)

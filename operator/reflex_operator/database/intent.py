@@ -52,12 +52,15 @@ class Start:
     waiting: bool = False  # a start is due but waits for its rate-budget token
 
 
-def _wanted(desired: Desired, input_hash: str, attempt: int, config: Config, now: datetime) -> BuildIntent:
+def _wanted(desired: Desired, inputs: identity.BuildInputs, attempt: int, config: Config, now: datetime) -> BuildIntent:
+    """The intent of a start: its token and image tag are the installation's and the inputs'
+    (plus the owner of a private build), the same for every database that needs the image."""
+    owner = identity.build_owner(inputs, desired.namespace, desired.name)
     return BuildIntent(
-        idempotency_token=identity.build_token(desired.uid, f"{input_hash}/{attempt}"),
+        idempotency_token=identity.shared_build_token(config.cluster_identity, inputs.hash, attempt, owner),
         attempt=attempt,
-        input_hash=input_hash,
-        image_uri=f"{config.image_repository_uri}:{input_hash}-{attempt}",
+        input_hash=inputs.hash,
+        image_uri=f"{config.image_repository_uri}:{identity.image_tag(config.cluster_identity, inputs.hash, attempt, owner)}",
         recorded_at=now,
     )
 
@@ -68,7 +71,7 @@ def _same(a: BuildIntent, b: BuildIntent) -> bool:
 
 def start_build(desired: Desired, inputs: identity.BuildInputs, attempt: int, config: Config, facts: StartFacts) -> Start:
     """The next step of starting attempt ``attempt`` at building ``inputs``, and the intent to record."""
-    wanted = _wanted(desired, inputs.hash, attempt, config, facts.now)
+    wanted = _wanted(desired, inputs, attempt, config, facts.now)
     recorded = desired.status.build_intent
     starting = (reasons.BUILDING, f"starting a build of reflex-server {inputs.server_version}")
 
@@ -80,6 +83,9 @@ def start_build(desired: Desired, inputs: identity.BuildInputs, attempt: int, co
             resource=f"{desired.namespace}/{desired.name}",
             uid=desired.uid,
             record=record,
+            attempt=intent.attempt,
+            owner=identity.build_owner(inputs, desired.namespace, desired.name),
+            cluster_identity=config.cluster_identity,
         )
         return Start(Outcome(steps=(step,), progress=note), intent)
 

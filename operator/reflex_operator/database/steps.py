@@ -78,6 +78,9 @@ class StartBuild(Step):
     resource: str
     uid: str
     record: bool = False
+    attempt: int = 0
+    owner: str | None = None  # a private build's database (spec.rebuildToken); None: the fleet's
+    cluster_identity: str = "default"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
+from reflex_operator.api.build import BUILD_KIND, BUILD_PLURAL
 from reflex_operator.api.plan import PLAN_PLURAL
 from reflex_operator.kube.config import api_client
 from reflex_operator.ports import Conflict
@@ -110,6 +111,51 @@ class Kube:
                 self.custom.patch_cluster_custom_object_status,
                 GROUP, VERSION, PLAN_PLURAL, name, {"status": status}, _content_type=MERGE,
             )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    async def list_builds(self) -> list[dict[str, Any]]:
+        """Every ReflexBuild."""
+        answer = await asyncio.to_thread(self.custom.list_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL)
+        return list(answer.get("items") or [])
+
+    async def get_build(self, name: str) -> dict[str, Any] | None:
+        """A ReflexBuild as stored now; None when there is none."""
+        try:
+            return await asyncio.to_thread(self.custom.get_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, name)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def record_build(self, name: str, spec: dict[str, Any]) -> None:
+        """Create the ReflexBuild with ``spec``, or set its spec if it is there (the operator's own)."""
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": BUILD_KIND, "metadata": {"name": name}, "spec": spec}
+        try:
+            await asyncio.to_thread(self.custom.create_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            await asyncio.to_thread(
+                self.custom.patch_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, name, {"spec": spec}, _content_type=MERGE,
+            )
+
+    async def put_build_status(self, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch a ReflexBuild's status (one gone meanwhile is not an error)."""
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_cluster_custom_object_status,
+                GROUP, VERSION, BUILD_PLURAL, name, {"status": status}, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    async def delete_build(self, name: str) -> None:
+        """Delete a ReflexBuild (one already gone is not an error)."""
+        try:
+            await asyncio.to_thread(self.custom.delete_cluster_custom_object, GROUP, VERSION, BUILD_PLURAL, name)
         except ApiException as exc:
             if exc.status != 404:
                 raise

@@ -154,6 +154,13 @@ def _cmd_status(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
 
 
 def _cmd_builds(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
+    if args.name is None:  # the fleet's shared builds
+        items = cluster.fleet_builds()
+        if args.output:
+            _dump({"items": items}, args.output, io)
+        else:
+            io.out.write(render.fleet_builds_table(items, _now(), io.paint))
+        return 0
     obj = cluster.get(args.name)
     status = obj.get("status") or {}
     if args.output:
@@ -272,9 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubectl reflex", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, helptext, func in (("status", "one screen: phase, health, build, config, conditions, actions, notifications", _cmd_status),
-                                 ("builds", "the build history, newest first, the active one marked", _cmd_builds)):
+                                 ("builds", "the build history, newest first, the active one marked; without NAME, "
+                                            "the fleet's shared builds, who uses each and their cost", _cmd_builds)):
         p = sub.add_parser(name, help=helptext, description=helptext)
-        p.add_argument("name", metavar="NAME")
+        p.add_argument("name", metavar="NAME", nargs="?" if name == "builds" else None)
         _common(p)
         p.set_defaults(func=func)
     p = sub.add_parser("notifications", help="the notifications; --ack marks them seen", description="the notifications; --ack marks them seen")

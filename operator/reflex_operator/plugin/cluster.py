@@ -10,6 +10,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from reflex_operator.api.build import BUILD_PLURAL
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.kube.config import api_client, in_cluster, kubeconfig_path
 
@@ -56,6 +57,14 @@ class Cluster:
         except ApiException as exc:
             raise PluginError(f"listing reflexdatabases: {_message(exc)}") from None
         return sorted(found.get("items", []), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+
+    def fleet_builds(self) -> list[dict[str, Any]]:
+        """The fleet's shared builds (ReflexBuilds, cluster-scoped)."""
+        try:
+            found = self.api.list_cluster_custom_object(GROUP, VERSION, BUILD_PLURAL)
+        except ApiException as exc:
+            raise PluginError(f"listing reflexbuilds: {_message(exc)}") from None
+        return list(found.get("items", []))
 
     def patch(self, obj: dict[str, Any], body: dict[str, Any], dry_run: bool = False, precondition: bool = True) -> dict[str, Any]:
         """A merge patch; with ``precondition`` on the resourceVersion read (a change in between is

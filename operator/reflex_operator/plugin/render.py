@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from reflex_operator.api.build import ReflexBuildSpec, ReflexBuildStatus
 from reflex_operator.api.models import Action, HistoryKind, ReflexDatabaseStatus
 from reflex_operator.database.history import spells
 
@@ -175,6 +176,31 @@ def builds_table(obj: Obj, now: datetime, paint: Paint = Paint()) -> str:
                      b.server_version or "-", ",".join(b.schemas or []) or "-", "yes" if b.deployable else "no"])
     headers = ["", "ID", "STATUS", "STARTED", "DURATION", "COST", "VERSION", "SCHEMAS", "DEPLOYABLE"]
     return "\n".join(_table(headers, rows, paint, (2,), indent="")) + "\n"
+
+
+def fleet_builds_table(items: Sequence[Obj], now: datetime, paint: Paint = Paint()) -> str:
+    """``kubectl reflex builds``: the fleet's shared builds (ReflexBuilds), newest first, with the
+    databases that use each and its cost; the total cost and the builds a build per database would
+    have taken (one per user)."""
+    if not items:
+        return "No shared builds.\n"
+    builds = sorted(
+        ((ReflexBuildSpec.model_validate(i.get("spec") or {}), ReflexBuildStatus.model_validate(i.get("status") or {}), i) for i in items),
+        key=lambda b: (b[1].started_at or b[0].recorded_at),
+        reverse=True,
+    )
+    rows, cents, users = [], 0, 0
+    for spec, st, item in builds:
+        took = duration_ms(st.build_duration_seconds * 1000) if st.build_duration_seconds is not None else "-"
+        cost = f"${st.cost_estimate_cents / 100:.2f}" if st.cost_estimate_cents is not None else "-"
+        cents += st.cost_estimate_cents or 0
+        users += st.databases
+        who = ", ".join(st.used_by[:3]) + (f" +{st.databases - 3}" if st.databases > 3 else "")
+        rows.append([item["metadata"]["name"], spec.server_version, ",".join(spec.schemas) or "-", st.state.value if st.state else "starting",
+                     age(st.started_at or spec.recorded_at, now), took, cost, str(st.databases), who or "-"])
+    headers = ["NAME", "VERSION", "SCHEMAS", "STATE", "STARTED", "DURATION", "COST", "DATABASES", "USED BY"]
+    total = f"{len(builds)} builds for {users} database uses, ${cents / 100:.2f} in all"
+    return "\n".join(_table(headers, rows, paint, (3,), indent="")) + f"\n{total}\n"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def _new():
 
 
 def _intent_recorded():
-    w, d = World(), resource()
+    w, d = World(scan_sees=False), resource()  # the fleet's look does not find the build (database.intent's case)
     d, _ = one_pass(w, d, crash=True)  # the intent is written, the build started, then the operator dies
     assert d.status.build_intent is not None
     return w, d

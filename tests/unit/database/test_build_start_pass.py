@@ -34,8 +34,26 @@ def test_a_start_refused_at_the_quota_waits_queued_then_starts():
     assert w.start_build_calls == 1 and len(w.builds) == 1
 
 
+def test_a_crash_after_start_build_is_recovered_by_the_fleets_look_without_a_call():
+    """The restarted operator's first look over the project (``controller.fleet``) finds the build:
+    the database adopts it, with no StartBuild and no look of its own, however long it was down."""
+    for down in (60, 600):
+        w, d = World(), resource()
+        d, _ = one_pass(w, d, crash=True)
+        w.tick(down)
+        d, p = one_pass(w, d)
+        assert not [x for x in p.steps if isinstance(x, (s.StartBuild, s.FindBuild))] and w.scans == [None, None]
+        assert len(d.status.builds) == 1 and d.status.build_intent is None and d.status.builds[0].shared
+        d, _ = settle(w, d)
+        assert d.status.phase is Phase.RUNNING and w.start_build_calls == 1 and len(w.builds) == 1 and w.find_build_calls == 0
+
+
+# The tests below are of the database's own intent (``database.intent``), the second line of
+# defence: the fleet's look does not see the build (a project with more builds since than it reads).
+
+
 def test_a_crash_after_start_build_recovers_with_the_same_token_within_the_window():
-    w, d = World(), resource()
+    w, d = World(scan_sees=False), resource()
     d, p = one_pass(w, d, crash=True)  # StartBuild took effect; the status after it was never written
     assert [type(x) for x in p.steps if isinstance(x, s.StartBuild)] and w.start_build_calls == 1
     assert d.status.build_intent is not None and not d.status.builds  # only the intent is in status
@@ -49,7 +67,7 @@ def test_a_crash_after_start_build_recovers_with_the_same_token_within_the_windo
 
 
 def test_a_crash_after_start_build_past_the_window_is_looked_up_not_started_again():
-    w, d = World(), resource()
+    w, d = World(scan_sees=False), resource()
     d, _ = one_pass(w, d, crash=True)
     w.tick(600)  # the operator was down for longer than CodeBuild's idempotency window
     d, p = one_pass(w, d)

@@ -4,6 +4,8 @@ fake adapters were asked to do."""
 
 from __future__ import annotations
 
+import asyncio
+
 from dataclasses import replace
 
 import pytest
@@ -24,6 +26,8 @@ from reflex_operator.database.decide import decide
 from reflex_operator.api import reasons
 from reflex_operator.database import steps as s
 from tests.unit.world import T0, Pass, World, observation, one_pass, resource, run, settle
+from reflex_operator.controller.poller import poll_once
+from reflex_operator.database.fleet import STOP_GRACE_SECONDS
 
 
 def upd(d: Desired, **spec) -> Desired:
@@ -331,6 +335,11 @@ def test_delete_policy_delete_in_each_phase(phase):
     assert released and w.released
     assert w.service is None or w.service["state"] != "ACTIVE"
     assert w.secret_arn is None
+    # A shared build goes on for the databases that may wait for it; the fleet's sweep stops it
+    # once none has wanted it for STOP_GRACE_SECONDS (here: none ever will).
+    for _ in range(2):
+        w.tick(STOP_GRACE_SECONDS)
+        asyncio.run(poll_once(w.rt))
     assert all(b["outcome"].finished for b in w.builds.values())
 
 

@@ -19,16 +19,16 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 SPEC = ReflexDatabaseSpec.model_validate({"source": {"secretRef": {"name": "db"}}})
 CONFIG = Config(build_idempotency_window_seconds=300, build_idempotency_margin_seconds=60)
 INPUTS = identity.build_inputs(SPEC, CONFIG.default_server_version)
-TOKEN = identity.build_token("u", f"{INPUTS.hash}/0")
+TOKEN = identity.shared_build_token(CONFIG.cluster_identity, INPUTS.hash, 0)  # the fleet's: no uid in it
 
 
 def intent(age: float, attempt: int = 0, queued: bool = False, input_hash: str = INPUTS.hash) -> BuildIntent:
-    token = identity.build_token("u", f"{input_hash}/{attempt}")
+    token = identity.shared_build_token(CONFIG.cluster_identity, input_hash, attempt)
     return BuildIntent(
         idempotency_token=token,
         attempt=attempt,
         input_hash=input_hash,
-        image_uri=f"{CONFIG.image_repository_uri}:{input_hash}-{attempt}",
+        image_uri=f"{CONFIG.image_repository_uri}:{identity.image_tag(CONFIG.cluster_identity, input_hash, attempt)}",
         recorded_at=NOW - timedelta(seconds=age),
         queued_since=NOW - timedelta(seconds=age + 100) if queued else None,
     )
@@ -58,7 +58,7 @@ def test_start_build(what, recorded, refused, lookup, step, record, reason, at):
     steps = got.outcome.steps
     assert [type(x) for x in steps] == ([step] if step else [])
     if step is StartBuild:
-        assert steps[0].record is record and steps[0].idempotency_token == TOKEN and steps[0].image_uri.endswith(f"{INPUTS.hash}-0")
+        assert steps[0].record is record and steps[0].idempotency_token == TOKEN and steps[0].image_uri.endswith(identity.image_tag(CONFIG.cluster_identity, INPUTS.hash, 0))
     if step is FindBuild:
         assert steps[0].since == recorded.recorded_at and steps[0].idempotency_token == TOKEN
     note = got.outcome.stall or got.outcome.progress
