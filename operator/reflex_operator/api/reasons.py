@@ -57,6 +57,19 @@ CAP_LIFTED_EVENT = "DataTransferCapLifted"
 PLAN_LIMIT_REACHED = "PlanLimitReached"  # the event (and notification) when a database starts to wait
 CLUSTER_NOT_IN_SETTINGS = "ClusterNotInSettings"  # its ECS cluster left the settings (it keeps serving there)
 
+# Fleet rollouts (ReflexRollout): a database's note while its move waits for its wave, and the
+# rollout's halt reasons, conditions and events.
+ROLLOUT_WAITING = "RolloutWaiting"
+ROLLOUT_BUILD_FAILED = "RolloutBuildFailed"  # a build of the target failed: halted
+ROLLOUT_UNHEALTHY = "RolloutUnhealthy"  # a database moved to the target is unhealthy: halted
+ROLLOUT_WAVE_STARTED = "RolloutWaveStarted"
+ROLLOUT_PAUSED = "RolloutPaused"
+ROLLOUT_RESUMED = "RolloutResumed"
+ROLLOUT_ABORTED = "RolloutAborted"
+ROLLOUT_COMPLETE = "RolloutComplete"
+ROLLOUT_SUPERSEDED = "RolloutSuperseded"
+ROLLOUT_PROGRESSING = "RolloutProgressing"
+
 # Degraded condition reasons by health status.
 DEGRADED_REASON = {
     HealthStatus.DEGRADED: HEALTH_DEGRADED,

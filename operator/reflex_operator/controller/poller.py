@@ -21,6 +21,7 @@ from reflex_operator.database import identity
 from reflex_operator.database.service import settling
 from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry, Key, Runtime
+from reflex_operator.controller.rollouts import publish_rollouts
 
 __all__ = ["Polled", "poll_once", "polled", "publish_plans", "run_poller"]
 
@@ -44,7 +45,7 @@ class Polled:
     unfinished: tuple[str, ...] = ()
 
 
-_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement")
+_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "rollout")
 
 
 def polled(entry: Entry) -> Polled | None:
@@ -112,6 +113,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     triggers.observed(rt, woken)
     if full and rt.gate.leads_installation():
         await publish_plans(rt, now)
+        await publish_rollouts(rt, now)
     return woken
 
 

@@ -17,6 +17,7 @@ from reflex_operator.api.models import ReflexDatabaseSpec, ReflexDatabaseStatus,
 from reflex_operator.database.decide import Decision, decide
 from reflex_operator.database.inputs import Desired, Observation, SecretState
 from reflex_operator.database import identity
+from reflex_operator.api.rollout import rollout_name
 from reflex_operator.database.chronicle import Chronicle, chronicle
 from reflex_operator.database.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
@@ -199,6 +200,9 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         aws_secret_arn=status.secret_arn,
         plan=rt.plans.facts(desired.namespace, (e.usage() for _, e in rt.in_namespace(desired.namespace)), rt.clock()),
         clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
+        rollout=rt.rollouts.admission(
+            rollout_name(rt.config.default_server_version, rt.config.rollout_scope), f"{desired.namespace}/{desired.name}"
+        ),
     )
 
 

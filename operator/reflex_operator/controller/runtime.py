@@ -23,6 +23,7 @@ from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
 from reflex_operator.tenancy.plans import Usage
 from reflex_operator.tenancy.slots import Placements
+from reflex_operator.fleet.cache import RolloutCache
 from reflex_operator.tenancy.plan_cache import PlanCache, usage_of, waiting
 from reflex_operator.controller.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
@@ -286,6 +287,7 @@ class Runtime:
     gate: Gate  # which resources this replica acts on (leader election; without it, all)
     plans: PlanCache  # the plans, the namespaces' plan labels and their monthly data transfer
     placements: Placements  # what the operator placed on each ECS cluster (tenancy.placement)
+    rollouts: RolloutCache = field(default_factory=RolloutCache)  # the ReflexRollouts (fleet.cache)
     resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).

@@ -33,6 +33,7 @@ from reflex_operator.ha.gate import Gate
 from reflex_operator.kube.client import Kube
 from reflex_operator.ha.lease_client import Leases
 from reflex_operator.tenancy.plan_cache import PlanCache
+from reflex_operator.fleet.cache import RolloutCache
 from reflex_operator.controller.poller import run_poller
 from reflex_operator.controller import triggers
 from reflex_operator.controller.queue import Backoff, WorkQueue
@@ -134,6 +135,7 @@ def assemble(
         gate=Gate(settings.shards, elected=settings.leader_election, renew_deadline=settings.renew_deadline_seconds),
         plans=PlanCache(default=settings.default_plan),
         placements=Placements(settings.clusters(), settings.ecs_cluster, settings.ecs_services_per_cluster),
+        rollouts=RolloutCache(scope=settings.namespace),
         **({"clock": clock} if clock is not None else {}),
     )
 
@@ -182,8 +184,9 @@ def _elector(rt: Runtime, identity: str) -> Elector:
 
 
 async def prime(rt: Runtime) -> None:
-    """One listing of the plans and the namespaces before the first pass, so that no database is
-    judged before its plan is known (the watches keep them current afterwards)."""
+    """One listing of the plans, the namespaces and the rollouts before the first pass, so that no
+    database is judged before its plan and its rollout's waves are known (the watches keep them
+    current afterwards)."""
     try:
         for body in await rt.kube.list_plans():
             rt.plans.plan_seen(body)
@@ -191,6 +194,12 @@ async def prime(rt: Runtime) -> None:
             rt.plans.namespace_seen(body)
     except Exception as exc:  # noqa: BLE001 - the watches fill them in anyway
         log.warning("could not list the plans and namespaces: %s", exc)
+    try:
+        # The rollouts too: a restarted operator knows whom the waves admitted before any pass.
+        for body in await rt.kube.list_rollouts():
+            rt.rollouts.seen(body)
+    except Exception as exc:  # noqa: BLE001 - the watch fills them in anyway
+        log.warning("could not list the rollouts: %s", exc)
 
 
 class StartupError(RuntimeError):

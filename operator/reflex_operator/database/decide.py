@@ -49,6 +49,7 @@ from reflex_operator.database.service import (
     waits_for_build,
 )
 from reflex_operator.database.status import Judgement, compose_status
+from reflex_operator.database import rollout as waves
 from reflex_operator.database.steps import Deploy, Event, RecordPlacement, Step
 
 __all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
@@ -84,6 +85,11 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     wanted = desired
     if plan is not None and not plan.admitted:
         wanted = replace(desired, spec=_held_back(desired, service))
+    gate = waves.gate(wanted, service, builds, observed.health, observed.rollout, config)
+    if gate.held_spec is not None:
+        # A fleet change waits for its wave: the database works to its spec at the version it runs.
+        wanted = replace(wanted, spec=gate.held_spec)
+        builds = known_builds(wanted, observed.builds, service, config)
     capped = plan is not None and plan.capped
     secret = connection_secret(wanted, observed, config)
     choice = choose_build(wanted, builds, config, _start_facts(observed, now))
@@ -92,7 +98,12 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
     instance = with_check(instance, wanted, server, now)
-    work = _with_budget_wait(combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan)), observed)
+    work = _with_budget_wait(
+        combine(secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan), gate.outcome()), observed
+    )
+    member = waves.member(
+        desired, gate, service, builds, choice.image, svc.deploy_hash, choice.outcome.stall, observed.health, observed.rollout, now
+    )
     phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
     work = work.then(waits_for_build(wanted, svc, phase))
     judgement = Judgement(
@@ -110,6 +121,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         placement=placed.placement,
         price=config.fargate_price,
         cost_limit=config.history_limit,
+        rollout=member,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
@@ -176,6 +188,7 @@ def _waiting(desired: Desired, observed: Observation, now: datetime, builds: Kno
         placement=desired.status.placement,
         price=config.fargate_price,
         cost_limit=config.history_limit,
+        rollout=desired.status.rollout,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 

@@ -23,6 +23,7 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
 )
 from reflex_operator.actions.allowed import Facts, allowed_actions
+from reflex_operator.api.rollout import RolloutMember
 from reflex_operator.database import cost
 from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.conditions import conditions, readiness
@@ -51,6 +52,7 @@ class Judgement:
     placement: PlacementStatus | None = None  # the ECS cluster (tenancy.placement)
     price: cost.FargatePrice = cost.FARGATE_PRICES[cost.DEFAULT_REGION]  # the running cost's prices
     cost_limit: int = 50  # rate changes kept in status.cost.changes
+    rollout: RolloutMember | None = None  # the fleet rollout it moves in (database.rollout)
 
 
 def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -76,6 +78,7 @@ def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatab
         secret_arn=j.secret_arn,
         message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
         plan=j.plan.status if j.plan else None,
+        rollout=j.rollout,
         # Carried over; database.chronicle adds what this pass changed.
         notifications=desired.status.notifications,
         unseen_count=desired.status.unseen_count,
