@@ -39,7 +39,7 @@ from reflex_operator.api.rollout import (
     Wave,
 )
 
-__all__ = ["Pace", "Admission", "RolloutPlan", "admission_of", "plan_rollout", "wave_size", "ADMITTING"]
+__all__ = ["Pace", "Admission", "RolloutPlan", "admission_of", "control_patch", "plan_rollout", "wave_size", "ADMITTING", "CONTROLS"]
 
 # The phases in which an admitted database may move (in flight ones finish on a pause).
 ADMITTING = frozenset({RolloutPhase.PROGRESSING, RolloutPhase.PAUSED, RolloutPhase.COMPLETE})
@@ -259,3 +259,22 @@ def _conditions(before: ReflexRolloutStatus, phase: RolloutPhase, reason: str, m
         out.append(RolloutCondition(type=kind, status=status, reason=why, message=text, last_transition_time=since))
     return out
 
+
+
+CONTROLS = ("pause", "resume", "abort")
+
+
+def control_patch(verb: str, spec: ReflexRolloutSpec, status: ReflexRolloutStatus, token: str) -> dict[str, object]:
+    """The spec change of ``kubectl reflex rollout pause|resume|abort`` (a merge patch); raises
+    ``ValueError`` naming why when the rollout cannot take it."""
+    if verb not in CONTROLS:
+        raise ValueError(f"unknown rollout action {verb!r}: one of {', '.join(CONTROLS)}")
+    if spec.abort or status.phase is RolloutPhase.ABORTED:
+        raise ValueError("the rollout was aborted: it cannot be paused or resumed (set a new default server version)")
+    if status.phase in (RolloutPhase.COMPLETE, RolloutPhase.SUPERSEDED) and verb != "abort":
+        raise ValueError(f"the rollout is {status.phase.value.lower()}: nothing to {verb}")
+    if verb == "pause":
+        return {"spec": {"paused": True}}
+    if verb == "resume":
+        return {"spec": {"paused": False, "resumeToken": token}}
+    return {"spec": {"abort": True}}
