@@ -241,3 +241,43 @@ def test_admission_by_phase(phase, admitted):
 )
 def test_what_a_held_database_is_told(phase, words):
     assert words in Admission(NAME, phase, None, 3, "canary ns/db-00 is unhealthy").waiting()
+
+
+# ------------------------------------------------------------- kubectl reflex rollout pause|resume|abort
+
+
+@pytest.mark.parametrize(
+    "verb,spec,phase,patch",
+    [
+        ("pause", {}, RolloutPhase.PROGRESSING, {"spec": {"paused": True}}),
+        ("resume", {"paused": True}, RolloutPhase.PAUSED, {"spec": {"paused": False, "resumeToken": "t1"}}),
+        ("resume", {}, RolloutPhase.HALTED, {"spec": {"paused": False, "resumeToken": "t1"}}),  # lifts a halt
+        ("abort", {}, RolloutPhase.HALTED, {"spec": {"abort": True}}),
+        ("abort", {}, RolloutPhase.COMPLETE, {"spec": {"abort": True}}),
+        ("pause", {"abort": True}, RolloutPhase.ABORTED, "aborted"),
+        ("resume", {}, RolloutPhase.ABORTED, "aborted"),
+        ("pause", {}, RolloutPhase.COMPLETE, "complete"),
+        ("resume", {}, RolloutPhase.SUPERSEDED, "superseded"),
+        ("restart", {}, RolloutPhase.PROGRESSING, "unknown rollout action"),
+    ],
+)
+def test_the_users_controls(verb, spec, phase, patch):
+    from reflex_operator.fleet.rollout import control_patch
+
+    s = ReflexRolloutSpec.model_validate({"serverVersion": V, **spec})
+    st = ReflexRolloutStatus(phase=phase)
+    if isinstance(patch, str):
+        with pytest.raises(ValueError, match=patch):
+            control_patch(verb, s, st, "t1")
+    else:
+        assert control_patch(verb, s, st, "t1") == patch
+
+
+def test_rollout_names_are_dns_subdomains_and_never_shared():
+    from reflex_operator.api.rollout import rollout_name
+
+    assert rollout_name("v1.5.0") == "server-v1.5.0"
+    assert rollout_name("v1.5.0", "team-a") == "team-a.server-v1.5.0"
+    odd = rollout_name("Feature/X_1")
+    assert odd.startswith("server-feature-x-1-") and odd != rollout_name("feature/x-1")
+    assert len(rollout_name("v" + "1" * 127)) <= 253
