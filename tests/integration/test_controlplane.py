@@ -62,6 +62,10 @@ ALLOWED = [
     ("list", "reflexplans.reflexdb.cloud"),
     ("watch", "reflexplans.reflexdb.cloud"),
     ("patch", "reflexplans.reflexdb.cloud", "--subresource=status"),
+    ("list", "reflexrollouts.reflexdb.cloud"),
+    ("watch", "reflexrollouts.reflexdb.cloud"),
+    ("create", "reflexrollouts.reflexdb.cloud"),
+    ("patch", "reflexrollouts.reflexdb.cloud", "--subresource=status"),
 ]
 
 DENIED = [
@@ -80,6 +84,8 @@ DENIED = [
     ("create", "reflexplans.reflexdb.cloud"),
     ("delete", "reflexplans.reflexdb.cloud"),
     ("patch", "namespaces"),
+    ("patch", "reflexrollouts.reflexdb.cloud"),  # the spec is the users' (pause, resume, abort)
+    ("delete", "reflexrollouts.reflexdb.cloud"),
 ]
 
 

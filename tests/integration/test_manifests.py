@@ -36,6 +36,7 @@ EXPECTED = {
     ("RoleBinding", "reflex-operator-leader-election"),
     ("PodDisruptionBudget", "reflex-operator"),
     ("CustomResourceDefinition", "reflexplans.reflexdb.cloud"),
+    ("CustomResourceDefinition", "reflexrollouts.reflexdb.cloud"),
     ("ValidatingAdmissionPolicy", "reflexdb-plan-limits"),
     ("ValidatingAdmissionPolicyBinding", "reflexdb-plan-limits"),
 }
