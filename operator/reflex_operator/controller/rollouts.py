@@ -11,10 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from reflex_operator.api.common import GROUP, VERSION
-from reflex_operator.api.models import ReflexDatabaseStatus
 from reflex_operator.api.rollout import (
     ROLLOUT_KIND,
     ROLLOUT_SCOPE_LABEL,
@@ -25,7 +22,7 @@ from reflex_operator.api.rollout import (
     rollout_name,
 )
 from reflex_operator.controller import triggers
-from reflex_operator.controller.runtime import Entry, Runtime
+from reflex_operator.controller.runtime import Runtime
 from reflex_operator.database import steps as s
 from reflex_operator.fleet.cache import scope_label
 from reflex_operator.fleet.rollout import plan_rollout
@@ -35,24 +32,11 @@ __all__ = ["members_of", "publish_rollouts", "rollout_body"]
 log = logging.getLogger("reflex_operator.rollouts")
 
 
-def _member(entry: Entry) -> RolloutMember | None:
-    def parse(body: dict[str, Any]) -> RolloutMember | None:
-        raw = (body.get("status") or {}).get("rollout")
-        if not raw:
-            return None
-        try:
-            return ReflexDatabaseStatus.model_validate({"rollout": raw}).rollout
-        except ValidationError:
-            return None
-
-    return entry.derived("rollout", parse)  # type: ignore[no-any-return]
-
-
 def members_of(rt: Runtime) -> dict[str, dict[str, RolloutMember]]:
     """Rollout name → namespace/name → the database's ``status.rollout``."""
     out: dict[str, dict[str, RolloutMember]] = {}
     for (namespace, name), entry in list(rt.resources.items()):
-        member = _member(entry)
+        member = entry.rollout()
         if member is not None:
             out.setdefault(member.name, {})[f"{namespace}/{name}"] = member
     return out

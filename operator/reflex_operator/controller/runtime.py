@@ -24,6 +24,7 @@ from reflex_operator.ha.gate import Gate
 from reflex_operator.tenancy.plans import Usage
 from reflex_operator.tenancy.slots import Placements
 from reflex_operator.fleet.cache import RolloutCache
+from reflex_operator.api.rollout import RolloutMember
 from reflex_operator.tenancy.plan_cache import PlanCache, usage_of, waiting
 from reflex_operator.controller.queue import Key, WorkQueue
 from reflex_operator.metrics import Metrics
@@ -136,6 +137,10 @@ class Entry:
     def cluster(self) -> str | None:
         """The ECS cluster its status records (``placement.cluster``; None: none yet), once per body."""
         return self.derived("cluster", _recorded_cluster)  # type: ignore[no-any-return]
+
+    def rollout(self) -> RolloutMember | None:
+        """The fleet rollout its status says it is in (``status.rollout``), once per body."""
+        return self.derived("rollout", _rollout_member)  # type: ignore[no-any-return]
 
     def waiting(self) -> bool:
         """Whether the database waits for its plan (``plans.waiting``, once per body)."""
@@ -342,6 +347,16 @@ class Runtime:
             for task in tasks:
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _rollout_member(body: dict[str, Any]) -> RolloutMember | None:
+    raw = (body.get("status") or {}).get("rollout")
+    if not raw:
+        return None
+    try:
+        return RolloutMember.model_validate(raw)
+    except ValueError:  # pydantic's ValidationError: a status this operator cannot read
+        return None
 
 
 def _recorded_cluster(body: dict[str, Any]) -> str | None:

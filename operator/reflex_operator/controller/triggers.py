@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 from reflex_operator.api.common import Key
 from reflex_operator.controller.queue import WorkQueue
+from reflex_operator.api.rollout import MemberState
 from reflex_operator.controller.runtime import Runtime
 
 __all__ = [
@@ -111,8 +112,8 @@ def wave_advanced(rt: Runtime, rollout: str, admitted: Iterable[str], phase_chan
     keys = {tuple(k.split("/", 1)) for k in admitted}
     if phase_changed:
         for key, entry in list(rt.resources.items()):
-            held = (entry.status.get("rollout") or {}) if entry.status else {}
-            if held.get("name") == rollout and held.get("state") == "Held":
+            member = entry.rollout()
+            if member is not None and member.name == rollout and member.state is MemberState.HELD:
                 keys.add(key)
     for key in sorted(keys):
         if key in rt.resources:
