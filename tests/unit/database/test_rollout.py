@@ -236,3 +236,44 @@ def test_pinning_the_version_opts_out_of_the_waves():
     d, p = one_pass(w, d, CONFIG)
     assert [x for x in p.steps if isinstance(x, s.StartBuild)]
     assert d.status.rollout is None
+
+
+def test_only_the_installation_leader_writes_the_rollout():
+    import asyncio
+
+    from reflex_operator.controller.poller import poll_once
+    from reflex_operator.ha.gate import Gate as Leases
+
+    w, d = running_world()
+    d, _ = one_pass(w, d, CONFIG)  # held (the rollout is made by a later round: forget any)
+    w.rollouts.clear()
+    rt = w.runtime(CONFIG)
+    rt.rollouts.rollouts.clear()
+    rt.gate = Leases(1, elected=True)  # a standby: it holds no shard
+    asyncio.run(poll_once(rt))
+    assert w.rollouts == {}
+    rt.gate = Leases(1, elected=False)  # the only replica leads the installation
+    asyncio.run(poll_once(rt))
+    assert w.rollouts[NAME]["status"]["waves"][0]["databases"] == ["team-a/orders"]
+
+
+def test_a_restarted_operator_resumes_the_rollout_and_starts_nothing_twice():
+    import asyncio
+
+    from reflex_operator.controller import wiring
+
+    w, d = running_world()
+    d, _ = one_pass(w, d, CONFIG)  # held
+    d, p = one_pass(w, d, CONFIG)  # the round admits the canary; its pass starts the build
+    assert d.status.rollout.state is MemberState.DEPLOYING
+    starts = w.start_build_calls
+    assert starts >= 2  # the first version's build, and this one
+    w.rt = None  # the operator dies; a new one lists the rollouts before its first pass
+    asyncio.run(wiring.prime(w.runtime(CONFIG)))
+    assert w.runtime(CONFIG).rollouts.admission(NAME, "team-a/orders").admitted
+    d, p = one_pass(w, d, CONFIG)
+    assert w.start_build_calls == starts and not [x for x in p.steps if isinstance(x, s.StopBuild)]
+    assert d.status.rollout.state is MemberState.DEPLOYING
+    d, _ = moved(w, d, CONFIG)
+    assert len([b for b in d.status.builds if b.server_version == NEW]) == 1
+    assert len(w.rollouts[NAME]["status"]["waves"]) == 1
