@@ -129,7 +129,7 @@ def test_printer_columns() -> None:
         ("BUILD", ".status.latestBuild.status"),
         ("AGE", ".metadata.creationTimestamp"),
     ]
-    assert [name for name, _ in wide] == ["ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER"]
+    assert [name for name, _ in wide] == ["ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER", "ROLLOUT"]
     # Every column points at a field of the schema, with a matching type.
     paths = dict(_nodes(_root()))
     for column in columns:
