@@ -28,7 +28,7 @@ from datetime import datetime
 
 from reflex_operator.api import reasons
 from reflex_operator.api.models import HealthStatus, ReflexDatabaseSpec
-from reflex_operator.api.rollout import MemberState, RolloutMember, rollout_name
+from reflex_operator.api.rollout import MemberState, RolloutMember, RolloutPhase, rollout_name
 from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.health import classify_health
 from reflex_operator.database.inputs import Config, Desired, HealthSample, ObservedService, RolloutState
@@ -66,16 +66,19 @@ class Gate:
     target: str | None = None
     held_spec: ReflexDatabaseSpec | None = None
     note: str | None = None
+    final: bool = False  # its rollout was aborted: nothing is in progress, the version only waits (a queued goal)
 
     @property
     def held(self) -> bool:
         return self.held_spec is not None
 
     def outcome(self) -> Outcome:
-        """A held database's note and queued goal (it stays Running and Ready on its build)."""
+        """A held database's note (Reconciling, reason RolloutWaiting) and queued goal; it stays
+        Running and Ready on its build. Once its rollout is aborted only the queued goal stays."""
         if self.note is None:
             return Outcome()
-        return Outcome(progress=(reasons.ROLLOUT_WAITING, self.note), queued=(f"deploy {self.target}: {self.note}",))
+        queued = (f"deploy {self.target}: {self.note}",)
+        return Outcome(queued=queued) if self.final else Outcome(progress=(reasons.ROLLOUT_WAITING, self.note), queued=queued)
 
 
 def _health(desired: Desired, sample: HealthSample | None) -> HealthStatus | None:
@@ -114,7 +117,8 @@ def gate(
     if not fleet_change or (admission is not None and admission.admitted):
         return Gate(name, target)
     waiting = admission.waiting() if admission is not None else f"waiting for rollout {name} to start"
-    return Gate(name, target, spec.model_copy(update={"server_version": running}), waiting)
+    final = admission is not None and admission.phase is RolloutPhase.ABORTED
+    return Gate(name, target, spec.model_copy(update={"server_version": running}), waiting, final)
 
 
 def member(

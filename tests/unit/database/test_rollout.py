@@ -92,6 +92,12 @@ def test_which_moves_the_waves_hold(spec, svc, running, health, admission, confi
         assert g.outcome().queued and "deploy v1.5.0" in g.outcome().queued[0]
 
 
+def test_once_its_rollout_is_aborted_a_held_database_is_not_reconciling():
+    d = resource()
+    g = gate(d, service(), builds(d.spec), sample(), waiting(RolloutPhase.ABORTED), CONFIG)
+    assert g.held and g.outcome().progress is None and "aborted" in g.outcome().queued[0]
+
+
 def test_the_health_in_status_counts_when_no_sample_is_at_hand():
     d = resource()
     d = replace(d, status=ReflexDatabaseStatus.model_validate({"instance": {"healthStatus": "degraded"}}))
