@@ -331,13 +331,20 @@ class FakeKubernetes:
 
     async def create_rollout(self, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
-        stored = self.w.rollouts.setdefault(name, {**body, "metadata": {**body["metadata"], "uid": f"uid-{name}", "generation": 1}})
-        return stored
+        if name not in self.w.rollouts:
+            self.version += 1
+            meta = {**body["metadata"], "uid": f"uid-{name}", "generation": 1, "resourceVersion": str(self.version)}
+            self.w.rollouts[name] = {**body, "metadata": meta}
+        return self.w.rollouts[name]
 
-    async def patch_rollout_status(self, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+    async def patch_rollout_status(self, name: str, status: dict[str, Any], resource_version: str | None) -> dict[str, Any] | None:
         if name not in self.w.rollouts:
             return None
-        self.w.rollouts[name] = {**self.w.rollouts[name], "status": status}
+        stored = self.w.rollouts[name]
+        if resource_version is not None and resource_version != stored["metadata"].get("resourceVersion"):
+            raise Conflict(f"ReflexRollout {name}: changed since {resource_version}")
+        self.version += 1
+        self.w.rollouts[name] = {**stored, "metadata": {**stored["metadata"], "resourceVersion": str(self.version)}, "status": status}
         return self.w.rollouts[name]
 
 

@@ -151,7 +151,7 @@ async def on_rollout(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     it admits now, and on a change of phase its held ones, get a pass."""
     rt: Runtime = memo.runtime
     obj = event["object"]
-    admitted, phase_changed = rt.rollouts.seen(obj, deleted=event["type"] == "DELETED")
+    admitted, phase_changed = rt.rollouts.seen(obj, deleted=event["type"] == "DELETED", listing=event["type"] is None)
     triggers.wave_advanced(rt, obj["metadata"]["name"], admitted, phase_changed)
 
 

@@ -26,6 +26,7 @@ from reflex_operator.controller.runtime import Runtime
 from reflex_operator.database import steps as s
 from reflex_operator.fleet.cache import scope_label
 from reflex_operator.fleet.rollout import plan_rollout
+from reflex_operator.ports import Conflict
 
 __all__ = ["members_of", "publish_rollouts", "rollout_body"]
 
@@ -76,7 +77,10 @@ async def publish_rollouts(rt: Runtime, now: datetime) -> None:
         if plan.status.wire() == known.status.wire():
             continue
         try:
-            written = await rt.kube.patch_rollout_status(name, plan.status.wire())
+            written = await rt.kube.patch_rollout_status(name, plan.status.wire(), known.version)
+        except Conflict:
+            log.info("ReflexRollout %s changed while its next step was decided: decided again next round", name)
+            continue
         except Exception as exc:  # noqa: BLE001 - decided again next round, from what is recorded
             log.warning("could not write the status of ReflexRollout %s: %s", name, exc)
             continue
@@ -91,5 +95,5 @@ async def publish_rollouts(rt: Runtime, now: datetime) -> None:
 
 def _seen(rt: Runtime, body: dict[str, Any]) -> None:
     """Keep what was written (the watch brings it too) and wake whom it admits."""
-    admitted, phase_changed = rt.rollouts.seen(body)
+    admitted, phase_changed = rt.rollouts.seen(body, own=True)
     triggers.wave_advanced(rt, body["metadata"]["name"], admitted, phase_changed)

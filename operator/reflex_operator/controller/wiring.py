@@ -197,7 +197,7 @@ async def prime(rt: Runtime) -> None:
     try:
         # The rollouts too: a restarted operator knows whom the waves admitted before any pass.
         for body in await rt.kube.list_rollouts():
-            rt.rollouts.seen(body)
+            rt.rollouts.seen(body, listing=True)
     except Exception as exc:  # noqa: BLE001 - the watch fills them in anyway
         log.warning("could not list the rollouts: %s", exc)
 

@@ -5,6 +5,7 @@ API call. Only the rollouts of this installation's scope are kept (``ROLLOUT_SCO
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,14 +30,22 @@ class KnownRollout:
     spec: ReflexRolloutSpec
     status: ReflexRolloutStatus
     generation: int | None = None
+    version: str | None = None  # the resourceVersion held: the leader's status write is made on it
 
 
 @dataclass
 class RolloutCache:
+    """The rollouts, never older than what this replica wrote: after the leader's own status write
+    (``own``), watch events are taken only from the one that carries the written resourceVersion
+    on (events before it are older than the write; a newer spec, a higher generation, is taken with
+    the written status). resourceVersions are only compared for equality; a listing is always taken."""
+
     scope: str | None = None
     rollouts: dict[str, KnownRollout] = field(default_factory=dict)
+    _awaiting: dict[str, str] = field(default_factory=dict)  # name -> the resourceVersion of our write, not yet on the watch
+    _delivered: dict[str, deque[str]] = field(default_factory=dict)  # name -> the last versions the watch delivered
 
-    def seen(self, body: dict[str, Any], deleted: bool = False) -> tuple[set[str], bool]:
+    def seen(self, body: dict[str, Any], deleted: bool = False, own: bool = False, listing: bool = False) -> tuple[set[str], bool]:
         """Keep a ReflexRollout; returns the databases (namespace/name) it admits that it did not
         before, and whether its phase changed (its held databases then show another note)."""
         meta = body["metadata"]
@@ -46,6 +55,8 @@ class RolloutCache:
         before = self.rollouts.get(name)
         if deleted:
             self.rollouts.pop(name, None)
+            self._awaiting.pop(name, None)
+            self._delivered.pop(name, None)
             return set(), before is not None
         try:
             spec = ReflexRolloutSpec.model_validate(body.get("spec") or {})
@@ -53,7 +64,25 @@ class RolloutCache:
         except ValidationError as exc:
             log.warning("ReflexRollout %s is invalid, ignored: %s", name, exc)
             return set(), False
-        self.rollouts[name] = KnownRollout(name, spec, status, meta.get("generation"))
+        version, generation = meta.get("resourceVersion"), meta.get("generation")
+        delivered = self._delivered.setdefault(name, deque(maxlen=8))
+        if own:
+            if version in delivered:
+                return set(), False  # the watch already brought this version or a newer one
+            self._awaiting[name] = version
+        else:
+            delivered.append(version)
+            waiting_for = self._awaiting.get(name)
+            if waiting_for is not None and not listing:
+                if version == waiting_for:
+                    del self._awaiting[name]
+                elif before is not None and (generation or 0) > (before.generation or 0):
+                    status = before.status  # a newer spec over the status written
+                else:
+                    return set(), False  # older than our write
+            elif listing:
+                self._awaiting.pop(name, None)
+        self.rollouts[name] = KnownRollout(name, spec, status, generation, version)
         old = {k for w in before.status.waves for k in w.databases} if before else set()
         new = {k for w in status.waves for k in w.databases}
         return new - old, before is None or before.status.phase != status.phase

@@ -131,14 +131,20 @@ class Kube:
                 raise
         return await asyncio.to_thread(self.custom.get_cluster_custom_object, GROUP, VERSION, ROLLOUT_PLURAL, name)  # type: ignore[no-any-return]
 
-    async def patch_rollout_status(self, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
-        """Merge-patch a ReflexRollout's status; returns the object as stored (None: it is gone)."""
+    async def patch_rollout_status(self, name: str, status: dict[str, Any], resource_version: str | None) -> dict[str, Any] | None:
+        """Merge-patch a ReflexRollout's status on the resourceVersion it was decided from (a user's
+        change in between is a ``Conflict``: decided again); returns the object as stored (None: gone)."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             return await asyncio.to_thread(  # type: ignore[no-any-return]
                 self.custom.patch_cluster_custom_object_status,
-                GROUP, VERSION, ROLLOUT_PLURAL, name, {"status": status}, _content_type=MERGE,
+                GROUP, VERSION, ROLLOUT_PLURAL, name, body, _content_type=MERGE,
             )
         except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(f"ReflexRollout {name}: changed since resourceVersion {resource_version}") from exc
             if exc.status != 404:
                 raise
         return None

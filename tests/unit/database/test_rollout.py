@@ -213,7 +213,7 @@ def paused_rollout(w: World) -> None:
 
     body = rollout_body(NAME, NEW, None)
     body["spec"]["paused"] = True
-    w.rollouts[NAME] = {**body, "metadata": {**body["metadata"], "uid": "u", "generation": 1}}
+    w.rollouts[NAME] = {**body, "metadata": {**body["metadata"], "uid": "u", "generation": 1, "resourceVersion": "r1"}}
     if w.rt is not None:
         w.rt.rollouts.seen(w.rollouts[NAME])
 
@@ -283,3 +283,27 @@ def test_a_restarted_operator_resumes_the_rollout_and_starts_nothing_twice():
     d, _ = moved(w, d, CONFIG)
     assert len([b for b in d.status.builds if b.server_version == NEW]) == 1
     assert len(w.rollouts[NAME]["status"]["waves"]) == 1
+
+
+def test_a_users_pause_in_between_makes_the_leaders_write_conflict_and_it_decides_again():
+    import asyncio
+
+    from reflex_operator.controller.poller import poll_once
+    from reflex_operator.controller.rollouts import rollout_body
+    from tests.unit.world import deliver
+
+    w, d = running_world()
+    body = rollout_body(NAME, NEW, None)
+    stored = {**body, "metadata": {**body["metadata"], "uid": "u", "generation": 1, "resourceVersion": "r1"}}
+    w.rollouts[NAME] = stored
+    held = replace(d, status=d.status.model_copy(update={"rollout": RolloutMember(name=NAME, server_version=NEW, state=MemberState.HELD, since=T0)}))
+    rt, _ = deliver(w, held, CONFIG)  # a database held for the rollout, as its pass wrote it
+    rt.rollouts.seen(stored)
+    paused = {**stored, "spec": {**stored["spec"], "paused": True}, "metadata": {**stored["metadata"], "resourceVersion": "user-1", "generation": 2}}
+    w.rollouts[NAME] = paused  # the user's pause, not on the watch yet: the leader decides on the old version
+    asyncio.run(poll_once(rt))
+    assert w.rollouts[NAME] is paused  # its write was refused (409): nobody admitted on a stale spec
+    assert rt.rollouts.rollouts[NAME].status.waves == []
+    rt.rollouts.seen(paused)  # the watch brings the pause
+    asyncio.run(poll_once(rt))
+    assert w.rollouts[NAME]["status"]["phase"] == "Paused" and w.rollouts[NAME]["status"]["waves"] == []
