@@ -174,33 +174,39 @@ def test_a_failed_build_halts_with_every_database_ready_on_its_build(operator, k
 
 
 def test_pause_resume_and_abort(operator, kube, aws, simulator, namespace):
+    """A platform team supervises the change: it makes the ReflexRollout itself, paused, before the
+    new default version is set; nothing moves until it resumes; it aborts after wave 2."""
     names = _fleet(operator, kube, namespace, 5)
     new = _version(namespace, "paced")
     name = rollout_name(new, namespace)
-    _restart_with(operator, new, REFLEX_ROLLOUT_SOAK_SECONDS="2")
-    _wait_rollout(operator, kube, name, lambda r: r.get("status", {}).get("waves"), "the canary")
-    assert plugin(kube, namespace, "rollout", "pause", name).returncode == 0
-    _wait_rollout(operator, kube, name, lambda r: r["status"]["phase"] == "Paused", "the pause")
-    # The canary in flight finishes; once it has been healthy for the soak, wave 2 would be due.
-    canary = operator.wait("db-0", lambda o: _moved_into(o, new), what="the canary moved", timeout=120)
-    soaked = _ts(status(canary)["rollout"]["since"]).timestamp() + 2
-    wait_until(lambda: datetime.now(timezone.utc).timestamp() > soaked + 1, 30, what="the canary's soak to pass")
-    held = operator.rdb("db-4")
-    assert (status(held).get("rollout") or {}).get("state") == "Held" and "paused" in status(held)["rollout"]["message"]
+    supervised = {
+        "apiVersion": "reflexdb.cloud/v1alpha1", "kind": "ReflexRollout",
+        "metadata": {"name": name, "labels": {"reflexdb.cloud/scope": namespace}},
+        "spec": {"serverVersion": new, "paused": True, "soakSeconds": 15},
+    }
+    kube.kubectl("apply", "-f", "-", input=json.dumps(supervised))
+    _restart_with(operator, new)
+    paused = _wait_rollout(operator, kube, name, lambda r: r.get("status", {}).get("phase") == "Paused" and r["status"].get("waiting") == 5,
+                           "every database held by the paused rollout")
+    assert paused["status"]["waves"] == []
+    for db in names:
+        obj = operator.wait(db, lambda o: "paused" in ((status(o).get("rollout") or {}).get("message") or ""), what=f"{db} held")
+        assert condition(obj, "Ready") == "True" and _running_version(obj) == OLD and _builds_of(obj, new) == []
     resumed_at = datetime.now(timezone.utc)
     assert plugin(kube, namespace, "rollout", "resume", name).returncode == 0
-    two = _wait_rollout(operator, kube, name, lambda r: len(r["status"]["waves"]) >= 2, "wave 2")
-    assert _ts(two["status"]["waves"][1]["startedAt"]) >= resumed_at.replace(microsecond=0)  # nothing moved while paused
+    two = _wait_rollout(operator, kube, name, lambda r: len(r["status"]["waves"]) >= 2, "wave 2", timeout=240)
+    assert _ts(two["status"]["waves"][0]["startedAt"]) >= resumed_at.replace(microsecond=0)  # nothing moved while paused
     assert two["spec"]["resumeToken"]
-    # Abort while wave 2 moves: wave 3 never starts; its databases keep their build.
+    # Abort while wave 2 moves (its soak is 15 s): wave 3 never starts; its databases keep their build.
     assert plugin(kube, namespace, "rollout", "abort", name).returncode == 0
     aborted = _wait_rollout(operator, kube, name, lambda r: r["status"]["phase"] == "Aborted", "the abort")
     assert len(aborted["status"]["waves"]) == 2
-    last = operator.wait("db-4", lambda o: "aborted" in ((status(o).get("rollout") or {}).get("message") or ""), what="db-4 told")
-    assert condition(last, "Ready") == "True" and _running_version(last) == OLD and _builds_of(last, new) == []
+    for db in ("db-3", "db-4"):
+        obj = operator.wait(db, lambda o: "aborted" in ((status(o).get("rollout") or {}).get("message") or ""), what=f"{db} told")
+        assert condition(obj, "Ready") == "True" and condition(obj, "Reconciling") == "False"
+        assert _running_version(obj) == OLD and _builds_of(obj, new) == []
     refused = plugin(kube, namespace, "rollout", "resume", name)
     assert refused.returncode == 1 and "aborted" in refused.stdout
-    del names
 
 
 def test_an_operator_killed_mid_rollout_resumes_it_with_nothing_doubled(operator, kube, aws, simulator, namespace):
