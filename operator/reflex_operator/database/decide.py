@@ -6,7 +6,8 @@ ordered steps that move the world one pass closer to the spec. It does no I/O; t
 observe, call it, carry out the steps and write the status it returns.
 
 It reads as a pipeline, one concern per module: the namespace's plan (``plan``: a database with no
-room stays where it is, one past the data transfer cap has replication paused), the connection secret (``secret``), the build
+room stays where it is, one past the data transfer cap has replication paused), the fleet rollout
+(``rollout``: a new default server version waits for the database's wave), the connection secret (``secret``), the build
 (``build``), the ECS service (``service``), the running server (``health``, ``server``), then the
 phase (``phase``), the conditions (``conditions``) and the status (``status``); deletion has its
 own module (``deleting``).
@@ -74,7 +75,7 @@ class Decision:
 
 
 def decide(desired: Desired, observed: Observation, config: Config, now: datetime) -> Decision:
-    """The whole judgement for one resource in one pass: plan → secret → build → service → server → phase → status."""
+    """The whole judgement for one resource in one pass: plan → rollout → secret → build → service → server → phase → status."""
     service = live_service(observed)
     builds = known_builds(desired, observed.builds, service, config)
     if desired.deleting:
