@@ -228,3 +228,28 @@ def test_an_operator_killed_mid_rollout_resumes_it_with_nothing_doubled(operator
         obj = operator.wait(db, lambda o: _moved_into(o, new), what=f"{db} on {new}")
         assert len(_builds_of(obj, new)) == 1  # no build started twice
         assert _running_version(obj) == new
+
+
+def test_the_standby_takes_over_a_rollout_when_the_leader_dies(replicas, kube, aws, simulator, namespace):
+    """Two replicas: only the installation's leader writes the rollout; killed after wave 2, the
+    standby takes the Lease and finishes the rollout from its recorded waves."""
+    first = replicas(2)
+    names = _fleet(first[0], kube, namespace, 4)
+    new = _version(namespace, "handover")
+    name = rollout_name(new, namespace)
+    for op in first:
+        op.stop()
+    for op in first:
+        op.start(REFLEX_DEFAULT_SERVER_VERSION=new, **PACE)
+    _wait_rollout(first[0], kube, name, lambda r: len(r.get("status", {}).get("waves") or []) >= 2, "wave 2")
+    wait_until(lambda: any(op.leadership()["leading"] for op in first), 30, what="a leader")
+    leader = next(op for op in first if op.leadership()["leading"])
+    standby = next(op for op in first if op is not leader)
+    assert standby.metrics().count("reflexdb_rollout_wave{") == 0  # a standby neither plans nor exports the rollout
+    leader.kill()
+    done = _wait_rollout(standby, kube, name, lambda r: r["status"]["phase"] == "Complete", "the standby to complete the rollout")
+    admitted = [db for w in done["status"]["waves"] for db in w["databases"]]
+    assert sorted(admitted) == sorted(f"{namespace}/{db}" for db in names)
+    for db in names:
+        obj = standby.wait(db, lambda o: _moved_into(o, new), what=f"{db} on {new}")
+        assert len(_builds_of(obj, new)) == 1

@@ -96,6 +96,8 @@ class Admission:
                 return f"rollout {self.name} is superseded"
             case None:
                 return f"waiting for rollout {self.name} to start"
+            case RolloutPhase.COMPLETE:
+                return f"waiting for rollout {self.name} to admit it in a new wave"
         return f"waiting for a later wave of rollout {self.name} (wave {self.current} in progress)"
 
 

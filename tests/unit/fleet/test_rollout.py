@@ -237,6 +237,7 @@ def test_admission_by_phase(phase, admitted):
         (RolloutPhase.PAUSED, "is paused"),
         (RolloutPhase.HALTED, "is halted (canary ns/db-00 is unhealthy); this database keeps its build"),
         (RolloutPhase.ABORTED, "pin spec.serverVersion"),
+        (RolloutPhase.COMPLETE, "to admit it in a new wave"),
     ],
 )
 def test_what_a_held_database_is_told(phase, words):
