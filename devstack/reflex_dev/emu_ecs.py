@@ -373,6 +373,7 @@ def _service_entry(backend: Any, service: Any, now: float) -> dict[str, Any]:
         "secrets": [{"name": s.get("name"), "valueFrom": s.get("valueFrom")} for s in container.get("secrets") or []],
         "logConfiguration": container.get("logConfiguration"),
         "container": container.get("name"),
+        "image": container.get("image"),
         "desiredCountChangedAt": service._emu.desired_changed_at,
     }
 

@@ -31,7 +31,7 @@ Control API (JSON):
   n, ...}``: requests answered ``ThrottlingException`` by the token buckets; reset with the calls.
 - ``GET  /_emulator/ecs/services[?since=<version>]`` -> ``{"version", "generation", "services": [{"name",
   "cluster", "arn", "status", "desiredCount", "runningCount", "taskDefinition", "deploymentId",
-  "environment", "secrets", "desiredCountChangedAt"}]}``: every service of every cluster (with
+  "environment", "secrets", "image", "desiredCountChangedAt"}]}``: every service of every cluster (with
   ``since``, a ``version`` of an earlier answer: only those changed or moving since then);
   ``desiredCountChangedAt`` is the emulator time (epoch seconds) desiredCount last changed.
 - ``GET  /_emulator/stats`` -> ``{"pid", "cpu_seconds", "rss_bytes", "services", "builds"}``.

@@ -25,6 +25,8 @@ replication running).
 
 Control API for tests (JSON): ``GET /_sim/instances``; ``GET /_sim/instances/{svc}``;
 ``POST /_sim/instances/{svc}`` with ``{"mode": "ok"|"degraded"|"unreachable"|"hang"}``;
+``POST /_sim/images`` with ``{"match": s, "mode": m}`` (every instance whose image URI contains ``s``,
+e.g. the input hash of a bad server version's build, answers in mode ``m`` unless set on its own);
 ``POST /_sim/refresh`` (poll the emulator now); ``POST /_sim/reset``; ``GET /_sim/stats`` ->
 ``{"pid", "cpu_seconds", "rss_bytes", "instances", "serving", "polls"}``. Data transfer (each instance
 counts the bytes it transferred this month, UTC, from 0 when it starts, while replication runs):
@@ -156,6 +158,7 @@ class Instance:
     # CloudWatch Logs (the task definition's awslogs): (group, stream prefix, container), the
     # connection string's secret ARN, and the swaps already logged by this task.
     log_config: tuple[str, str, str] | None = None
+    image: str | None = None  # the server container's image (modes by image: POST /_sim/images)
     source_arn: str | None = None
     logged_start: float = -1.0
     logged_swaps: int = 0
@@ -263,6 +266,9 @@ class Simulator:
         self.poll_interval = poll_interval
         self.instances: dict[str, Instance] = {}
         self.modes: dict[str, str] = {}
+        # Modes by image (POST /_sim/images): a server version known to be bad is unhealthy on
+        # every instance that runs an image whose URI contains the match (its build's input hash).
+        self.image_modes: dict[str, str] = {}
         self._settings: dict[tuple[Any, ...], Settings] = {}
         self._poll_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
@@ -270,6 +276,18 @@ class Simulator:
         self.bytes_per_second = bytes_per_second  # the data transfer rate of instances (POST /_sim/transfer)
         self._version: float | None = None  # the emulator's cursor: only changes since then
         self._generation: int | None = None
+
+    def _mode(self, name: str) -> str:
+        """The instance's mode: its own if one was set, else its image's, else ok."""
+        if name in self.modes:
+            return self.modes[name]
+        inst = self.instances.get(name)
+        image = inst.image if inst is not None else None
+        if image:
+            for match, mode in self.image_modes.items():
+                if match in image:
+                    return mode
+        return "ok"
 
     # --- following the emulator ------------------------------------------------------------------
 
@@ -324,6 +342,7 @@ class Simulator:
                 inst = self.instances[name] = Instance(name, settings, td_arn, deployment_id, started_at=now, rate=self.bytes_per_second)
                 inst.serving = inst.ever_served = running
                 inst.log_config, inst.source_arn = _awslogs(svc), _source_arn(svc)
+                inst.image = svc.get("image")
                 log.info("instance %s appeared (serving=%s, settings=%s)", name, running, _loggable(settings))
                 continue
             restarted = False
@@ -333,6 +352,7 @@ class Simulator:
                 restarted = True
             inst.settings, inst.task_definition_arn, inst.deployment_id = settings, td_arn, deployment_id
             inst.log_config, inst.source_arn = _awslogs(svc), _source_arn(svc)
+            inst.image = svc.get("image")
             if inst.serving and not running:
                 log.info("instance %s stopped", name)
             inst.serving = running
@@ -370,7 +390,7 @@ class Simulator:
     async def _misbehave(self, request: web.Request, inst: Instance) -> web.StreamResponse | None:
         """The "unreachable" and "hang" modes: drop the connection (after a bounded wait). The
         returned response is never written (the transport is closed): aiohttp lets that pass."""
-        mode = self.modes.get(inst.service, "ok")
+        mode = self._mode(inst.service)
         if mode not in ("unreachable", "hang"):
             return None
         if mode == "hang":
@@ -384,7 +404,7 @@ class Simulator:
         inst = self._instance(request)
         if (dropped := await self._misbehave(request, inst)) is not None:
             return dropped
-        return web.json_response(inst.health(time.time(), self.modes.get(inst.service, "ok")))
+        return web.json_response(inst.health(time.time(), self._mode(inst.service)))
 
     async def admin(self, request: web.Request) -> web.StreamResponse:
         inst = self._instance(request)
@@ -400,12 +420,12 @@ class Simulator:
         else:
             raise web.HTTPNotFound()
         log.info("instance %s: %s", inst.service, action)
-        return web.json_response({"ok": True, **inst.health(now, self.modes.get(inst.service, "ok"))})
+        return web.json_response({"ok": True, **inst.health(now, self._mode(inst.service))})
 
     async def list_instances(self, request: web.Request) -> web.Response:
         now = time.time()
         return web.json_response(
-            {name: inst.describe(now, self.modes.get(name, "ok")) for name, inst in self.instances.items()}
+            {name: inst.describe(now, self._mode(name)) for name, inst in self.instances.items()}
         )
 
     async def get_instance(self, request: web.Request) -> web.Response:
@@ -413,9 +433,9 @@ class Simulator:
         inst = self.instances.get(name)
         if inst is None:
             return web.json_response(
-                {"service": name, "error": "no such instance", "mode": self.modes.get(name, "ok")}, status=404
+                {"service": name, "error": "no such instance", "mode": self._mode(name)}, status=404
             )
-        return web.json_response(inst.describe(time.time(), self.modes.get(name, "ok")))
+        return web.json_response(inst.describe(time.time(), self._mode(name)))
 
     async def set_mode(self, request: web.Request) -> web.Response:
         """``{"mode": ...}``, and/or the instance's data transfer: ``{"bytesPerSecond": r}`` (its
@@ -436,6 +456,19 @@ class Simulator:
                 inst.transferred = float(body["bytesTransferred"])
         self.modes[name] = mode
         return web.json_response({"service": name, "mode": mode})
+
+    async def set_image_mode(self, request: web.Request) -> web.Response:
+        """``{"match": s, "mode": m}``: every instance whose image URI contains ``s`` answers in mode
+        ``m`` (unless one has a mode of its own); mode "ok" forgets the match."""
+        body = await request.json()
+        match, mode = str(body.get("match") or ""), body.get("mode", "ok")
+        if not match or mode not in MODES:
+            return web.json_response({"error": f"match must be a non-empty string and mode one of {MODES}"}, status=400)
+        if mode == "ok":
+            self.image_modes.pop(match, None)
+        else:
+            self.image_modes[match] = mode
+        return web.json_response({"images": self.image_modes})
 
     async def set_transfer(self, request: web.Request) -> web.Response:
         """``{"bytesPerSecond": r}``: the data transfer rate of every instance not set on its own."""
@@ -475,6 +508,7 @@ class Simulator:
         async with self._poll_lock:
             self.instances.clear()
             self.modes.clear()
+            self.image_modes.clear()
             self.bytes_per_second = 0.0
             self._settings.clear()
             self._version = self._generation = None
@@ -492,6 +526,7 @@ class Simulator:
                 web.post("/_sim/instances/{svc}", self.set_mode),
                 web.post("/_sim/refresh", self.refresh),
                 web.post("/_sim/transfer", self.set_transfer),
+                web.post("/_sim/images", self.set_image_mode),
                 web.post("/_sim/reset", self.reset),
                 web.get("/_sim/health", lambda r: web.json_response({"ok": True, "polls": self.polls})),
                 web.get("/_sim/stats", self.stats),

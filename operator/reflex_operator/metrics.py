@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from datetime import datetime, timezone
 
 from reflex_operator.api.models import CostStatus, HealthStatus, Phase, ReflexDatabaseStatus
+from reflex_operator.api.rollout import ReflexRolloutStatus, RolloutPhase
 from reflex_operator.database import cost
 
 __all__ = ["Metrics"]
@@ -67,6 +68,19 @@ class Metrics:
         self.plan_bytes = Gauge("reflexdb_plan_data_transfer_bytes", "Bytes the namespace transferred this month (UTC)", plan, registry=r)
         self.plan_bytes_cap = Gauge("reflexdb_plan_data_transfer_cap_bytes", "The plan's monthly data transfer allowance, in bytes", plan, registry=r)
 
+        rollout = ["rollout"]
+        self.rollout_phase = Gauge(
+            "reflexdb_rollout_phase", "1 for the phase a fleet rollout (ReflexRollout) is in", ["rollout", "phase"], registry=r
+        )
+        self.rollout_halted = Gauge(
+            "reflexdb_rollout_halted", "1 while a fleet rollout is halted, with the reason (RolloutBuildFailed, RolloutUnhealthy)",
+            ["rollout", "reason"], registry=r,
+        )
+        self.rollout_wave = Gauge("reflexdb_rollout_wave", "The wave a fleet rollout is at (1: the canary)", rollout, registry=r)
+        self.rollout_databases = Gauge(
+            "reflexdb_rollout_databases", "Databases of a fleet rollout: total, moved (healthy on the target), waiting",
+            ["rollout", "state"], registry=r,
+        )
         self.cluster_services = Gauge(
             "reflex_operator_ecs_cluster_services", "ECS services the operator has placed on each cluster (its quota counts them)", ["cluster"], registry=r
         )
@@ -135,6 +149,21 @@ class Metrics:
             for sample in family.samples:
                 if sample.labels["plan"] not in plans:
                     self.forget_plan(sample.labels["namespace"], sample.labels["plan"])
+
+    def observe_rollout(self, name: str, status: ReflexRolloutStatus) -> None:
+        """A fleet rollout's phase, wave, counts, and its halt with the reason."""
+        for phase in RolloutPhase:
+            self.rollout_phase.labels(name, phase.value).set(1 if status.phase is phase else 0)
+        self.rollout_wave.labels(name).set(status.wave)
+        for state, value in (("total", status.total), ("moved", status.moved), ("waiting", status.waiting)):
+            self.rollout_databases.labels(name, state).set(value)
+        for family in self.rollout_halted.collect():
+            for sample in family.samples:
+                if sample.labels["rollout"] == name:
+                    with contextlib.suppress(KeyError):
+                        self.rollout_halted.remove(name, sample.labels["reason"])
+        if status.phase is RolloutPhase.HALTED:
+            self.rollout_halted.labels(name, status.reason or "").set(1)
 
     def observe_cost(self, namespace: str, name: str, status: ReflexDatabaseStatus) -> None:
         """The database's running cost as status holds it (the figures are computed at each scrape)."""

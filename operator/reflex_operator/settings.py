@@ -18,6 +18,7 @@ from reflex_operator.ha.lease import Timings
 from reflex_operator.api.plan import DEFAULT_PLAN
 from reflex_operator.database import cost
 from reflex_operator.database.inputs import Config
+from reflex_operator.fleet.rollout import Pace
 
 __all__ = ["Settings"]
 
@@ -128,6 +129,15 @@ class Settings(BaseSettings):
     renew_deadline_seconds: float = Field(Timings.renew_deadline, gt=0, description="A leader that cannot renew for this long stops acting and steps down (it campaigns again).")
     retry_period_seconds: float = Field(Timings.retry_period, gt=0, description="How often the Lease is renewed or tried.")
     shards: int = Field(1, ge=1, le=256, description="Split the resources into this many shards, each with its own Lease.")
+    # Fleet rollouts (ReflexRollout): a new default server version moves the databases that follow
+    # it in health-gated waves (database.rollout, fleet.rollout).
+    rollout_waves: bool = Field(Config.rollout_waves, description="Move a new default server version across the fleet in health-gated waves; false: every database moves at once.")
+    rollout_canary: int = Field(Pace.canary, ge=1, description="Databases in a rollout's first wave (the canary).")
+    rollout_growth: float = Field(Pace.growth, ge=1, le=100, description="Each wave of a rollout is this many times the one before.")
+    rollout_max_in_flight: int = Field(Pace.max_in_flight, ge=1, description="Largest wave: databases a rollout moves at once.")
+    rollout_soak_seconds: float = Field(
+        Pace.soak_seconds, ge=0, description="How long a wave's databases must be healthy on the new version before the next wave starts."
+    )
     # Plans: the ReflexPlan of a namespace without the label reflexdb.cloud/plan.
     default_plan: str = Field(DEFAULT_PLAN, min_length=1, description="The plan of namespaces without the reflexdb.cloud/plan label.")
 
@@ -188,4 +198,10 @@ class Settings(BaseSettings):
             history_limit=self.history_limit,
             build_idempotency_window_seconds=self.build_idempotency_window_seconds,
             build_idempotency_margin_seconds=self.build_idempotency_margin_seconds,
+            rollout_waves=self.rollout_waves,
+            rollout_scope=self.namespace,
         )
+
+    def rollout_pace(self) -> Pace:
+        """The pace of the rollouts (a ReflexRollout's spec may override each value)."""
+        return Pace(self.rollout_canary, self.rollout_growth, self.rollout_max_in_flight, self.rollout_soak_seconds)

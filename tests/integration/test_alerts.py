@@ -51,7 +51,7 @@ def test_promtool_finds_every_rule_valid(promtool: Path, workdir: Path) -> None:
 
 
 def test_every_alert_fires_and_stays_quiet_as_its_cases_say(promtool: Path, workdir: Path) -> None:
-    assert [c.name for c in CASES] == ["databases.test.yaml", "operator.test.yaml", "plans.test.yaml"]
+    assert [c.name for c in CASES] == ["databases.test.yaml", "operator.test.yaml", "plans.test.yaml", "rollouts.test.yaml"]
     proc = run(promtool, "test", "rules", *(c.name for c in CASES), cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("SUCCESS") == len(CASES), proc.stdout

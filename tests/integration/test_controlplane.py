@@ -65,6 +65,10 @@ ALLOWED = [
     # The fleet's shared builds (cluster-scoped): the operator writes them.
     *[(verb, "reflexbuilds.reflexdb.cloud") for verb in ("get", "list", "watch", "create", "patch", "delete")],
     ("patch", "reflexbuilds.reflexdb.cloud", "--subresource=status"),
+    ("list", "reflexrollouts.reflexdb.cloud"),
+    ("watch", "reflexrollouts.reflexdb.cloud"),
+    ("create", "reflexrollouts.reflexdb.cloud"),
+    ("patch", "reflexrollouts.reflexdb.cloud", "--subresource=status"),
 ]
 
 DENIED = [
@@ -83,6 +87,8 @@ DENIED = [
     ("create", "reflexplans.reflexdb.cloud"),
     ("delete", "reflexplans.reflexdb.cloud"),
     ("patch", "namespaces"),
+    ("patch", "reflexrollouts.reflexdb.cloud"),  # the spec is the users' (pause, resume, abort)
+    ("delete", "reflexrollouts.reflexdb.cloud"),
 ]
 
 

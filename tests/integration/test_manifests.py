@@ -37,6 +37,7 @@ EXPECTED = {
     ("PodDisruptionBudget", "reflex-operator"),
     ("CustomResourceDefinition", "reflexplans.reflexdb.cloud"),
     ("CustomResourceDefinition", "reflexbuilds.reflexdb.cloud"),
+    ("CustomResourceDefinition", "reflexrollouts.reflexdb.cloud"),
     ("ValidatingAdmissionPolicy", "reflexdb-plan-limits"),
     ("ValidatingAdmissionPolicyBinding", "reflexdb-plan-limits"),
 }

@@ -174,6 +174,21 @@ def test_degraded_mode(aws: Any, simulator: Any, running: dict[str, Any]) -> Non
     assert simulator.healthz("db-a")[1]["status"] == "ok"
 
 
+def test_modes_by_image(aws: Any, simulator: Any, running: dict[str, Any]) -> None:
+    """A bad server version: every instance whose image contains the match (its build's input
+    hash) answers degraded, unless one has a mode of its own."""
+    simulator.set_image_mode("img:", "degraded")
+    try:
+        assert simulator.healthz("db-a")[1]["status"] == "degraded"
+        simulator.set_mode("db-a", "ok")  # its own mode wins
+        assert simulator.healthz("db-a")[1]["status"] == "ok"
+    finally:
+        simulator.set_image_mode("img:", "ok")
+    simulator.reset()
+    healthy(simulator, "db-a")
+    assert simulator.healthz("db-a")[1]["status"] == "ok"
+
+
 def test_unreachable_mode_drops_the_connection(aws: Any, simulator: Any, running: dict[str, Any]) -> None:
     simulator.set_mode("db-a", "unreachable")
     t0 = time.monotonic()

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "manifests" / "alerts" / "prometheusrule.yaml"
 CASES = sorted((ROOT / "tests" / "promtool").glob("*.test.yaml"))
 SEVERITIES = {"critical", "warning", "info"}
-TEMPLATE_LABELS = {"namespace", "name", "plan", "shard", "service", "operation", "family", "phase"}
+TEMPLATE_LABELS = {"namespace", "name", "plan", "shard", "service", "operation", "family", "phase", "rollout", "reason"}
 TARGET_LABELS = {"job", "instance", "pod"}
 ENUMS = {"phase": {p.value for p in Phase}, "status": {s.value for s in HealthStatus}}
 
@@ -49,6 +49,7 @@ def test_the_alerts_an_on_call_expects_are_there() -> None:
         "ReflexOperatorAbsent", "ReflexOperatorNoLeader", "ReflexOperatorShardUnheld", "ReflexOperatorReconcileErrors",
         "ReflexOperatorAWSThrottled", "ReflexOperatorAWSBudgetWaitLong",
         "ReflexPlanComputeUnitsLimitReached", "ReflexPlanDataTransferCapExceeded", "ReflexPlanDataTransferCapNear",
+        "ReflexRolloutHalted",
     }
 
 

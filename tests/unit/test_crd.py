@@ -16,6 +16,7 @@ import yaml
 
 from reflex_operator.crdgen import database as crd_module
 from reflex_operator.crdgen.plan import PLAN_CRD_FILENAME, render_plan_crd
+from reflex_operator.crdgen.rollout import ROLLOUT_CRD_FILENAME, render_rollout_crd
 from reflex_operator.crdgen.database import CRD_FILENAME, build_crd, render_crd
 from reflex_operator.crdgen.write import render_api_reference, write_crds
 from reflex_operator.api.models import (
@@ -61,14 +62,20 @@ def test_committed_plan_crd_is_current() -> None:
     assert committed.read_text() == render_plan_crd(), f"{committed} is stale: {REGENERATE}"
 
 
+def test_committed_rollout_crd_is_current() -> None:
+    committed = REPO / "crds" / ROLLOUT_CRD_FILENAME
+    assert committed.read_text() == render_rollout_crd(), f"{committed} is stale: {REGENERATE}"
+
+
 def test_committed_api_reference_is_current() -> None:
     docs = REPO / "docs" / "api.md"
     assert docs.read_text() == render_api_reference(), f"{docs} is stale: {REGENERATE}"
 
 
 def test_write_crds(tmp_path: Path) -> None:
-    path, plan_path, build_path = write_crds(tmp_path / "out")
+    path, plan_path, build_path, rollout_path = write_crds(tmp_path / "out")
     assert build_path.name == "reflexdb.cloud_reflexbuilds.yaml"
+    assert rollout_path == tmp_path / "out" / ROLLOUT_CRD_FILENAME
     assert plan_path == tmp_path / "out" / PLAN_CRD_FILENAME
     assert path == tmp_path / "out" / CRD_FILENAME
     text = path.read_text()
@@ -123,7 +130,7 @@ def test_printer_columns() -> None:
         ("BUILD", ".status.latestBuild.status"),
         ("AGE", ".metadata.creationTimestamp"),
     ]
-    assert [name for name, _ in wide] == ["ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER"]
+    assert [name for name, _ in wide] == ["ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER", "ROLLOUT"]
     # Every column points at a field of the schema, with a matching type.
     paths = dict(_nodes(_root()))
     for column in columns:

@@ -348,6 +348,27 @@ class FakeKubernetes:
     async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None:
         self.w.plan_status[name] = status
 
+    async def list_rollouts(self) -> list[dict[str, Any]]:
+        return list(self.w.rollouts.values())
+
+    async def create_rollout(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        if name not in self.w.rollouts:
+            self.version += 1
+            meta = {**body["metadata"], "uid": f"uid-{name}", "generation": 1, "resourceVersion": str(self.version)}
+            self.w.rollouts[name] = {**body, "metadata": meta}
+        return self.w.rollouts[name]
+
+    async def patch_rollout_status(self, name: str, status: dict[str, Any], resource_version: str | None) -> dict[str, Any] | None:
+        if name not in self.w.rollouts:
+            return None
+        stored = self.w.rollouts[name]
+        if resource_version is not None and resource_version != stored["metadata"].get("resourceVersion"):
+            raise Conflict(f"ReflexRollout {name}: changed since {resource_version}")
+        self.version += 1
+        self.w.rollouts[name] = {**stored, "metadata": {**stored["metadata"], "resourceVersion": str(self.version)}, "status": status}
+        return self.w.rollouts[name]
+
 
 def _config(step: s.Deploy):
     i = step.inputs
@@ -402,6 +423,7 @@ class World:
     others: list[dict[str, Any]] = field(default_factory=list)
     bytes_transferred: int | None = None
     plan_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rollouts: dict[str, dict[str, Any]] = field(default_factory=dict)  # ReflexRollouts by name
     # The ECS clusters (the operator's settings) and their quota, the clusters each ECS call went
     # to (None: the adapter's default), and the clusters that refuse a new service (quota error).
     clusters: tuple[str, ...] = ("reflex",)

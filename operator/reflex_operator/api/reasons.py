@@ -63,6 +63,19 @@ TAKEN_BACK = "TakenBack"  # the AWS resources of its identity, made by an earlie
 ADOPTED = "Adopted"  # spec.adoption took resources made elsewhere
 RELEASED = "Released"  # deletionPolicy Release: the resources are left for another owner to adopt
 
+# Fleet rollouts (ReflexRollout): a database's note while its move waits for its wave, and the
+# rollout's halt reasons, conditions and events.
+ROLLOUT_WAITING = "RolloutWaiting"
+ROLLOUT_BUILD_FAILED = "RolloutBuildFailed"  # a build of the target failed: halted
+ROLLOUT_UNHEALTHY = "RolloutUnhealthy"  # a database moved to the target is unhealthy: halted
+ROLLOUT_WAVE_STARTED = "RolloutWaveStarted"
+ROLLOUT_PAUSED = "RolloutPaused"
+ROLLOUT_RESUMED = "RolloutResumed"
+ROLLOUT_ABORTED = "RolloutAborted"
+ROLLOUT_COMPLETE = "RolloutComplete"
+ROLLOUT_SUPERSEDED = "RolloutSuperseded"
+ROLLOUT_PROGRESSING = "RolloutProgressing"
+
 # Degraded condition reasons by health status.
 DEGRADED_REASON = {
     HealthStatus.DEGRADED: HEALTH_DEGRADED,

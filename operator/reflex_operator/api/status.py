@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, create_model
 
 from reflex_operator.api.common import Observed
 from reflex_operator.api.plan import PlanStatus
+from reflex_operator.api.rollout import RolloutMember
 from reflex_operator.api.spec import LogLevel, Size, SyncMode
 
 __all__ = [
@@ -401,6 +402,8 @@ class ReflexDatabaseStatus(Observed):
     """A human-readable summary."""
     plan: PlanStatus | None = None
     """The ReflexPlan the namespace is on, its limits and the compute units this database holds."""
+    rollout: RolloutMember | None = None
+    """The fleet rollout (ReflexRollout) this database moves in: held for its wave, moving, or moved."""
     notifications: list[Notification] = Field(default_factory=list)
     """What happened to the database, newest first: the latest notifications (a bounded number,
     REFLEX_NOTIFICATION_LIMIT) and every sticky one whose cause is not resolved."""

@@ -16,11 +16,12 @@ import kopf
 
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.api.plan import PLAN_PLURAL
+from reflex_operator.api.rollout import ROLLOUT_PLURAL
 from reflex_operator.controller import triggers, wiring
 from reflex_operator.controller.runtime import Entry, Runtime, SecretMeta, Stop
 from reflex_operator.settings import Settings
 
-__all__ = ["startup", "cleanup", "on_database", "on_secret", "on_plan", "on_namespace", "queued", "leadership"]
+__all__ = ["startup", "cleanup", "on_database", "on_secret", "on_plan", "on_rollout", "on_namespace", "queued", "leadership"]
 
 log = logging.getLogger("reflex_operator.handlers")
 
@@ -147,6 +148,16 @@ async def on_plan(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     if rt.plans.plan_seen(obj, deleted=event["type"] == "DELETED"):
         namespaces = {ns for ns, _ in rt.resources}
         triggers.plan_changed(rt, rt.plans.on_plan(obj["metadata"]["name"], namespaces))
+
+
+@kopf.on.event(GROUP, VERSION, ROLLOUT_PLURAL)
+async def on_rollout(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the ReflexRollout (a user's pause, resume or abort; the leader's waves): the databases
+    it admits now, and on a change of phase its held ones, get a pass."""
+    rt: Runtime = memo.runtime
+    obj = event["object"]
+    admitted, phase_changed = rt.rollouts.seen(obj, deleted=event["type"] == "DELETED", listing=event["type"] is None)
+    triggers.wave_advanced(rt, obj["metadata"]["name"], admitted, phase_changed)
 
 
 @kopf.on.event("", "v1", "namespaces")

@@ -23,6 +23,7 @@ from reflex_operator.database.ownership import names_of
 from reflex_operator.database.service import settling
 from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry, Key, Runtime
+from reflex_operator.controller.rollouts import publish_rollouts
 
 __all__ = ["Polled", "poll_once", "polled", "publish_plans", "run_poller"]
 
@@ -46,7 +47,7 @@ class Polled:
     unfinished: tuple[str, ...] = ()
 
 
-_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "identity", "secretArn")
+_POLLED_STATUS = ("phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "identity", "secretArn", "rollout")
 
 
 def polled(entry: Entry, config: Config) -> Polled | None:
@@ -120,6 +121,7 @@ async def poll_once(rt: Runtime, full: bool = True) -> set[Key]:
     if full and rt.gate.leads_installation():
         await publish_plans(rt, now)
         await sweep_builds(rt, now)
+        await publish_rollouts(rt, now)
     return woken
 
 

@@ -18,6 +18,7 @@ from reflex_operator.database.decide import Decision, decide
 from reflex_operator.database.inputs import Desired, Observation, SecretState
 from reflex_operator.database import identity
 from reflex_operator.database.ownership import names_of
+from reflex_operator.api.rollout import rollout_name
 from reflex_operator.database.chronicle import Chronicle, chronicle
 from reflex_operator.database.notify import parse_seen
 from reflex_operator.api.models import NOTIFICATIONS_SEEN
@@ -221,6 +222,9 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         found_on=found_on,
         adoption_matches=matches,
         clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
+        rollout=rt.rollouts.admission(
+            rollout_name(rt.config.default_server_version, rt.config.rollout_scope), f"{desired.namespace}/{desired.name}"
+        ),
     )
 
 

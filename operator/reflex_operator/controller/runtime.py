@@ -26,6 +26,8 @@ from reflex_operator.ha.elector import Elector
 from reflex_operator.ha.gate import Gate
 from reflex_operator.tenancy.plans import Usage
 from reflex_operator.tenancy.slots import Placements
+from reflex_operator.fleet.cache import RolloutCache
+from reflex_operator.api.rollout import RolloutMember
 from reflex_operator.tenancy.plan_cache import PlanCache, usage_of, waiting
 from reflex_operator.controller.fleet import FleetBuilds
 from reflex_operator.controller.queue import Key, WorkQueue
@@ -145,6 +147,10 @@ class Entry:
         """The names of its AWS resources (``database.ownership.names_of``; None: a spec that does
         not parse), once per body."""
         return self.derived("names", lambda body: names_of_body(body, config))  # type: ignore[no-any-return]
+
+    def rollout(self) -> RolloutMember | None:
+        """The fleet rollout its status says it is in (``status.rollout``), once per body."""
+        return self.derived("rollout", _rollout_member)  # type: ignore[no-any-return]
 
     def waiting(self) -> bool:
         """Whether the database waits for its plan (``plans.waiting``, once per body)."""
@@ -298,6 +304,7 @@ class Runtime:
     placements: Placements  # what the operator placed on each ECS cluster (tenancy.placement)
     registry: BuildRegistry | None = None  # the ReflexBuild resources (None: not written)
     fleet: FleetBuilds = field(default_factory=FleetBuilds)  # the fleet's shared builds (controller.fleet)
+    rollouts: RolloutCache = field(default_factory=RolloutCache)  # the ReflexRollouts (fleet.cache)
     resources: Registry = field(default_factory=Registry)
     secret_index: dict[Key, SecretMeta | None] = field(default_factory=dict)
     # What the poller saw last (shared with the reconcilers).
@@ -352,6 +359,16 @@ class Runtime:
             for task in tasks:
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _rollout_member(body: dict[str, Any]) -> RolloutMember | None:
+    raw = (body.get("status") or {}).get("rollout")
+    if not raw:
+        return None
+    try:
+        return RolloutMember.model_validate(raw)
+    except ValueError:  # pydantic's ValidationError: a status this operator cannot read
+        return None
 
 
 def _recorded_cluster(body: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ queue's ``add`` (``tests/unit/controller/test_triggers.py`` fails when one does)
 | a ReflexPlan's limits changed (``handlers.on_plan``)          | every database of the namespaces on it                 | now                         |
 | a Namespace moved to another plan (``handlers.on_namespace``) | every database of that namespace                       | now                         |
 | a build, a service or a health sample changed (``poller``)    | that database                                          | now                         |
+| a rollout admitted a wave, or its phase changed (``rollouts``, ``handlers.on_rollout``) | the databases admitted; on a phase change, its held ones too | now |
 | a build start was refused at CodeBuild's quota (the pass)     | that database                                          | after ``build_queue_retry_seconds`` |
 | the pass left a build start or a placement due (the pass)     | that database                                          | now                         |
 | a call of the pass met an empty rate budget (the pass)        | that database (its token is held for it)               | when the token comes        |
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 from reflex_operator.api.common import Key
 from reflex_operator.controller.queue import WorkQueue
+from reflex_operator.api.rollout import MemberState
 from reflex_operator.controller.runtime import Runtime
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "plan_changed",
     "namespace_moved",
     "observed",
+    "wave_advanced",
     "build_queue_full",
     "step_due",
     "budget_ready",
@@ -101,6 +104,20 @@ def observed(rt: Runtime, keys: Iterable[Key]) -> None:
     """The poller saw a build, a service or a health sample change."""
     for key in keys:
         rt.queue.add(key)
+
+
+def wave_advanced(rt: Runtime, rollout: str, admitted: Iterable[str], phase_changed: bool) -> None:
+    """A ReflexRollout admitted databases (namespace/name) in a new wave: they move now. When its
+    phase changed (paused, halted, resumed, aborted), its held databases show another note."""
+    keys = {tuple(k.split("/", 1)) for k in admitted}
+    if phase_changed:
+        for key, entry in list(rt.resources.items()):
+            member = entry.rollout()
+            if member is not None and member.name == rollout and member.state is MemberState.HELD:
+                keys.add(key)
+    for key in sorted(keys):
+        if key in rt.resources:
+            rt.queue.add(key)  # type: ignore[arg-type]
 
 
 def build_queue_full(rt: Runtime, key: Key) -> None:

@@ -32,6 +32,7 @@ from reflex_operator.ha.gate import Gate
 from reflex_operator.kube.client import Kube
 from reflex_operator.ha.lease_client import Leases
 from reflex_operator.tenancy.plan_cache import PlanCache
+from reflex_operator.fleet.cache import RolloutCache
 from reflex_operator.controller.poller import run_poller
 from reflex_operator.controller import triggers
 from reflex_operator.controller.queue import Backoff, WorkQueue
@@ -139,6 +140,7 @@ def assemble(
         plans=PlanCache(default=settings.default_plan),
         placements=Placements(settings.clusters(), settings.ecs_cluster, settings.ecs_services_per_cluster),
         fleet=FleetBuilds(settings.cluster_identity, settings.build_idempotency_window_seconds - settings.build_idempotency_margin_seconds),
+        rollouts=RolloutCache(scope=settings.namespace),
         **({"clock": clock} if clock is not None else {}),
     )
 
@@ -189,8 +191,9 @@ def _elector(rt: Runtime, identity: str) -> Elector:
 
 
 async def prime(rt: Runtime) -> None:
-    """One listing of the plans and the namespaces before the first pass, so that no database is
-    judged before its plan is known (the watches keep them current afterwards); the fleet's builds."""
+    """One listing of the plans, the namespaces and the rollouts before the first pass, so that no
+    database is judged before its plan and its rollout's waves are known (the watches keep them
+    current afterwards); the fleet's builds."""
     try:
         for body in await rt.kube.list_plans():
             rt.plans.plan_seen(body)
@@ -204,6 +207,12 @@ async def prime(rt: Runtime) -> None:
         await rt.fleet.prime(rt.codebuild, rt.registry, rt.clock())
     except Exception as exc:  # noqa: BLE001 - the first pass primes it instead
         log.warning("could not read the fleet's builds: %s", exc)
+    try:
+        # The rollouts too: a restarted operator knows whom the waves admitted before any pass.
+        for body in await rt.kube.list_rollouts():
+            rt.rollouts.seen(body, listing=True)
+    except Exception as exc:  # noqa: BLE001 - the watch fills them in anyway
+        log.warning("could not list the rollouts: %s", exc)
 
 
 class StartupError(RuntimeError):

@@ -85,4 +85,11 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": ".status.placement.cluster",
         "description": "The ECS cluster the service lives on.",
     },
+    {
+        "name": "Rollout",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": ".status.rollout.state",
+        "description": "Where it stands in a fleet rollout of a new default server version (Held, Deploying, Verifying, Healthy, Unhealthy, Failed).",
+    },
 ]

@@ -6,7 +6,8 @@ ordered steps that move the world one pass closer to the spec. It does no I/O; t
 observe, call it, carry out the steps and write the status it returns.
 
 It reads as a pipeline, one concern per module: the namespace's plan (``plan``: a database with no
-room stays where it is, one past the data transfer cap has replication paused), the connection secret (``secret``), the build
+room stays where it is, one past the data transfer cap has replication paused), the fleet rollout
+(``rollout``: a new default server version waits for the database's wave), the connection secret (``secret``), the build
 (``build``), the ECS service (``service``), the running server (``health``, ``server``), then the
 phase (``phase``), the conditions (``conditions``) and the status (``status``); deletion has its
 own module (``deleting``).
@@ -53,6 +54,7 @@ from reflex_operator.database.service import (
     waits_for_build,
 )
 from reflex_operator.database.status import Judgement, compose_status
+from reflex_operator.database import rollout as waves
 from reflex_operator.database.steps import Deploy, Event, RecordPlacement, Step
 
 __all__ = ["Decision", "decide", "desired_config", "build_history", "classify_health", "health_sample_matters"]
@@ -77,7 +79,7 @@ class Decision:
 
 
 def decide(desired: Desired, observed: Observation, config: Config, now: datetime) -> Decision:
-    """The whole judgement for one resource in one pass: plan → secret → build → service → server → phase → status."""
+    """The whole judgement for one resource in one pass: plan → rollout → secret → build → service → server → phase → status."""
     service = live_service(observed)
     builds = known_builds(desired, observed.builds, service, config, observed.fleet)
     own = ownership(desired, observed, config, now)
@@ -91,6 +93,11 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     wanted = desired
     if plan is not None and not plan.admitted:
         wanted = replace(desired, spec=_held_back(desired, service))
+    gate = waves.gate(wanted, service, builds, observed.health, observed.rollout, config)
+    if gate.held_spec is not None:
+        # A fleet change waits for its wave: the database works to its spec at the version it runs.
+        wanted = replace(wanted, spec=gate.held_spec)
+        builds = known_builds(wanted, observed.builds, service, config)
     capped = plan is not None and plan.capped
     owner = _owner(desired, own)
     may_take = _may_take(own)
@@ -102,7 +109,12 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     instance = instance_status(wanted, service, observed.health, config, now, capped)
     server = server_actions(wanted, service, instance, observed.health, capped)
     instance = with_check(instance, wanted, server, now)
-    work = _with_budget_wait(combine(own.outcome, secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan)), observed)
+    work = _with_budget_wait(
+        combine(own.outcome, secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan), gate.outcome()), observed
+    )
+    member = waves.member(
+        desired, gate, service, builds, choice.image, svc.deploy_hash, choice.outcome.stall, observed.health, observed.rollout, now
+    )
     phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
     work = work.then(waits_for_build(wanted, svc, phase))
     judgement = Judgement(
@@ -121,6 +133,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         placement=placed.placement,
         price=config.fargate_price,
         cost_limit=config.history_limit,
+        rollout=member,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 
@@ -238,6 +251,7 @@ def _runs_nothing(
         price=config.fargate_price,
         cost_limit=config.history_limit,
         identity=desired.status.identity,
+        rollout=desired.status.rollout,
     )
     return Decision(status=compose_status(desired, now, judgement), steps=work.steps)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from reflex_operator.api.models import HealthStatus, InstanceStatus, ReflexDatabaseSpec, ReflexDatabaseStatus, Replication
+from reflex_operator.api.rollout import MemberState
 from reflex_operator.database.inputs import Config, Desired, HealthSample, ObservedService
 
 __all__ = ["classify_health", "health_due", "health_sample_matters", "instance_status", "snapshot_time"]
@@ -84,6 +85,9 @@ def health_sample_matters(
     desired, a reload waiting). The live figures go to metrics either way."""
     if health_due(status.instance, sample, spec, now, refresh_seconds, capped):
         return True
+    verifying = status.rollout
+    if verifying is not None and verifying.state is MemberState.VERIFYING and sample.checked_at > verifying.since:
+        return True  # the first sample of a database's new version: its rollout waits for it
     if sample.replication is not None and (sample.replication is Replication.PAUSED) != (spec.sync.paused or capped):
         return True
     tokens = status.applied_tokens

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from reflex_operator.tenancy.plans import PlanFacts
 from reflex_operator.tenancy.placement import ClusterLoad
+from reflex_operator.fleet.rollout import Admission
 from reflex_operator.database.cost import DEFAULT_REGION, FARGATE_PRICES, FargatePrice
 from reflex_operator.api.models import (
     DeployedConfig,
@@ -193,6 +194,7 @@ class Observation:
     # The fleet's shared builds of this database's build inputs (any namespace), as the operator
     # knows them (``controller.fleet``): a database with no build of its own adopts one of these.
     fleet: tuple[ObservedBuild, ...] = ()
+    rollout: Admission | None = None  # the rollout of the default server version, as it admits this database (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ class Config:
     build_idempotency_window_seconds: float = 300.0
     build_idempotency_margin_seconds: float = 60.0
     fargate_price: FargatePrice = FARGATE_PRICES[DEFAULT_REGION]  # the running cost (database.cost)
+    rollout_waves: bool = True  # a new default server version moves the fleet in health-gated waves (database.rollout)
+    rollout_scope: str | None = None  # the installation's scope in ReflexRollout names (the watched namespace; None: cluster)
 
     def endpoint(self, service: str, namespace: str, name: str) -> str:
         """How a database's instance is reached: ``endpoint_template`` filled in (the one formatter)."""

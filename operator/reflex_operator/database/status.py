@@ -24,6 +24,7 @@ from reflex_operator.api.models import (
     ReflexDatabaseStatus,
 )
 from reflex_operator.actions.allowed import Facts, allowed_actions
+from reflex_operator.api.rollout import RolloutMember
 from reflex_operator.database import cost
 from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.conditions import conditions, readiness
@@ -53,6 +54,7 @@ class Judgement:
     price: cost.FargatePrice = cost.FARGATE_PRICES[cost.DEFAULT_REGION]  # the running cost's prices
     cost_limit: int = 50  # rate changes kept in status.cost.changes
     identity: AwsIdentity | None = None  # the AWS resources the database owns (database.ownership)
+    rollout: RolloutMember | None = None  # the fleet rollout it moves in (database.rollout)
 
 
 def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatabaseStatus:
@@ -79,6 +81,7 @@ def compose_status(desired: Desired, now: datetime, j: Judgement) -> ReflexDatab
         identity=j.identity or desired.status.identity,
         message=(j.work.stall or j.work.progress or (ready.reason, ready.message))[1],
         plan=j.plan.status if j.plan else None,
+        rollout=j.rollout,
         # Carried over; database.chronicle adds what this pass changed.
         notifications=desired.status.notifications,
         unseen_count=desired.status.unseen_count,

@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
 from reflex_operator.api.build import BUILD_KIND, BUILD_PLURAL
 from reflex_operator.api.plan import PLAN_PLURAL
+from reflex_operator.api.rollout import ROLLOUT_PLURAL
 from reflex_operator.kube.config import api_client
 from reflex_operator.ports import Conflict
 
@@ -69,16 +70,17 @@ class Kube:
                 raise
 
     async def post_event(self, body: dict[str, Any], warning: bool, reason: str, message: str) -> None:
-        """A core/v1 Event on the resource (what ``kubectl describe`` and ``get events`` show)."""
+        """A core/v1 Event on the resource (what ``kubectl describe`` and ``get events`` show); a
+        cluster-scoped one's (a ReflexRollout's) goes into the default namespace."""
         meta = body["metadata"]
         now = datetime.now(timezone.utc)
         event = kubernetes.client.CoreV1Event(
-            metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta.get("namespace") or "default"),
             involved_object=kubernetes.client.V1ObjectReference(
                 api_version=body.get("apiVersion", f"{GROUP}/{VERSION}"),
                 kind=body.get("kind", "ReflexDatabase"),
                 name=meta["name"],
-                namespace=meta["namespace"],
+                namespace=meta.get("namespace"),
                 uid=meta["uid"],
                 resource_version=meta.get("resourceVersion"),
             ),
@@ -92,7 +94,7 @@ class Kube:
             reporting_component="reflexdb.cloud/reflex-operator",
             reporting_instance=os.environ.get("HOSTNAME", "reflex-operator"),
         )
-        await asyncio.to_thread(self.core.create_namespaced_event, meta["namespace"], event)
+        await asyncio.to_thread(self.core.create_namespaced_event, meta.get("namespace") or "default", event)
 
     async def list_plans(self) -> list[dict[str, Any]]:
         """Every ReflexPlan, as the watch would deliver them."""
@@ -159,6 +161,39 @@ class Kube:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    async def list_rollouts(self) -> list[dict[str, Any]]:
+        """Every ReflexRollout, as the watch would deliver them."""
+        answer = await asyncio.to_thread(self.custom.list_cluster_custom_object, GROUP, VERSION, ROLLOUT_PLURAL)
+        return list(answer.get("items") or [])
+
+    async def create_rollout(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a ReflexRollout; one that exists already (another write won) is read back instead."""
+        name = body["metadata"]["name"]
+        try:
+            return await asyncio.to_thread(self.custom.create_cluster_custom_object, GROUP, VERSION, ROLLOUT_PLURAL, body)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        return await asyncio.to_thread(self.custom.get_cluster_custom_object, GROUP, VERSION, ROLLOUT_PLURAL, name)  # type: ignore[no-any-return]
+
+    async def patch_rollout_status(self, name: str, status: dict[str, Any], resource_version: str | None) -> dict[str, Any] | None:
+        """Merge-patch a ReflexRollout's status on the resourceVersion it was decided from (a user's
+        change in between is a ``Conflict``: decided again); returns the object as stored (None: gone)."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            return await asyncio.to_thread(  # type: ignore[no-any-return]
+                self.custom.patch_cluster_custom_object_status,
+                GROUP, VERSION, ROLLOUT_PLURAL, name, body, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(f"ReflexRollout {name}: changed since resourceVersion {resource_version}") from exc
+            if exc.status != 404:
+                raise
+        return None
 
     async def _secret(self, namespace: str, name: str) -> Any:
         try:

@@ -24,7 +24,9 @@ from reflex_operator.aws.logs import LogReader
 from reflex_operator.database import cost, logs
 from reflex_operator.plugin import render
 from reflex_operator.actions import verbs
-from reflex_operator.plugin.cluster import Cluster, Changed, PluginError, connect
+from reflex_operator.plugin.cluster import Cluster, Changed, PluginError, Rollouts, connect
+from reflex_operator.api.rollout import ReflexRolloutSpec, ReflexRolloutStatus
+from reflex_operator.fleet.rollout import CONTROLS, control_patch
 
 __all__ = ["main", "build_parser"]
 
@@ -257,6 +259,38 @@ def _cmd_logs(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
         return 130
 
 
+def _cmd_rollout(args: argparse.Namespace, cluster: Cluster, io: _Io) -> int:
+    """``kubectl reflex rollout [list | status NAME | pause NAME | resume NAME | abort NAME]``."""
+    rollouts = Rollouts(cluster.api)
+    action = args.action or "list"
+    if action == "list":
+        items = rollouts.list()
+        if args.output:
+            _dump(items, args.output, io)
+        else:
+            io.out.write(render.rollouts_table(items, _now(), io.paint))
+        return 0
+    if not args.name:
+        raise PluginError(f"rollout {action}: name the rollout (kubectl reflex rollout list)")
+    obj = rollouts.get(args.name)
+    if action == "status":
+        if args.output:
+            _dump(obj, args.output, io)
+        else:
+            io.out.write(render.rollout_screen(obj, _now(), io.paint))
+        return 0
+    spec = ReflexRolloutSpec.model_validate(obj.get("spec") or {})
+    status = ReflexRolloutStatus.model_validate(obj.get("status") or {})
+    try:
+        patch = control_patch(action, spec, status, _token(_now()))
+    except ValueError as exc:
+        io.out.write(f"{args.name}: refused: {exc}\n")
+        return 1
+    rollouts.patch(args.name, patch)
+    io.out.write(f"{args.name}: patched: {json.dumps(patch, separators=(',', ':'))}\n")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser, output: bool = True) -> None:
     g = parser.add_argument_group("cluster (as kubectl)")
     g.add_argument("--kubeconfig", help="the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
@@ -312,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000, help="at most this many lines a read (1000)")
     _common(p, output=False)
     p.set_defaults(func=_cmd_logs)
+    helptext = "fleet rollouts of a new default server version: list, status NAME, pause NAME, resume NAME (also lifts a halt), abort NAME"
+    p = sub.add_parser("rollout", help=helptext, description=helptext)
+    p.add_argument("action", metavar="ACTION", nargs="?", choices=("list", "status", *CONTROLS), help="list (default), status, pause, resume or abort")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the ReflexRollout (kubectl reflex rollout list)")
+    _common(p)
+    p.set_defaults(func=_cmd_rollout)
     for verb in verbs.VERBS.values():
         p = sub.add_parser(verb.name, help=verb.help, description=verb.help)
         p.add_argument("name", metavar="NAME", nargs="?", help="the database (or use -l, --all, -A)")

@@ -12,9 +12,10 @@ from kubernetes.client.exceptions import ApiException
 
 from reflex_operator.api.build import BUILD_PLURAL
 from reflex_operator.api.models import GROUP, PLURAL, VERSION
+from reflex_operator.api.rollout import ROLLOUT_PLURAL
 from reflex_operator.kube.config import api_client, in_cluster, kubeconfig_path
 
-__all__ = ["Cluster", "Changed", "PluginError", "connect"]
+__all__ = ["Cluster", "Changed", "PluginError", "Rollouts", "connect"]
 
 MERGE = "application/merge-patch+json"
 FIELD_MANAGER = "kubectl-reflex"
@@ -79,6 +80,34 @@ class Cluster:
             )
         except ApiException as exc:
             raise (Changed if exc.status == 409 else PluginError)(_message(exc)) from None
+
+
+@dataclass
+class Rollouts:
+    """ReflexRollouts (cluster-scoped)."""
+
+    api: client.CustomObjectsApi
+
+    def list(self) -> list[dict[str, Any]]:
+        try:
+            found = self.api.list_cluster_custom_object(GROUP, VERSION, ROLLOUT_PLURAL)
+        except ApiException as exc:
+            raise PluginError(f"listing reflexrollouts: {_message(exc)}") from None
+        return sorted(found.get("items", []), key=lambda o: o["metadata"].get("creationTimestamp") or "")
+
+    def get(self, name: str) -> dict[str, Any]:
+        try:
+            return self.api.get_cluster_custom_object(GROUP, VERSION, ROLLOUT_PLURAL, name)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            raise PluginError(f"reflexrollout {name!r}: {_message(exc)}") from None
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.api.patch_cluster_custom_object(  # type: ignore[no-any-return]
+                GROUP, VERSION, ROLLOUT_PLURAL, name, body, field_manager=FIELD_MANAGER, _content_type=MERGE,
+            )
+        except ApiException as exc:
+            raise PluginError(f"reflexrollout {name!r}: {_message(exc)}") from None
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Cluster:

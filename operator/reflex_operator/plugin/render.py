@@ -11,9 +11,13 @@ from typing import Any
 
 from reflex_operator.api.build import ReflexBuildSpec, ReflexBuildStatus
 from reflex_operator.api.models import Action, HistoryKind, ReflexDatabaseStatus
+from reflex_operator.api.rollout import ReflexRolloutSpec, ReflexRolloutStatus
 from reflex_operator.database.history import spells
 
-__all__ = ["Paint", "Report", "age", "duration_ms", "status_screen", "builds_table", "notifications_table", "outcome_line", "summary"]
+__all__ = [
+    "Paint", "Report", "age", "duration_ms", "status_screen", "builds_table", "notifications_table", "outcome_line", "summary",
+    "rollouts_table", "rollout_screen",
+]
 
 Obj = dict[str, Any]
 
@@ -131,6 +135,10 @@ def status_screen(obj: Obj, now: datetime, paint: Paint = Paint()) -> str:
     meta, st = obj.get("metadata", {}), ReflexDatabaseStatus.model_validate(obj.get("status") or {})
     head = [("Name", meta.get("name", "")), ("Namespace", meta.get("namespace", "")),
             ("Phase", paint(st.phase.value if st.phase else "-")), ("Message", st.message or "-")]
+    if st.rollout is not None:
+        r = st.rollout
+        wave = f", wave {r.wave}" if r.wave else ""
+        head.append(("Rollout", f"{r.name}: {paint(r.state.value)}{wave} ({r.message or r.server_version})"))
     fields = head + _instance_lines(st, now, paint) + _config_lines(st) + _ownership_lines(obj, st, now)
     width = max(len(k) for k, _ in fields) + 2
     out = [f"{(k + ':').ljust(width)}{v}" for k, v in fields]
@@ -225,3 +233,46 @@ def summary(outcomes: Sequence[Report]) -> str:
     parts = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
     noun = "database" if len(outcomes) == 1 else "databases"
     return f"{len(outcomes)} {noun}: {parts}" if outcomes else "no databases matched"
+
+
+def rollouts_table(items: Sequence[Obj], now: datetime, paint: Paint = Paint()) -> str:
+    """``kubectl reflex rollout list``: one line per rollout."""
+    rows = []
+    for obj in items:
+        spec = ReflexRolloutSpec.model_validate(obj.get("spec") or {})
+        st = ReflexRolloutStatus.model_validate(obj.get("status") or {})
+        phase = st.phase.value if st.phase else "-"
+        rows.append([obj["metadata"]["name"], spec.server_version, phase, str(st.wave), f"{st.moved}/{st.total}", str(st.waiting),
+                     "yes" if spec.paused else "no", age(_created(obj), now), st.message or ""])
+    if not rows:
+        return "No rollouts.\n"
+    return "\n".join(_table(["NAME", "VERSION", "PHASE", "WAVE", "MOVED", "WAITING", "PAUSED", "AGE", "MESSAGE"], rows, paint, (2,), indent="")) + "\n"
+
+
+def _created(obj: Obj) -> datetime | None:
+    raw = (obj.get("metadata") or {}).get("creationTimestamp")
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
+
+
+def rollout_screen(obj: Obj, now: datetime, paint: Paint = Paint()) -> str:
+    """``kubectl reflex rollout status NAME``: the rollout, its conditions and its waves."""
+    spec = ReflexRolloutSpec.model_validate(obj.get("spec") or {})
+    st = ReflexRolloutStatus.model_validate(obj.get("status") or {})
+    fields = [
+        ("Name", obj["metadata"]["name"]),
+        ("Version", spec.server_version),
+        ("Phase", paint(st.phase.value if st.phase else "-")),
+        ("Message", st.message or "-"),
+        ("Moved", f"{st.moved} of {st.total} ({st.waiting} waiting)"),
+        ("Paused", "yes" if spec.paused else "no"),
+    ]
+    width = max(len(k) for k, _ in fields) + 2
+    out = [f"{(k + ':').ljust(width)}{v}" for k, v in fields]
+    out += ["", "Conditions:"]
+    rows = [[c.type, c.status, c.reason, age(c.last_transition_time, now), c.message] for c in st.conditions]
+    out += _table(["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"], rows, paint)
+    out += ["", "Waves:"]
+    waves = [[str(w.number), str(len(w.databases)), age(w.started_at, now), age(w.settled_at, now) if w.settled_at else "-", ", ".join(w.databases)]
+             for w in st.waves]
+    out += _table(["WAVE", "SIZE", "STARTED", "SETTLED", "DATABASES"], waves, paint)
+    return "\n".join(out) + "\n"

@@ -87,7 +87,7 @@ def test_the_poller_parses_a_body_once_and_sees_a_new_one():
         # Parsed once for both rounds: the parts a poll reads (not the history, notifications or
         # conditions), and the whole status once for the plan's usage.
         assert len(calls) == 2
-        assert set(calls[0]) <= {"phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "identity", "secretArn"} and "history" in calls[1]
+        assert set(calls[0]) <= {"phase", "instance", "builds", "appliedTokens", "buildIntent", "placement", "identity", "secretArn", "rollout"} and "history" in calls[1]
         assert polled(rt.resources[key], rt.config).status.builds == []  # not kept: only the unfinished ids
         # The watch brings a status the poller must act on (it shows degraded; the server is ok).
         body = copy.deepcopy(w.kube.objects[key])

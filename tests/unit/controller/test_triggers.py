@@ -39,12 +39,15 @@ def test_the_site_finder_sees_an_enqueue(tmp_path: Path) -> None:
     assert _enqueue_sites(path) == [2, 3]
 
 
-def _body(namespace: str, name: str, uid: str, secret: str = "s", waiting: bool = False) -> dict:
+def _body(namespace: str, name: str, uid: str, secret: str = "s", waiting: bool = False, held: bool = False) -> dict:
     conditions = [{"type": "Stalled", "status": "True", "reason": "PlanLimitExceeded", "message": "no room"}] if waiting else []
+    status: dict = {"conditions": conditions}
+    if held:
+        status["rollout"] = {"name": "server-v2", "serverVersion": "v2", "state": "Held", "since": "2026-12-05T12:00:00Z"}
     return {
         "metadata": {"namespace": namespace, "name": name, "uid": uid, "resourceVersion": "1", "generation": 1},
         "spec": {"source": {"secretRef": {"name": secret}}},
-        "status": {"conditions": conditions},
+        "status": status,
     }
 
 
@@ -54,7 +57,7 @@ def rt():
     for body in (
         _body("a", "one", "u1", secret="s1"),
         _body("a", "two", "u2", secret="s2", waiting=True),
-        _body("b", "three", "u3", secret="s1"),
+        _body("b", "three", "u3", secret="s1", held=True),
     ):
         runtime.resources[(body["metadata"]["namespace"], body["metadata"]["name"])] = Entry(body=body)
     return runtime
@@ -78,6 +81,9 @@ def _queued(rt) -> set:
         (lambda rt: triggers.conflict(rt, ("a", "two")), {("a", "two")}),
         (lambda rt: triggers.shard_taken(rt, [("a", "one"), ("b", "three")]), {("a", "one"), ("b", "three")}),
         (lambda rt: triggers.build_queue_full(rt, ("a", "one")), set()),  # later, not now
+        (lambda rt: triggers.wave_advanced(rt, "server-v2", ["a/one", "x/gone"], False), {("a", "one")}),  # the admitted
+        (lambda rt: triggers.wave_advanced(rt, "server-v2", ["a/one"], True), {("a", "one"), ("b", "three")}),  # and the held
+        (lambda rt: triggers.wave_advanced(rt, "server-v3", [], True), set()),  # another rollout's held are not woken
     ],
 )
 async def test_each_trigger_wakes_what_its_row_says(rt, trigger, woken) -> None:

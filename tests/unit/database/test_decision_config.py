@@ -36,6 +36,8 @@ def test_every_config_field_comes_from_the_settings() -> None:
         build_idempotency_window_seconds=30.0,
         build_idempotency_margin_seconds=5.0,
         fargate_prices={"us-east-1": {"vcpuHour": 1.0, "gbHour": 0.5}},
+        rollout_waves=False,
+        namespace="team-a",
     )
     config = settings.decision_config("repo")
     defaults = Config()
