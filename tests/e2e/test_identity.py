@@ -339,7 +339,7 @@ def test_a_database_made_before_this_change_is_upgraded_in_place(kube, aws, simu
         written = {op: now.get(op, 0) - calls.get(op, 0) for op in now if now.get(op, 0) != calls.get(op, 0)}
         writes = {op for op in written if not op.split(".", 1)[1].startswith(("Describe", "BatchGet", "List", "Get"))}
         assert writes <= {"ecs.TagResource", "secretsmanager.TagResource"}, written  # only the ownership tags
-        assert service_tags(aws, legacy_service)["reflexdb.cloud/cluster-identity"] == "default"
+        assert service_tags(aws, legacy_service)["reflexdb.cloud/cluster-identity"] == ident["clusterIdentity"] == new.env()["REFLEX_CLUSTER_IDENTITY"]
         assert secret_tags(aws, ident["secretName"])["reflexdb.cloud/owner-uid"] == obj["metadata"]["uid"]
     finally:
         new.stop()
