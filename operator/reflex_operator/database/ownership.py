@@ -22,7 +22,7 @@ its creation meets an existing one) and judges (``claim_of``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -221,6 +221,10 @@ def ownership(desired: Desired, observed: Observation, config: Config, now: date
     what = f"ECS service {service.name}"
     tag = _tag_step(service, desired, me)
     if claim is Claim.OURS:
+        # Taken back: the service and the secret get the new owner's uid. The task definition
+        # revisions keep theirs (they say who made them; nothing reads them to decide), which
+        # halves the TagResource calls of a fleet's take-back (the scarcest ECS budget in it).
+        tag = replace(tag, task_definition_arn=None)
         if before is not None and before.origin is not Origin.LEGACY:
             message = (
                 f"{what} was taken over by {owner_of(service.tags)}: another Kubernetes cluster with the same "
