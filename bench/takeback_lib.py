@@ -36,17 +36,20 @@ CHANGES = ("ecs.UpdateService", "ecs.DeleteService", "secretsmanager.PutSecretVa
            "codebuild.StopBuild", "ecs.DeregisterTaskDefinition")
 
 
-def bound(n: int, *, services: int | None = None, secrets: int | None = None, builds: int | None = None) -> dict[str, int]:
+def bound(n: int, *, services: int | None = None, secrets: int | None = None, builds: int | None = None,
+          elsewhere: int = 0) -> dict[str, int]:
     """What taking back ``n`` databases should cost, by operation: the services described 10 a
-    call, the builds their task definitions name 100 a call, each service's task definition
-    described once (one family each), the ownership tags written on the service and its task
-    definition, and each secret read (its tags, its value) and tagged. ``services``: those with a
-    service (all by default); ``secrets``, ``builds`` likewise."""
+    call (on the default ECS cluster, then the ``elsewhere`` ones not found there on the other
+    clusters, 10 a call again), the builds their task definitions name 100 a call, each service's
+    task definition described once (one family each), the ownership tags written on the service
+    and its task definition, and each secret read (its tags, its value) and tagged. ``services``:
+    those with a service (all by default); ``secrets``, ``builds`` likewise. The poller's rounds
+    while the take-back runs (⌈N/10⌉ DescribeServices each poll interval) come on top."""
     services = n if services is None else services
     secrets = n if secrets is None else secrets
     builds = services if builds is None else builds
     return {
-        "ecs.DescribeServices": math.ceil(n / 10),
+        "ecs.DescribeServices": math.ceil(n / 10) + math.ceil(elsewhere / 10),
         "codebuild.BatchGetBuilds": math.ceil(builds / 100),
         "ecs.DescribeTaskDefinition": services,
         "ecs.TagResource": 2 * services,

@@ -18,10 +18,10 @@ from reflex_operator.aws.budget import FAMILIES, OPERATIONS  # noqa: E402
 def test_arguments_and_defaults() -> None:
     args = bench.parse_args(["--n", "10000", "--rate-scale", "15"])
     assert (args.n, args.rate_scale, args.poll) == (10000, 15.0, 60.0)
-    assert args.ready_timeout == 0.27 * 10000 and args.takeback_timeout == 2000.0
+    assert args.ready_timeout == 6000.0 and args.takeback_timeout == 5000.0
     assert args.budget_fraction == 0.8  # the operator's default share of AWS's rates
     small = bench.parse_args(["--n", "20", "--budget-fraction", "0.5", "--after", "0"])
-    assert small.ready_timeout == 1200.0 and small.takeback_timeout == 600.0 and small.budget_fraction == 0.5
+    assert small.ready_timeout == 1800.0 and small.takeback_timeout == 900.0 and small.budget_fraction == 0.5
     assert bench.DEV_DIR.name == ".bench-takeback" and bench.scale.DEV_DIR == bench.DEV_DIR  # a stack of its own
     with pytest.raises(SystemExit):
         bench.parse_args(["--n", "0"])
@@ -38,6 +38,11 @@ def test_arguments_and_defaults() -> None:
 )
 def test_bound(n: int, kwargs: dict, expected: dict) -> None:
     assert lib.bound(n, **kwargs) == expected
+
+
+def test_bound_on_several_clusters_asks_the_others_for_those_not_on_the_default_one() -> None:
+    assert lib.bound(300, elsewhere=150)["ecs.DescribeServices"] == 30 + 15
+    assert lib.bound(10_000, elsewhere=5_000)["codebuild.BatchGetBuilds"] == 100
 
 
 def test_against_bound_lists_the_bound_then_the_others() -> None:
