@@ -222,6 +222,8 @@ def takeback(s: scale.Stack, w: scale.ReadyWatch, args: argparse.Namespace) -> t
         "aws_calls_per_database_by_operation": scale_lib.per_database(calls, n),
         "against_bound": lib.against_bound(calls, expected, n),
         "bound": expected,
+        # The poller's rounds while the take-back ran: ⌈known/10⌉ DescribeServices each, on top of the bound.
+        "poller_rounds": int((done - t0) // args.poll),
         "services_by_cluster": clusters,
         "scan_operations": [op for op in calls if scale_lib.is_scan(op)],
         "creations": lib.creations(calls, made),

@@ -170,6 +170,7 @@ def table_rows(r: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("made in AWS (must be 0)", f"{made.get('made_total', 'n/a')} {made.get('made', {})}"),
         ("same endpoint / service / active build", f"{same.get('endpoint', 0)} / {same.get('service', 0)} / {same.get('activeBuildId', 0)} of {shown_.get('databases', 0)}; origins {shown_.get('origins', {})}"),
         ("list or scan calls", ", ".join(tb.get("scan_operations") or []) or "none"),
+        ("poller rounds meanwhile (≤ ⌈N/10⌉ DescribeServices each)", f"{tb.get('poller_rounds', 'n/a')} (≤ {tb.get('poller_rounds', 0) * math.ceil(n / 10)} calls)"),
         ("throttled (operator / emulator)", f"{tb.get('operator_throttles')} / {tb.get('emulator_throttled')}"),
     ]
     for row in tb.get("against_bound") or []:
