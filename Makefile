@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane promtool chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale bench-fleet lint clean
+.PHONY: venv controlplane promtool chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale bench-fleet bench-takeback lint clean
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
@@ -116,6 +116,14 @@ BUILD_MINUTES ?= 5
 COMPRESSION ?= 10
 bench-fleet: venv controlplane
 	$(BIN)/python bench/fleet.py --n $(N) --poll $(POLL) --build-minutes $(BUILD_MINUTES) --compression $(COMPRESSION)
+
+# A rebuilt cluster takes its fleet back (issue 22): N databases provisioned on a stack of its own
+# (.bench-takeback/), the control plane replaced by a new one (fresh etcd, AWS kept), the same
+# manifests applied again, the take-back measured (bench/takeback.py). RATE_SCALE: AWS rates x
+# this, 10 unless given (provisioning at fleet size needs raised rates; the results also give the
+# take-back's time at the default quotas by the budgets' arithmetic).
+bench-takeback: venv controlplane
+	$(BIN)/python bench/takeback.py --n $(N) --poll $(POLL) --rate-scale $(if $(filter command line environment,$(origin RATE_SCALE)),$(RATE_SCALE),10)
 
 clean: dev-down
 	rm -rf $(VENV) .dev

@@ -81,7 +81,8 @@ class Stack:
         self.metrics_url = f"http://127.0.0.1:{state['operator_env']['REFLEX_METRICS_PORT']}/metrics"
         self.kubeconfig = state["controlplane"]["admin_kubeconfig"]
         cp = state["controlplane"]["pids"]
-        self.pids = {"operator": state["operator"]["pid"], "emulator": state["emulator"]["pid"],
+        self.pids = {"operator": (state.get("operator") or {}).get("pid"),  # none while it is stopped (bench/takeback.py)
+                     "emulator": state["emulator"]["pid"],
                      "simulator": state["simulator"]["pid"], "kube-apiserver": cp["kube-apiserver"],
                      "etcd": cp["etcd"], "bench": os.getpid()}
 

@@ -298,3 +298,31 @@ async def test_delete_of_a_missing_service_is_done_and_other_errors_raise() -> N
 def test_server_environment_is_what_the_writer_wrote() -> None:
     server = ServerEnvironment.from_container(task_definition()["containerDefinitions"][1])
     assert server == container_environment(STEP)
+
+
+async def test_the_task_definitions_of_one_answer_are_described_together() -> None:
+    """A first look after a restart describes each service's task definition (one family each):
+    the ten of one DescribeServices answer are asked at once, not one after another."""
+    waiting: list[str] = []
+    release = asyncio.Event()
+
+    class Slow(FakeAws):
+        async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
+            if operation == "DescribeTaskDefinition":
+                waiting.append(params["taskDefinition"])
+                await release.wait()
+            return await super().call(service, operation, **params)
+
+    aws = Slow(
+        DescribeServices=lambda cluster, services, include: {"services": [service(n, td=f"arn:td/{n}:1") for n in services]},
+        DescribeTaskDefinition=lambda taskDefinition: {"taskDefinition": task_definition(arn=taskDefinition)},
+    )
+    pending = asyncio.ensure_future(ecs(aws).describe([f"svc-{n}" for n in range(10)]))
+    for _ in range(100):
+        if len(waiting) == 10:
+            break
+        await asyncio.sleep(0)
+    assert sorted(waiting) == sorted(f"arn:td/svc-{n}:1" for n in range(10))  # all ten in flight at once
+    release.set()
+    found = await pending
+    assert [found[f"svc-{n}"].task_definition_arn for n in range(10)] == [f"arn:td/svc-{n}:1" for n in range(10)]  # type: ignore[union-attr]

@@ -114,8 +114,10 @@ class Ecs:
         for start in range(0, len(names), BATCH):
             chunk = names[start : start + BATCH]
             reply = await self.aws.call("ecs", "DescribeServices", cluster=cluster or self.cluster, services=chunk, include=["TAGS"])
-            for svc in reply.get("services", []):
-                found[svc["serviceName"]] = await self._parse(svc)
+            services = reply.get("services", [])
+            # Each service's task definition is described (once per ARN): together, not one after another.
+            for svc, parsed in zip(services, await asyncio.gather(*(self._parse(svc) for svc in services))):
+                found[svc["serviceName"]] = parsed
         return found
 
     async def _task_definition_of(self, arn: str) -> tuple[str | None, str | None, DeployedConfig | None]:

@@ -26,7 +26,7 @@ from reflex_operator.database import steps as s
 from reflex_operator.database.inputs import BudgetWait, BuildLookup, HealthSample, ObservedBuild, ObservedService, ServiceState
 from reflex_operator.ports import BudgetDeferred, BuildQuotaReached, ClusterFull, NotOwned
 from reflex_operator.aws import budget
-from reflex_operator.aws.ecs import BATCH as ecs_batch
+from reflex_operator.aws.codebuild import BATCH as codebuild_batch
 from reflex_operator.kube.client import FINALIZER
 from reflex_operator.controller import triggers
 from reflex_operator.controller.runtime import Entry, Key, Runtime, SecretMeta
@@ -37,6 +37,10 @@ log = logging.getLogger("reflex_operator.reconcile")
 
 # After this many failed passes in a row, the error is shown as Stalled/AWSError in status.
 SURFACE_AFTER = 3
+# A first look asks for up to this many unknown services (DescribeServices, 10 a call), so that the
+# builds they run are fetched in one BatchGetBuilds (100 ids a call): a restart or a rebuilt
+# cluster with N databases costs N/10 and N/100 calls.
+FIRST_LOOK = codebuild_batch
 
 
 class ReconcileError(RuntimeError):
@@ -192,9 +196,17 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         # services run that their statuses do not know (a rebuilt cluster), 100 a call.
         async with rt.first_look:
             if svc_name not in rt.services:
-                found = await rt.ecs.describe(_unknown_services(rt, svc_name, cluster), cluster)
+                names, unplaced = _unknown_services(rt, svc_name, cluster, _may_be_elsewhere(rt, desired, None))
+                found = await rt.ecs.describe(names, cluster)
                 rt.services.update(found)
-                unknown = sorted({svc.build_id for svc in found.values() if svc is not None and svc.build_id} - set(rt.builds))
+                running = [svc for svc in found.values() if svc is not None]
+                absent = [n for n in names if found[n] is None and n in unplaced]
+                for other in rt.placements.clusters if absent and len(rt.placements.clusters) > 1 else ():
+                    if other != cluster:  # looked for in batches now, not one by one in each pass (_look_elsewhere)
+                        there = await rt.ecs.describe(absent, other)
+                        rt.elsewhere.update({(n, other): svc for n, svc in there.items()})
+                        running += [svc for svc in there.values() if svc is not None]
+                unknown = sorted({svc.build_id for svc in running if svc.build_id} - set(rt.builds))
                 if unknown:
                     rt.builds.update(await rt.codebuild.get(unknown))
     service = rt.services.get(svc_name)
@@ -248,7 +260,10 @@ async def _look_elsewhere(rt: Runtime, name: str, asked: str) -> tuple[str | Non
     for cluster in rt.placements.clusters:
         if cluster == asked:
             continue
-        found = (await rt.ecs.describe([name], cluster)).get(name)
+        if (name, cluster) in rt.elsewhere:  # asked in the first look's batch: used once
+            found = rt.elsewhere.pop((name, cluster))
+        else:
+            found = (await rt.ecs.describe([name], cluster)).get(name)
         if found is not None and found.state is not ServiceState.INACTIVE:
             hits.append((cluster, found))
     if len(hits) != 1:
@@ -258,10 +273,12 @@ async def _look_elsewhere(rt: Runtime, name: str, asked: str) -> tuple[str | Non
     return cluster, 1, service
 
 
-def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
-    names = [first]
+def _unknown_services(rt: Runtime, first: str, cluster: str, first_unplaced: bool = False) -> tuple[list[str], set[str]]:
+    """Up to FIRST_LOOK services not known yet on ``cluster`` (``first`` first), and those of them
+    whose databases own nothing yet and have no cluster: they may be on another cluster."""
+    names, unplaced = [first], {first} if first_unplaced else set()
     for (namespace, name), entry in list(rt.resources.items()):
-        if len(names) == ecs_batch:
+        if len(names) == FIRST_LOOK:
             break
         known = entry.names(rt.config)
         if known is None:
@@ -271,7 +288,9 @@ def _unknown_services(rt: Runtime, first: str, cluster: str) -> list[str]:
             continue
         if rt.cluster_of((namespace, name)) == cluster:
             names.append(other)
-    return names
+            if entry.cluster() is None and not entry.status.get("identity"):
+                unplaced.add(other)
+    return names, unplaced
 
 
 def _secret_key(desired: Desired) -> Key:

@@ -313,6 +313,9 @@ class Runtime:
     health: dict[Key, HealthSample] = field(default_factory=dict)
     # First looks at services the poller has not seen yet go one batch at a time.
     first_look: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # (service name, cluster) -> the service there (None: not there), asked by a first look for
+    # databases that may be on another cluster; each is used once (reconcile._look_elsewhere).
+    elsewhere: dict[tuple[str, str], ObservedService | None] = field(default_factory=dict)
     # Events being posted (a pass does not wait for them).
     posting: set[asyncio.Task[None]] = field(default_factory=set)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

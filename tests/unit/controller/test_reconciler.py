@@ -14,7 +14,7 @@ from reflex_operator.database.inputs import BuildOutcome, ServiceState
 from reflex_operator.database import steps as s
 from reflex_operator.database.identity import identity_names
 from reflex_operator.kube.client import FINALIZER
-from reflex_operator.controller.reconcile import ReconcileError, _act, _Acted, _merge, observe, reconcile
+from reflex_operator.controller.reconcile import FIRST_LOOK, ReconcileError, _act, _Acted, _merge, observe, reconcile
 from reflex_operator.controller.runtime import Entry, SecretMeta
 from tests.unit.world import T0, UID, World, deliver, one_pass, resource, settle
 
@@ -136,15 +136,61 @@ async def test_unknown_services_are_looked_up_together():
         return await describe(names, cluster)
 
     w.ecs.describe = counting  # type: ignore[method-assign]
-    for i in range(12):
-        d = replace(resource(), name=f"db{i}", uid=f"{UID[:-2]}{i:02d}")
+    for i in range(120):
+        d = replace(resource(), name=f"db{i}", uid=f"{UID[:-3]}{i:03d}")
         rt.resources[(d.namespace, d.name)] = Entry(body=w.kube.put(d))
-    first = replace(resource(), name="db0", uid=f"{UID[:-2]}00")
+    first = replace(resource(), name="db0", uid=f"{UID[:-3]}000")
     await observe(rt, first)
-    assert len(asked) == 1 and len(asked[0]) == 10
+    # Up to 100 (DescribeServices asks 10 a call), so that their builds go in one BatchGetBuilds.
+    assert len(asked) == 1 and len(asked[0]) == FIRST_LOOK == 100
     assert asked[0][0] == identity_names("default", "team-a", "db0", "reflexdb/").service
     await observe(rt, first)  # known now (as missing): not asked again
     assert len(asked) == 1
+
+
+def _running(name: str, cluster: str) -> ObservedService:
+    return ObservedService(name, f"arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}", ServiceState.ACTIVE,
+                           f"arn:aws:ecs:us-east-1:123456789012:task-definition/{name}:1", "h", 1, 1, build_id=f"build:{name}")
+
+
+async def test_a_first_look_on_several_clusters_asks_the_others_in_batches_and_fetches_the_builds_once():
+    """A rebuilt cluster's databases own nothing yet and have no cluster: those not on the default
+    cluster are looked for on the others in the first look's batch (not one DescribeServices per
+    database and cluster), and the builds of all they run go in one BatchGetBuilds."""
+    w = World(clusters=("reflex", "reflex-2"))
+    rt = w.runtime()
+    name = {i: identity_names("default", "team-a", f"db{i}", "reflexdb/").service for i in range(12)}
+    on_second = {name[i] for i in range(12) if i % 2}
+    asked: list[tuple[str | None, list[str]]] = []
+    builds_asked: list[list[str]] = []
+
+    async def describe(names: list[str], cluster: str | None = None):
+        asked.append((cluster, list(names)))
+        return {n: _running(n, cluster or "reflex") if (n in on_second) == (cluster == "reflex-2") else None for n in names}
+
+    async def get(ids: list[str]):
+        builds_asked.append(sorted(ids))
+        return {i: _build(i, BuildOutcome.SUCCEEDED) for i in ids}
+
+    w.ecs.describe = describe  # type: ignore[method-assign]
+    w.codebuild.get = get  # type: ignore[method-assign]
+    for i in range(12):
+        d = replace(resource(), name=f"db{i}", uid=f"{UID[:-2]}{i:02d}")
+        rt.resources[(d.namespace, d.name)] = Entry(body=w.kube.put(d))
+        rt.secret_index[(d.namespace, "db")] = w.secret_meta()
+
+    one = await observe(rt, replace(resource(), name="db1", uid=f"{UID[:-2]}01"))
+    assert [cluster for cluster, _ in asked] == ["reflex", "reflex-2"]
+    assert asked[0][1][0] == name[1] and sorted(asked[0][1]) == sorted(name.values()) and sorted(asked[1][1]) == sorted(on_second)
+    assert builds_asked == [sorted(f"build:{name[i]}" for i in range(12))]
+    assert one.found_on == "reflex-2" and one.service is not None and one.service.name == name[1]
+    three = await observe(rt, replace(resource(), name="db3", uid=f"{UID[:-2]}03"))
+    zero = await observe(rt, replace(resource(), name="db0", uid=f"{UID[:-2]}00"))
+    assert len(asked) == 2 and len(builds_asked) == 1  # answered by the first look's batches
+    assert three.found_on == "reflex-2" and zero.found_on is None and zero.service is not None and zero.service.name == name[0]
+    assert (name[3], "reflex-2") not in rt.elsewhere  # each answer used once
+    again = await observe(rt, replace(resource(), name="db3", uid=f"{UID[:-2]}03"))  # the service is known now
+    assert len(asked) == 2 and again.service is not None and again.service.arn.endswith(f"service/reflex-2/{name[3]}")
 
 
 async def test_an_unknown_step_is_refused():
