@@ -255,7 +255,9 @@ def _serve(workdir: Path) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     stack = ClusterStack(workdir, log=sys.stderr)
     try:
-        stack.start()
+        # REFLEX_CLUSTER_IMAGE_ARCHIVE: an image archive saved earlier, instead of building the image.
+        archive = os.environ.get("REFLEX_CLUSTER_IMAGE_ARCHIVE")
+        stack.start(Path(archive) if archive else None)
         assert stack.cluster is not None
         import yaml
 
