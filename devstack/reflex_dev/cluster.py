@@ -719,3 +719,19 @@ state = "{d / 'state'}"
         if self._lock is not None:
             lock, self._lock = self._lock, None
             lock.__exit__(None, None, None)
+
+
+def main() -> int:
+    """``python -m reflex_dev.cluster``: build (or reuse) the node's binaries and say whether a
+    cluster can run here."""
+    paths = ensure_node_binaries(log=sys.stderr)
+    paths["pause"] = ensure_pause(log=sys.stderr)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    reason = why_not()
+    print(f"a cluster cannot run here: {reason}" if reason else "a cluster can run here", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,18 +75,44 @@ def _http(method: str, url: str, payload: Any = None, timeout: float = 10.0) -> 
     return json.loads(body) if body else None
 
 
-def operator_image_archive(dest: Path, log=None) -> Path:
-    """Build the operator's image (``reflex_dev.image``, buildah) and save it as an archive tagged
-    ``localhost/reflex-operator:test`` for the node's containerd."""
+def _context_key(image: Any) -> str:
+    """A hash of everything the build reads: the build context (the files ``.dockerignore`` admits,
+    the Dockerfile, the locks), the base image's key and the wheels' key."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(f"{image.base_key()}|{image.RECIPE}".encode())
+    with tempfile.TemporaryDirectory(prefix="reflex-image-key-") as tmp:
+        ctx = image.build_context(Path(tmp) / "context", None)
+        for path in sorted(p for p in ctx.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(ctx)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def operator_image_archive(log=None) -> Path:
+    """The operator's image (``reflex_dev.image``, buildah) saved as an archive tagged
+    ``localhost/reflex-operator:test`` for the node's containerd. The archive is cached under
+    ``~/.cache/reflex-image/archives/`` by a hash of the build's inputs: unchanged sources are not
+    built again (a cached ``buildah bud`` still takes minutes with the vfs driver)."""
     from reflex_dev import image
 
     reason = image.missing_tools()
     if reason:
         raise RuntimeError(f"cannot build the operator's image: {reason}")
+    cached = image.cache_root() / "archives" / f"reflex-operator-{_context_key(image)}.tar"
+    if cached.is_file():
+        return cached
     ref = f"{IMAGE_REPOSITORY}:cluster-{os.getpid()}"  # ours alone while we export it
     built = image.build_image(ref, log=log)
     try:
-        return image.export_archive(built.ref, dest, f"{IMAGE_REPOSITORY}:{IMAGE_TAG}", log=log)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
+        image.export_archive(built.ref, tmp, f"{IMAGE_REPOSITORY}:{IMAGE_TAG}", log=log)
+        for old in cached.parent.glob("reflex-operator-*.tar"):  # 375 MB each: a day's are kept
+            with contextlib.suppress(OSError):
+                if time.time() - old.stat().st_mtime > 86400:
+                    old.unlink()
+        os.rename(tmp, cached)
+        return cached
     finally:
         with contextlib.suppress(Exception):
             image.buildah("rmi", built.ref)
@@ -185,7 +211,7 @@ class ClusterStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             t = time.monotonic()
-            archive = image_archive or operator_image_archive(self.workdir / "operator-image.tar", log=self.log)
+            archive = image_archive or operator_image_archive(log=self.log)
             self.timings["operator image"] = round(time.monotonic() - t, 1)
             t = time.monotonic()
             self.cluster = Cluster(self.workdir / "cluster", images=[archive], log=self.log)

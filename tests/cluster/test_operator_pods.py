@@ -6,6 +6,7 @@ and each leaves the release as it found it: two Ready replicas, one leading.
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -81,23 +82,27 @@ def test_deleting_the_leader_pod_hands_over_with_no_aws_duplicate(world: World) 
 
 
 def test_draining_the_leaders_node_hands_over_within_the_pdb(world: World) -> None:
-    """One node: ``kubectl drain`` cordons it and evicts through the PodDisruptionBudget. The first
-    eviction is allowed (2 healthy, minAvailable 1) and the other replica takes the Lease; the
-    second is refused while the evicted replica's successor cannot be scheduled (the node is
-    cordoned), so one replica keeps acting throughout. Uncordoned, the Deployment is whole again."""
+    """One node: it is cordoned and the leader evicted through the Eviction API (the
+    PodDisruptionBudget allows it: 2 healthy, minAvailable 1); the other replica takes the Lease.
+    ``kubectl drain`` then cannot evict the survivor while the evicted replica's successor cannot be
+    scheduled (the node is cordoned): the budget keeps one replica acting. Uncordoned, the
+    Deployment is whole again."""
     world.wait_ready_pods(2)
     leader = world.wait_leader()
     node = world.json("get", "pod", leader, "-n", RELEASE_NAMESPACE)["spec"]["nodeName"]
     mutating = world.mutating_calls()
     try:
-        drain = world.kubectl("drain", node, "--pod-selector", "app.kubernetes.io/component=operator",
-                              "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=25s", check=False, timeout=120)
-        assert drain.returncode != 0, f"the drain evicted every replica:\n{drain.stdout}\n{drain.stderr}"
-        assert "disruption budget" in drain.stderr, drain.stderr
-        node_obj = world.json("get", "node", node)
-        assert node_obj["spec"].get("unschedulable") is True
+        world.kubectl("cordon", node)
+        eviction = {"apiVersion": "policy/v1", "kind": "Eviction",
+                    "metadata": {"name": leader, "namespace": RELEASE_NAMESPACE}}
+        world.kubectl("create", "--raw", f"/api/v1/namespaces/{RELEASE_NAMESPACE}/pods/{leader}/eviction",
+                      "-f", "-", input=json.dumps(eviction))
         survivor = world.wait_leader(other_than=leader)
-        assert world.ready_pods() == [survivor], "more than one replica left after the first eviction"
+        drain = world.kubectl("drain", node, "--pod-selector", "app.kubernetes.io/component=operator",
+                              "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=20s", check=False, timeout=120)
+        assert drain.returncode != 0, f"the drain evicted the last replica:\n{drain.stdout}\n{drain.stderr}"
+        assert "disruption budget" in drain.stderr, drain.stderr
+        assert world.ready_pods() == [survivor]
         _acting_after(world, "first")
         assert world.mutating_calls() == mutating, "the handover changed something in AWS"
         world.create_database("during-drain")
