@@ -15,7 +15,9 @@ import yaml
 from reflex_dev.clusterstack import kustomize_overlay
 from tests.cluster.conftest import World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+# The first test bears the suite's setup: the image's build (minutes when its inputs changed, more
+# when it waits for test_image.py's build to finish), the cluster's start and helm install.
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 
 NAMESPACE = "reflex-system"
 WATCHED = "dbs-kustomize"

@@ -13,7 +13,9 @@ import pytest
 
 from tests.cluster.conftest import FULLNAME, RELEASE_NAMESPACE, World
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+# The first test bears the suite's setup: the image's build (minutes when its inputs changed, more
+# when it waits for test_image.py's build to finish), the cluster's start and helm install.
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 
 
 def test_operator_pods_become_ready_through_their_probes_and_one_leads(world: World) -> None:
