@@ -10,6 +10,7 @@ the reason; ``REFLEX_CLUSTER_TESTS=skip`` turns that into a skip that still says
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -43,9 +44,12 @@ MUTATING = ("StartBuild", "CreateService", "UpdateService", "DeleteService", "Re
 
 
 def _report(config: pytest.Config, line: str) -> None:
+    """A line on the terminal now, past pytest's output capture (the setup's figures)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None:
-        reporter.write_line(line)
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            reporter.write_line(line)
 
 
 @dataclass
