@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv controlplane promtool chart image image-tools test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale bench-fleet bench-takeback lint clean
+.PHONY: venv controlplane promtool chart image image-tools cluster cluster-tools cluster-up cluster-down test-cluster test test-unit test-e2e coverage demo dev-up dev-down crds bench bench-scale bench-fleet bench-takeback lint clean
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml devstack/pyproject.toml
@@ -54,12 +54,52 @@ image-tools:
 image: venv image-tools
 	$(BIN)/reflex-dev image
 
+# Debian's containerd, runc, CNI plugins, iptables and conntrack for the test cluster (tests/cluster,
+# reflex_dev/cluster.py): installed when missing and we are root (CI); otherwise the cluster suite
+# fails saying why (REFLEX_CLUSTER_TESTS=skip skips it, saying why).
+cluster-tools: image-tools
+	@if command -v containerd >/dev/null && command -v containerd-shim-runc-v2 >/dev/null && [ -x /usr/lib/cni/bridge ] \
+	  && command -v iptables >/dev/null && command -v ip >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables conntrack iproute2 >/dev/null; \
+	else echo "cluster-tools: containerd/runc/CNI plugins missing and not root: the cluster suite will fail, saying why"; fi
+
+# kubelet, kube-controller-manager, kube-scheduler and kube-proxy from the control plane's Go
+# modules (cached beside kube-apiserver), and the sandbox image's binary (tests/cluster/pause).
+cluster: venv controlplane
+	$(BIN)/python -m reflex_dev.cluster
+
+# A one-node cluster on this machine (root), detached, with the AWS emulator and the simulator, the
+# operator's image imported: `. .cluster/env`, then `helm install` the chart (README "Try the chart on
+# a real cluster"). `make cluster-down` stops it.
+cluster-up: venv cluster cluster-tools
+	$(BIN)/python -m reflex_dev.clusterstack up
+
+cluster-down: venv
+	$(BIN)/python -m reflex_dev.clusterstack down
+
 lint: venv
 	$(BIN)/lint-imports
 
-test: venv controlplane promtool image-tools
+# The cluster suite (tests/cluster: one real cluster, the chart installed with helm) runs in a pytest
+# process of its own, at the same time as the rest; its output is printed when both are done (and
+# kept in .cluster-suite.log). CLUSTER=0 leaves it out.
+CLUSTER ?= 1
+test: venv controlplane promtool image-tools $(if $(filter 1,$(CLUSTER)),cluster cluster-tools)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@status=0; cluster_status=0; \
+	if [ "$(CLUSTER)" = 1 ]; then \
+	  $(BIN)/python -m pytest -p no:cacheprovider tests/cluster -q --durations=0 > .cluster-suite.log 2>&1 & cluster=$$!; \
+	fi; \
+	$(BIN)/python -m pytest -p no:cacheprovider --ignore=tests/cluster $(PYTEST_ARGS) || status=$$?; \
+	if [ "$(CLUSTER)" = 1 ]; then \
+	  wait $$cluster || cluster_status=$$?; \
+	  echo "===== the cluster suite (tests/cluster), run alongside; exit $$cluster_status ====="; cat .cluster-suite.log; \
+	fi; \
+	[ $$status = 0 ] && [ $$cluster_status = 0 ]
+
+test-cluster: venv cluster cluster-tools
+	$(BIN)/python -m pytest -p no:cacheprovider tests/cluster $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
@@ -74,7 +114,7 @@ coverage: export COVERAGE_FILE := $(CURDIR)/.coverage
 coverage: export COVERAGE_RCFILE := $(CURDIR)/pyproject.toml
 coverage: venv controlplane
 	rm -f .coverage .coverage.* .coverage-report.txt
-	status=0; REFLEX_COVERAGE=1 $(BIN)/python -m coverage run -m pytest -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
+	status=0; REFLEX_COVERAGE=1 $(BIN)/python -m coverage run -m pytest -p no:cacheprovider --ignore=tests/cluster $(PYTEST_ARGS) || status=$$?; \
 	$(BIN)/python -m coverage combine -q && \
 	{ $(BIN)/python -m coverage report && $(BIN)/python -m coverage json -q -o /dev/stdout | $(BIN)/python -c \
 	  'import json, sys; t = json.load(sys.stdin)["totals"]; print("reflex_operator lines: %d of %d covered (%.1f%%)" % (t["covered_lines"], t["num_statements"], 100.0 * t["covered_lines"] / t["num_statements"]))'; \

@@ -38,6 +38,7 @@ __all__ = [
     "apply_manifests",
     "cache_dir",
     "ensure_binaries",
+    "go_ldflags",
     "kubernetes_version",
     "repo_root",
     "stop_recorded",
@@ -150,13 +151,18 @@ def _cached(directory: Path, source: str) -> Binaries:
     return Binaries(directory / "kube-apiserver", directory / "etcd", directory / "kubectl", source)
 
 
-def _go_build(module_dir: Path, version: str, out_dir: Path, log=None) -> None:
+def go_ldflags(version: str) -> str:
+    """The ``-ldflags`` of a Kubernetes binary's build: stripped, and its version stamped."""
     major, minor = version.lstrip("v").split(".")[:2]
-    ldflags = (
+    return (
         f"-s -w -X k8s.io/component-base/version.gitVersion={version}"
         f" -X k8s.io/component-base/version.gitMajor={major}"
         f" -X k8s.io/component-base/version.gitMinor={minor}"
     )
+
+
+def _go_build(module_dir: Path, version: str, out_dir: Path, log=None) -> None:
+    ldflags = go_ldflags(version)
     for name in BINARY_NAMES:
         cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out_dir / name), GO_PACKAGES[name]]
         if log is not None:
@@ -212,7 +218,7 @@ def ensure_binaries(*, log=None) -> Binaries:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_certs(certs: Path) -> None:
+def _write_certs(certs: Path, extra_ips: Sequence[str] = ()) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -263,6 +269,7 @@ def _write_certs(certs: Path) -> None:
             x509.SubjectAlternativeName([
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+                *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips if ip not in ("127.0.0.1", "10.0.0.1")),
                 x509.DNSName("localhost"),
                 x509.DNSName("kubernetes.default.svc"),
             ]),
@@ -324,6 +331,11 @@ class ControlPlane:
     etcd_client_port: int = 0
     etcd_peer_port: int = 0
     secure_port: int = 0
+    # For a cluster with nodes (reflex_dev.cluster): the ServiceAccount admission plugin on (pods
+    # get their token volume; it needs kube-controller-manager's token and root CA publishers),
+    # and more kube-apiserver flags.
+    service_account_admission: bool = False
+    extra_apiserver_args: tuple[str, ...] = ()
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
     _apiserver_argv: list[str] = field(default_factory=list, repr=False)
     _admin_token: str = field(default="", repr=False)
@@ -409,7 +421,7 @@ class ControlPlane:
         data_dir = self.workdir / "etcd-data"
         shutil.rmtree(data_dir, ignore_errors=True)
         certs = self.workdir / "certs"
-        _write_certs(certs)
+        _write_certs(certs, (self.host,))
 
         admin_token, operator_token = base64.urlsafe_b64encode(os.urandom(24)).decode(), \
             base64.urlsafe_b64encode(os.urandom(24)).decode()
@@ -471,11 +483,12 @@ class ControlPlane:
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
                 # As envtest: no controller-manager runs, so no admission that waits for one.
-                "--disable-admission-plugins=ServiceAccount",
+                *(() if self.service_account_admission else ("--disable-admission-plugins=ServiceAccount",)),
                 f"--audit-policy-file={audit_policy}",
                 f"--audit-log-path={self.audit_log}",
                 "--profiling=false",
                 "--v=1",
+                *self.extra_apiserver_args,
         ]
         self._admin_token = admin_token
         self._spawn_apiserver()

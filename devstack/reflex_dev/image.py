@@ -51,6 +51,7 @@ __all__ = [
     "cache_root",
     "ensure_base",
     "ensure_wheels",
+    "export_archive",
     "image_layers",
     "image_size",
     "missing_tools",
@@ -309,3 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"ref": built.ref, "base": built.base, "size_bytes": built.size_bytes,
                       "seconds": round(built.seconds, 1)}))
     return 0
+
+
+def export_archive(ref: str, dest: Path, name: str | None = None, log=None) -> Path:
+    """The built image as a ``docker save`` archive tagged ``name`` (default: ``ref``), the form
+    ``ctr images import`` reads (the test cluster's containerd imports it: nothing is pulled)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.unlink(missing_ok=True)
+    buildah("push", "--quiet", ref, f"docker-archive:{dest}:{name or ref}", log=log)
+    return dest
