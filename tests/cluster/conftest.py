@@ -145,11 +145,11 @@ class World:
 
     # ----------------------------------------------------------------------------- databases
 
-    def create_database(self, name: str, namespace: str = DB_NAMESPACE) -> None:
+    def create_database(self, name: str, namespace: str = DB_NAMESPACE, **spec: Any) -> None:
         docs = [
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-src"}, "stringData": {"url": SECRET_URL}},
             {"apiVersion": "reflexdb.cloud/v1alpha1", "kind": "ReflexDatabase", "metadata": {"name": name},
-             "spec": {"source": {"secretRef": {"name": f"{name}-src"}}}},
+             "spec": {"source": {"secretRef": {"name": f"{name}-src"}}, **spec}},
         ]
         self.kubectl("apply", "-n", namespace, "-f", "-", input="\n".join(json.dumps(d) for d in docs))
 
@@ -175,19 +175,21 @@ class World:
         return self._clients[name]
 
     def aws_of(self, name: str, namespace: str = DB_NAMESPACE) -> tuple[int, int]:
-        """(builds, ECS services) that AWS holds for this database (by its uid)."""
-        uid = self.rdb(name, namespace)["metadata"]["uid"]
+        """(builds, ECS services) that AWS holds for this database: the builds of its build inputs (one
+        build per input set, shared by the fleet) and the services under its name (status.identity)."""
+        st = self.rdb(name, namespace).get("status") or {}
+        hashes = {b["inputHash"] for b in st.get("builds") or [] if b.get("inputHash")}
+        service = (st.get("identity") or {}).get("serviceName")
         cb = self.client("codebuild")
         ids = cb.list_builds_for_project(projectName=self.stack.settings["REFLEX_CODEBUILD_PROJECT"])["ids"]
         builds = 0
         for start in range(0, len(ids), 100):
             for build in cb.batch_get_builds(ids=ids[start:start + 100])["builds"]:
                 env = {e["name"]: e["value"] for e in build.get("environment", {}).get("environmentVariables", [])}
-                builds += env.get("REFLEX_RESOURCE_UID") == uid
+                builds += env.get("REFLEX_BUILD_HASH") in hashes
         ecs = self.client("ecs")
-        suffix = "-" + uid.replace("-", "")[:8]
         arns = ecs.list_services(cluster=self.stack.settings["REFLEX_ECS_CLUSTER"], maxResults=100)["serviceArns"]
-        services = sum(arn.rsplit("/", 1)[-1].startswith(f"rdb-{namespace}-{name}") and arn.endswith(suffix) for arn in arns)
+        services = sum(arn.rsplit("/", 1)[-1] == service for arn in arns)
         return builds, services
 
     def calls(self) -> dict[str, int]:

@@ -161,7 +161,8 @@ def test_a_pod_killed_during_provisioning_leaves_one_build_and_one_service_each(
     names = [f"chaos-{i}" for i in range(4)]
     starts = world.calls().get("codebuild.StartBuild", 0)
     for name in names:
-        world.create_database(name)
+        # A server version of their own: builds are shared per input set, and this one must start.
+        world.create_database(name, serverVersion="v1.4.0-chaos")
     world_wait(lambda: world.calls().get("codebuild.StartBuild", 0) > starts, 60, "a build to start")
     world.kubectl("delete", "pod", leader, "-n", RELEASE_NAMESPACE, "--grace-period=0", "--force", timeout=60)
     world.wait_leader(other_than=leader)
