@@ -167,6 +167,7 @@ class Ecs:
             tags={t["key"]: t.get("value", "") for t in svc["tags"]} if "tags" in svc else None,
             secret_version=self._td_marks.get(td_arn, (None, None))[1] if td_arn else None,
             build_id=self._td_marks.get(td_arn, (None, None))[0] if td_arn else None,
+            cluster=str(svc["clusterArn"]).rsplit("/", 1)[-1] if svc.get("clusterArn") else None,
         )
 
     # --------------------------------------------------------------------------------------- act

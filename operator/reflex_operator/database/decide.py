@@ -144,10 +144,11 @@ def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tupl
     if observed.clusters is None:
         return Placed(desired.status.placement), svc
     creates = any(isinstance(step, Deploy) and step.create for step in svc.outcome.steps)
-    if desired.status.placement is None and observed.found_on is not None:
+    found_on = observed.found_on or _found_elsewhere(desired, observed)
+    if desired.status.placement is None and found_on is not None:
         # Found on another of the operator's clusters (taken back or adopted): it lives there.
-        chosen = PlacementStatus(cluster=observed.found_on, in_settings=observed.found_on in observed.clusters.clusters)
-        return Placed(chosen, chosen=True), replace(svc, outcome=replace(svc.outcome, steps=(RecordPlacement(observed.found_on), *svc.outcome.steps)))
+        chosen = PlacementStatus(cluster=found_on, in_settings=found_on in observed.clusters.clusters)
+        return Placed(chosen, chosen=True), replace(svc, outcome=replace(svc.outcome, steps=(RecordPlacement(found_on), *svc.outcome.steps)))
     adoption = desired.spec.adoption
     if desired.status.placement is None and adoption is not None and adoption.cluster:
         chosen = PlacementStatus(cluster=adoption.cluster, in_settings=adoption.cluster in observed.clusters.clusters)
@@ -165,6 +166,15 @@ def _placed(desired: Desired, observed: Observation, svc: ServiceResult) -> tupl
     if not extra:
         return placed, svc
     return placed, replace(svc, outcome=replace(svc.outcome, steps=extra + svc.outcome.steps))
+
+
+def _found_elsewhere(desired: Desired, observed: Observation) -> str | None:
+    """The cluster an unplaced database's service was seen on, when it is not the default one
+    (whichever look saw it: the service says where it lives)."""
+    service, load = observed.service, observed.clusters
+    if desired.status.placement is not None or service is None or load is None or not service.cluster:
+        return None
+    return service.cluster if service.cluster != load.default else None
 
 
 def _plan(desired: Desired, observed: Observation) -> PlanVerdict | None:

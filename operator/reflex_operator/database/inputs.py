@@ -112,6 +112,7 @@ class ObservedService:
     tags: dict[str, str] | None = None  # the service's tags (None: the answer did not include them)
     secret_version: str | None = None  # the Secret version its task definition names (REFLEX_SECRET_VERSION)
     build_id: str | None = None  # the CodeBuild build of its image (REFLEX_BUILD_ID)
+    cluster: str | None = None  # the ECS cluster it was found on (None: not said)
 
     @property
     def exists(self) -> bool:
