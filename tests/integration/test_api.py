@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 
 from reflex_operator.api.plan import PlanStatus
+from reflex_operator.api.rollout import MemberState, RolloutMember
 import yaml
 
 from reflex_operator.api.models import (
+    AwsIdentity,
+    Origin,
     BuildIntent,
     CostChange,
     CostStatus,
@@ -383,7 +386,14 @@ def full_status(generation: int = 1) -> ReflexDatabaseStatus:
         active_build_id="orders-b-0002",
         allowed_actions=AllowedActions.from_map(actions),
         queued_goals=["resize"],
-        applied_tokens=AppliedTokens(reload="1", restart="1", rebuild="2024-06-01", secret_version="4711", health_check="1"),
+        applied_tokens=AppliedTokens(
+            reload="1", restart="1", rebuild="2024-06-01", secret_version="4711", secret_deploy_version="4710", health_check="1",
+        ),
+        identity=AwsIdentity(
+            cluster_identity="prod-eu", service_name="rdb-prod-eu-team-a-orders-5d1c9a2e", task_family="rdb-prod-eu-team-a-orders-5d1c9a2e",
+            secret_name="reflexdb/prod-eu/team-a/orders", origin=Origin.TAKEN_BACK, since=T0, tagged=True,
+        ),
+        rollout=RolloutMember(name="server-v1.5.0", server_version="v1.5.0", state=MemberState.HEALTHY, since=T1, wave=2, message="healthy on v1.5.0"),
         secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:reflex/orders-abc123",
         message="serving snapshot 42",
         build_intent=BuildIntent(
@@ -506,7 +516,7 @@ def _table(text: str) -> list[dict[str, str]]:
 
 
 DEFAULT_COLUMNS = ["NAME", "SIZE", "PHASE", "HEALTH", "SNAPSHOT AGE", "SWAPS", "BUILD", "AGE"]
-WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER"]
+WIDE_COLUMNS = [*DEFAULT_COLUMNS, "ENDPOINT", "SYNC", "ACTIVE BUILD", "READY", "CHECKED", "PLAN", "CLUSTER", "ROLLOUT"]
 
 
 def test_printer_columns(kube, namespace: str) -> None:
@@ -539,7 +549,7 @@ def test_printer_columns(kube, namespace: str) -> None:
     assert {k: rows["orders"][k] for k in WIDE_COLUMNS[len(DEFAULT_COLUMNS):]} == {
         "ENDPOINT": "http://orders.reflex.internal:8080", "SYNC": "stream",
         "ACTIVE BUILD": "orders-b-0002", "READY": "True", "PLAN": "pro",
-        "CHECKED": rows["orders"]["CHECKED"], "CLUSTER": "reflex-2",
+        "CHECKED": rows["orders"]["CHECKED"], "CLUSTER": "reflex-2", "ROLLOUT": "Healthy",
     }
     assert re.fullmatch(r"\d+y\d*d?", rows["orders"]["CHECKED"]), rows["orders"]["CHECKED"]
     assert rows["demo"]["SYNC"] == "poll"

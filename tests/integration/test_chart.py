@@ -258,7 +258,8 @@ def test_non_default_values_reach_the_objects(helm: Path, tmp_path: Path, monkey
 def test_server_side_dry_run_of_the_default_render(helm: Path, kube: Kube) -> None:
     objects = docs(template(helm).stdout)
     assert sorted(o["kind"] for o in objects) == sorted([
-        "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+        # ReflexDatabase, ReflexPlan, ReflexBuild, ReflexRollout
+        "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
         "ClusterRoleBinding", "Role", "RoleBinding", "PodDisruptionBudget", "Service", "Deployment",
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ])

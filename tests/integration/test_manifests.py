@@ -220,7 +220,7 @@ def test_alerts_component_adds_the_prometheusrule(kube: Kube, tmp_path: Path) ->
     (rule,) = rules
     assert rule["apiVersion"] == "monitoring.coreos.com/v1" and rule["metadata"]["namespace"] == "reflex-system"
     assert rule["spec"] == yaml.safe_load((MANIFESTS / "alerts" / "prometheusrule.yaml").read_text())["spec"]
-    assert {g["name"] for g in rule["spec"]["groups"]} == {"reflex-operator.databases", "reflex-operator.operator", "reflex-operator.plans"}
+    assert {g["name"] for g in rule["spec"]["groups"]} == {"reflex-operator.databases", "reflex-operator.operator", "reflex-operator.plans", "reflex-operator.rollouts"}
 
 
 # ------------------------------------------------------------------------------------ RBAC
