@@ -3,6 +3,9 @@ whose idempotency window has passed (a backwards look bounded by the intent's ti
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -103,6 +106,13 @@ def build_environment(step: StartBuild) -> dict[str, str]:
     return env
 
 
+@dataclass
+class _Look:
+    """Whether a backwards look over the project's builds got to its end (the floor, or the last build)."""
+
+    complete: bool = False
+
+
 class CodeBuild:
     def __init__(
         self,
@@ -156,43 +166,10 @@ class CodeBuild:
         assert parsed is not None
         return parsed
 
-    async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]:
-        """The build of ``step``'s token, looking backwards from the newest build and stopping at the
-        first one started before the intent (less the clock skew): (the build or None, whether the
-        look was complete). Its cost is bounded by the builds started since the intent, and by
-        ``find_max_builds``; past that it gives up (None, False) rather than guess."""
-        since, seen, token = step.since - self.clock_skew, 0, None
-        while seen < self.find_max_builds:
-            params: dict[str, Any] = {"projectName": self.project, "sortOrder": "DESCENDING"}
-            if token:
-                params["nextToken"] = token
-            reply = await self.aws.call("codebuild", "ListBuildsForProject", **params)
-            ids = reply.get("ids", [])
-            for start in range(0, len(ids), BATCH):
-                if seen >= self.find_max_builds:
-                    return None, False
-                builds = await self._batch(ids[start : start + BATCH])
-                seen += len(builds)
-                for build in builds:
-                    env = _env(build)
-                    if env.get(ENV_TOKEN) == step.idempotency_token:  # a token names one build of one installation
-                        return parse_build(build), True
-                started = [t for t in (_time(b.get("startTime")) for b in builds) if t is not None]
-                if started and min(started) < since:
-                    return None, True  # newest first: everything further is older than the intent
-            token = reply.get("nextToken")
-            if not token:
-                return None, True
-        return None, False
-
-    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]:
-        """The builds of this installation (``REFLEX_CLUSTER_IDENTITY``) in the project, newest
-        first, back to ``since`` (less the clock skew; None: as far as ``find_max_builds``): (the
-        builds, whether the look was complete). One ListBuildsForProject and one BatchGetBuilds per
-        100 builds: after a crash, or a control plane rebuilt from nothing, the fleet finds every
-        build it made (and starts none twice) in a bounded number of calls."""
-        floor = since - self.clock_skew if since is not None else None
-        found: list[ObservedBuild] = []
+    async def _newest_first(self, floor: datetime | None, look: _Look) -> AsyncIterator[list[dict[str, Any]]]:
+        """The project's builds in batches of up to 100, newest first (ListBuildsForProject, then
+        BatchGetBuilds), down to the first batch with a build started before ``floor`` (None: no
+        floor) or ``find_max_builds`` builds; ``look.complete`` says whether it got to the end."""
         seen, token = 0, None
         while seen < self.find_max_builds:
             params: dict[str, Any] = {"projectName": self.project, "sortOrder": "DESCENDING"}
@@ -202,21 +179,48 @@ class CodeBuild:
             ids = reply.get("ids", [])
             for start in range(0, len(ids), BATCH):
                 if seen >= self.find_max_builds:
-                    return found, False
+                    return
                 builds = await self._batch(ids[start : start + BATCH])
                 seen += len(builds)
+                yield builds
+                started = [t for t in (_time(b.get("startTime")) for b in builds) if t is not None]
+                if floor is not None and started and min(started) < floor:
+                    look.complete = True  # newest first: everything further is older than the floor
+                    return
+            token = reply.get("nextToken")
+            if not token:
+                look.complete = True
+                return
+
+    async def find(self, step: FindBuild) -> tuple[ObservedBuild | None, bool]:
+        """The build of ``step``'s token, looking backwards from the newest build and stopping at the
+        first one started before the intent (less the clock skew): (the build or None, whether the
+        look was complete). Its cost is bounded by the builds started since the intent, and by
+        ``find_max_builds``; past that it gives up (None, False) rather than guess."""
+        look = _Look()
+        async with aclosing(self._newest_first(step.since - self.clock_skew, look)) as batches:
+            async for builds in batches:
+                for build in builds:
+                    if _env(build).get(ENV_TOKEN) == step.idempotency_token:  # a token names one build of one installation
+                        return parse_build(build), True
+        return None, look.complete
+
+    async def scan(self, cluster_identity: str, since: datetime | None) -> tuple[list[ObservedBuild], bool]:
+        """The builds of this installation (``REFLEX_CLUSTER_IDENTITY``) in the project, newest
+        first, back to ``since`` (less the clock skew; None: as far as ``find_max_builds``): (the
+        builds, whether the look was complete). One ListBuildsForProject and one BatchGetBuilds per
+        100 builds: after a crash, or a control plane rebuilt from nothing, the fleet finds every
+        build it made (and starts none twice) in a bounded number of calls."""
+        look, found = _Look(), []
+        floor = since - self.clock_skew if since is not None else None
+        async with aclosing(self._newest_first(floor, look)) as batches:
+            async for builds in batches:
                 for build in builds:
                     if _env(build).get(ENV_IDENTITY) == cluster_identity:
                         parsed = parse_build(build)
                         if parsed is not None:
                             found.append(parsed)
-                started = [t for t in (_time(b.get("startTime")) for b in builds) if t is not None]
-                if floor is not None and started and min(started) < floor:
-                    return found, True
-            token = reply.get("nextToken")
-            if not token:
-                return found, True
-        return found, False
+        return found, look.complete
 
     async def retire(self, codebuild_ids: list[str], image_tags: list[str]) -> None:
         """Delete builds no database uses any longer: their images in ECR first (BatchDeleteImage,
