@@ -43,7 +43,7 @@ from reflex_operator.api.reasons import CLUSTER_NOT_IN_SETTINGS
 from reflex_operator.tenancy.placement import Placed, place
 from reflex_operator.database.secret import SecretResult, connection_secret, secret_arn
 from reflex_operator.database.admin import ServerResult, server_actions, with_check
-from reflex_operator.database.ownership import Claim, Owner, Ownership, ownership, released
+from reflex_operator.database.ownership import CREATED_BY, Claim, Owner, Ownership, ownership, released
 from reflex_operator.database.service import (
     Target,
     ServiceResult,
@@ -271,7 +271,7 @@ def _deleting(desired: Desired, observed: Observation, config: Config, now: date
     if own.blocked:
         service = None  # not ours: neither deleted nor released; only the finalizer goes
     me = Owner(own.identity.cluster_identity, desired.namespace, desired.name, desired.uid)
-    created_by = (service.tags or {}).get("reflexdb.cloud/created-by-uid") if service is not None else None
+    created_by = (service.tags or {}).get(CREATED_BY) if service is not None else None
     released_tags = tuple(sorted(released(me.tags(created_by), now).items()))
     work = deleting(desired, builds, service, arn if not own.blocked else None, config, own.names, released_tags)
     judgement = Judgement(
