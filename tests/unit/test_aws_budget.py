@@ -27,6 +27,7 @@ class FakeTime:
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        self.now += seconds
 
 
 @pytest.mark.parametrize(
@@ -69,8 +70,8 @@ def test_take_sleeps_for_its_wait_and_reports_it():
     async def run() -> list[float]:
         return [await bucket.take() for _ in range(3)]
 
-    assert asyncio.run(run()) == pytest.approx([0.0, 0.5, 1.0])
-    assert t.slept == pytest.approx([0.5, 1.0])
+    assert asyncio.run(run()) == pytest.approx([0.0, 0.5, 0.5])  # each one refill after the last
+    assert t.slept == pytest.approx([0.5, 0.5])
 
 
 def _called_operations() -> set[tuple[str, str]]:
@@ -144,6 +145,7 @@ def test_every_call_waits_for_its_familys_budget_before_it_is_sent(monkeypatch):
 
     async def sleep(seconds: float) -> None:
         order.append(("wait", seconds))
+        t.now += seconds
 
     budgets = Budgets(1.0, {"codebuild.build-modify": Rate(1, 2)}, clock=t.clock, sleep=sleep)
     aws = AwsClients(region="us-east-1", budgets=budgets, waited=lambda *a: waited.append(a))
@@ -206,10 +208,6 @@ def test_tickets_long_past_their_time_are_dropped():
     assert bucket.holds(("ns", "db0"))  # pruned now and then, not on every ticket
     bucket.ticket(KEY)
     assert bucket.holds(KEY) and bucket.holds(("ns", "later0")) and not bucket.holds(("ns", "db0"))
-
-
-def _budgets(t: FakeTime, **rates: Rate) -> Budgets:
-    return Budgets(1.0, {f.replace("_", "."): r for f, r in rates.items()}, clock=t.clock, sleep=t.sleep)
 
 
 @pytest.mark.parametrize(
@@ -293,6 +291,58 @@ async def test_hold_keeps_the_token_for_the_call_that_follows(taken_before, defe
     with budget.deferring(KEY):
         assert await budgets.take("codebuild", "StartBuild") == ("codebuild.build-modify", 0.0)
     assert t.slept == slept and budgets.bucket("codebuild.build-modify").reserve() == pytest.approx(2.0)
+
+
+async def _redeem(budgets: Budgets, key) -> str:
+    try:
+        with budget.deferring(key):
+            await budgets.take("ecs", "RegisterTaskDefinition")
+    except BudgetDeferred as exc:
+        return f"deferred {exc.wait.ready_in:g}"
+    return "sent"
+
+
+async def test_tickets_redeemed_late_go_out_at_the_pace_not_in_a_burst():
+    """Five tickets taken at 0 (due 0, 0, 1, 2, 3), their passes all back at 10 (workers busy):
+    the pace lets the bucket's capacity through and queues the rest one refill apart (given back,
+    their tickets kept), rather than all at the first token."""
+    t = FakeTime()
+    budgets = Budgets(1.0, {"ecs.task-definition-modify": Rate(2, 1)}, clock=t.clock, sleep=t.sleep)
+    bucket = budgets.bucket("ecs.task-definition-modify")
+    keys = [("ns", f"db{i}") for i in range(5)]
+    for key in keys:
+        bucket.ticket(key)
+    t.now = 10.0
+    assert [await _redeem(budgets, key) for key in keys] == ["sent", "sent", "deferred 1", "deferred 2", "deferred 3"]
+    assert all(bucket.holds(key) for key in keys[2:]) and not t.slept
+    t.now = 11.0
+    assert [await _redeem(budgets, key) for key in keys[2:]] == ["sent", "deferred 1", "deferred 2"]
+    t.now = 12.0
+    assert await _redeem(budgets, keys[3]) == "sent"
+    assert not bucket.holds(keys[3]) and bucket.holds(keys[4])  # sent ones give their ticket up, the last waits
+
+
+async def test_a_call_outside_a_step_waits_for_the_pace_too():
+    t = FakeTime()
+    budgets = Budgets(1.0, {"ecs.task-definition-modify": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    budgets.bucket("ecs.task-definition-modify").ticket(KEY)
+    t.now = 10.0  # the place's bucket is full again; the ticket's call goes now
+    assert await _redeem(budgets, KEY) == "sent"
+    _, waited = await budgets.take("ecs", "RegisterTaskDefinition")
+    assert waited == pytest.approx(2.0) and t.slept == pytest.approx([2.0])
+
+
+async def test_hold_gives_the_pass_back_when_the_pace_has_no_token():
+    t = FakeTime()
+    budgets = Budgets(1.0, {"codebuild.build-modify": Rate(1, 0.5)}, clock=t.clock, sleep=t.sleep)
+    budgets.bucket("codebuild.build-modify").ticket(OTHER)
+    t.now = 10.0
+    with budget.deferring(OTHER):
+        await budgets.take("codebuild", "StartBuild")  # its ticket, late: the pace is empty for 2 s
+    with pytest.raises(BudgetDeferred) as deferred, budget.deferring(KEY):
+        await budgets.hold("codebuild", "StartBuild")  # a place is free, the pace is not
+    assert deferred.value.wait.ready_in == pytest.approx(2.0)
+    assert budgets.bucket("codebuild.build-modify").holds(KEY) and budgets.pace("codebuild.build-modify").holds(KEY)
 
 
 def test_only_reads_may_be_repeated_after_a_step_is_given_back():

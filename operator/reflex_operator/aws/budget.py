@@ -25,6 +25,15 @@ reserves its token all the same, as a *ticket* held for that database, and raise
 order of the bucket's callers and its rate are those of the sleeping design, without the worker.
 Once a step has sent a write, the rest of that step waits in place (a step is never left half
 done by choice). The poller, and calls outside a step, wait as before.
+
+A ticket keeps the order of the bucket's callers, but a pass comes back for it when a worker is
+free, which under load can be many seconds after its time: tickets redeemed late go out together,
+a burst AWS's own bucket (which counts what arrives) throttles although the operator's share was
+kept on paper. So each family also has a *pace*: a second bucket at the same figures, reserved
+when the call is about to be sent. A pass whose place has come takes a ticket in the pace as
+well; on time it finds the pace's token there, late and with others it is queued behind them at
+the pace's rate (given back again, both tickets kept) instead of joining their burst. A call
+outside a step waits for both.
 """
 
 from __future__ import annotations
@@ -197,6 +206,7 @@ class Budgets:
         self.fraction, self.overrides = fraction, dict(overrides or {})
         self._clock, self._sleep, self.defer_after = clock, sleep, defer_after
         self._buckets: dict[str, TokenBucket] = {}
+        self._paces: dict[str, TokenBucket] = {}
 
     def rate(self, family: str) -> Rate:
         if family in self.overrides:
@@ -204,19 +214,28 @@ class Budgets:
         return FAMILIES.get(family, _OTHER).scaled(self.fraction)
 
     def bucket(self, family: str) -> TokenBucket:
+        """The family's bucket of places: reservations and tickets, in their order."""
         if family not in self._buckets:
             self._buckets[family] = TokenBucket(self.rate(family), self._clock, self._sleep)
         return self._buckets[family]
+
+    def pace(self, family: str) -> TokenBucket:
+        """The family's pace: the same figures, counting calls as they are sent."""
+        if family not in self._paces:
+            self._paces[family] = TokenBucket(self.rate(family), self._clock, self._sleep)
+        return self._paces[family]
 
     async def take(self, service: str, operation: str) -> tuple[str, float]:
         """Wait for the operation's budget; returns (family, seconds waited). Inside ``deferring``,
         a wait past ``defer_after`` raises ``BudgetDeferred`` instead (the token held as a ticket)."""
         family = family_of(service, operation)
-        bucket, scope = self.bucket(family), _SCOPE.get()
+        bucket, pace, scope = self.bucket(family), self.pace(family), _SCOPE.get()
         if scope is None or not scope.armed:
-            return family, await bucket.take()
-        wait = self._ticket(bucket, scope, operation, family)
+            waited = await bucket.take()
+            return family, waited + await pace.take()
+        wait = self._tickets(family, scope, operation)
         bucket.redeem(scope.key)
+        pace.redeem(scope.key)
         if writes(family):
             scope.armed = False  # the rest of this step is not left half done
         if wait > 0:
@@ -230,13 +249,19 @@ class Budgets:
         family = family_of(service, operation)
         scope = _SCOPE.get()
         if scope is not None and scope.armed:
-            wait = self._ticket(self.bucket(family), scope, operation, family)
+            wait = self._tickets(family, scope, operation)
             if wait > 0:
                 await self._sleep(wait)
         return family
 
-    def _ticket(self, bucket: TokenBucket, scope: Scope, operation: str, family: str) -> float:
-        wait = bucket.ticket(scope.key)
+    def _tickets(self, family: str, scope: Scope, operation: str) -> float:
+        """The scope's place in the family's bucket, then (once the place is due) its place in the
+        pace: the wait until both are its own, or ``BudgetDeferred`` if that is past ``defer_after``
+        (the tickets kept). A place redeemed on time finds the pace's token there; one redeemed
+        late, with others, is queued behind them at the pace rather than sent in their burst."""
+        wait = self.bucket(family).ticket(scope.key)
+        if wait <= self.defer_after:
+            wait = max(wait, self.pace(family).ticket(scope.key))
         if wait > self.defer_after:
             raise BudgetDeferred(BudgetWait(operation, family, wait))
         return wait
