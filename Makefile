@@ -150,12 +150,14 @@ bench-scale: venv controlplane
 	$(BIN)/python bench/scale.py --n $(N) --poll $(POLL) $(if $(READY_TIMEOUT),--ready-timeout $(READY_TIMEOUT)) --rate-scale $(RATE_SCALE)
 
 # A fleet change at AWS's costs (issue 23): provision N, then a new server version across them, at
-# default quotas and rates with builds of BUILD_MINUTES compressed COMPRESSION times (bench/fleet.py);
-# writes bench/results/fleet-$(N).json and .md.
+# default quotas and rates (RATE_SCALE: raised that many times) with builds of BUILD_MINUTES
+# compressed COMPRESSION times (bench/fleet.py); WAVES=1 adds a new default server version rolled
+# in health-gated waves. Writes bench/results/fleet-$(N).json and .md.
 BUILD_MINUTES ?= 5
 COMPRESSION ?= 10
+WAVES ?=
 bench-fleet: venv controlplane
-	$(BIN)/python bench/fleet.py --n $(N) --poll $(POLL) --build-minutes $(BUILD_MINUTES) --compression $(COMPRESSION)
+	$(BIN)/python bench/fleet.py --n $(N) --poll $(POLL) --build-minutes $(BUILD_MINUTES) --compression $(COMPRESSION) --rate-scale $(RATE_SCALE) $(if $(filter 1,$(WAVES)),--waves)
 
 # A rebuilt cluster takes its fleet back (issue 22): N databases provisioned on a stack of its own
 # (.bench-takeback/), the control plane replaced by a new one (fresh etcd, AWS kept), the same
