@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reflex_operator.ha.lease import Timings
 from reflex_operator.api.plan import DEFAULT_PLAN
-from reflex_operator.database import cost
+from reflex_operator.database import cost, identity
 from reflex_operator.database.inputs import Config
 from reflex_operator.fleet.rollout import Pace
 
@@ -200,6 +200,7 @@ class Settings(BaseSettings):
             build_idempotency_margin_seconds=self.build_idempotency_margin_seconds,
             rollout_waves=self.rollout_waves,
             rollout_scope=self.namespace,
+            deploy_template=identity.template_mark(self.execution_role_arn, self.task_role_arn, self.container_port, region),
         )
 
     def rollout_pace(self) -> Pace:

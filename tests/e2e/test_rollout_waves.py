@@ -129,6 +129,35 @@ def test_a_new_default_version_moves_the_fleet_in_waves(operator, kube, aws, sim
     assert f'reflexdb_rollout_databases{{rollout="{name}",state="moved"}} 6.0' in operator.metrics()
 
 
+def _task_definition(aws: Any, obj: dict[str, Any]) -> dict[str, Any]:
+    return aws.ecs.describe_task_definition(taskDefinition=status(obj)["instance"]["taskDefinitionArn"])["taskDefinition"]
+
+
+def test_an_operator_upgrade_that_changes_every_task_definition_moves_the_fleet_in_waves(operator, kube, aws, simulator, namespace):
+    """An operator upgrade or settings change that changes what every task definition holds (here
+    the task role) is a fleet change of its own, on the version the fleet runs: its ReflexRollout
+    (``...-template-<mark>``) moves the databases in waves, and nothing is rebuilt."""
+    names = _fleet(operator, kube, namespace, 4)
+    role = f"arn:aws:iam::123456789012:role/reflex-task-{namespace[-6:]}"
+    operator.stop()
+    operator.start(REFLEX_TASK_ROLE_ARN=role, **PACE)
+    held = operator.wait("db-3", lambda o: "-template-" in ((status(o).get("rollout") or {}).get("name") or ""), what="db-3 held for the new template")
+    name = status(held)["rollout"]["name"]
+    assert name.startswith(rollout_name(OLD, namespace) + "-template-")
+    if status(held)["rollout"]["state"] == "Held":  # not admitted yet: it still runs its old task definition, Ready
+        assert _task_definition(aws, held).get("taskRoleArn") != role and condition(held, "Ready") == "True"
+    done = _wait_rollout(operator, kube, name, lambda r: (r.get("status") or {}).get("phase") == "Complete", "the template rollout to complete")
+    assert done["spec"]["serverVersion"] == OLD and done["spec"]["template"]
+    assert [w["databases"] for w in done["status"]["waves"]] == [[f"{namespace}/db-0"], [f"{namespace}/db-1", f"{namespace}/db-2"], [f"{namespace}/db-3"]]
+    for db in names:
+        obj = operator.wait(db, lambda o: _moved_into(o, OLD), what=f"{db} on the new template")
+        td = _task_definition(aws, obj)
+        env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
+        assert td.get("taskRoleArn") == role and env["REFLEX_TEMPLATE"] == done["spec"]["template"]
+        assert len(_builds_of(obj, OLD)) == 1 and _running_version(obj) == OLD  # nothing rebuilt
+    assert _rollout(kube, rollout_name(OLD, namespace)) is None  # no version moved
+
+
 def _halted_with_the_rest_ready(operator, kube, namespace, names, bad, reason) -> dict[str, Any]:
     name = rollout_name(bad, namespace)
     halted = _wait_rollout(operator, kube, name, lambda r: (r.get("status") or {}).get("phase") == "Halted", "the rollout to halt")

@@ -240,6 +240,20 @@ async def test_deploy_registers_when_the_latest_revision_is_another_hash() -> No
     assert aws.ops() == ["DescribeTaskDefinition", "RegisterTaskDefinition", "UpdateService", "DescribeServices"]
 
 
+@pytest.mark.parametrize("latest_template,registers", [("t2", False), ("t1", True), (None, True)])
+async def test_a_revision_of_the_same_hash_is_reused_only_on_the_operators_template(latest_template, registers) -> None:
+    latest = Deploy(**{**STEP.__dict__, "template": latest_template})
+    aws = FakeAws(
+        DescribeTaskDefinition=lambda taskDefinition: {"taskDefinition": task_definition(latest, arn="arn:td/rdb-db-1234:4")},
+        RegisterTaskDefinition=lambda **p: {"taskDefinition": {**p, "taskDefinitionArn": "arn:td/rdb-db-1234:5"}},
+        UpdateService=lambda **_: {},
+    )
+    _describe_after(aws)
+    svc = await ecs(aws).deploy(Deploy(**{**STEP.__dict__, "create": False, "template": "t2"}))
+    assert ("RegisterTaskDefinition" in aws.ops()) is registers
+    assert svc.template == "t2"  # read back from the revision it runs (REFLEX_TEMPLATE)
+
+
 async def test_create_of_a_service_made_before_a_crash_updates_it() -> None:
     aws = FakeAws(
         RegisterTaskDefinition=lambda **p: {"taskDefinition": {**p, "taskDefinitionArn": "arn:td/rdb-db-1234:2"}},

@@ -147,6 +147,7 @@ class FakeEcs:
             rollout_reason="circuit breaker" if d["rollout"] is RolloutState.FAILED else None,
             image_uri=d["image"],
             config=d["config"],
+            template=d.get("template"),
         )
 
     async def describe(self, names: list[str], cluster: str | None = None) -> dict[str, ObservedService | None]:
@@ -174,6 +175,7 @@ class FakeEcs:
             rollout=RolloutState.IN_PROGRESS,
             image=step.inputs.image_uri,
             config=_config(step),
+            template=step.template,
             ticks=0,
         )
         observed = self._observed(step.service_name)

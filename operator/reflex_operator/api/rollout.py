@@ -67,6 +67,12 @@ class ReflexRolloutSpec(Wire):
     """The target of the rollout and the user's controls; the pace defaults to the operator's settings."""
 
     server_version: Annotated[ServerVersion, Field(description="The server version the fleet moves to (the operator's default server version).")]
+    template: str | None = Field(
+        None,
+        max_length=64,
+        description="Set for a move to a new operator template on that version (an operator upgrade or settings change that "
+        "changes what every task definition holds): the template's mark, REFLEX_TEMPLATE in the task definitions.",
+    )
     paused: bool = Field(False, description="No new wave while true (the wave in flight finishes). `kubectl reflex rollout pause|resume`.")
     abort: bool = Field(
         False,
@@ -159,10 +165,13 @@ class RolloutMember(Observed):
 _NOT_NAME = re.compile(r"[^a-z0-9.-]")
 
 
-def rollout_name(server_version: str, scope: str | None = None) -> str:
+def rollout_name(server_version: str, scope: str | None = None, template: str | None = None) -> str:
     """The ReflexRollout of a target version: ``server-<version>`` (``<scope>.server-<version>`` for
     an operator that watches one namespace), a DNS-1123 subdomain; a version that does not fit as it
-    is gets a hash suffix so that two versions never share a name."""
+    is gets a hash suffix so that two versions never share a name. A move to a new operator template
+    on that version: ``server-<version>-template-<mark>``."""
+    if template is not None:
+        return f"{rollout_name(server_version, scope)[:200]}-template-{_NOT_NAME.sub('-', template.lower())[:12]}"
     base = _NOT_NAME.sub("-", server_version.lower()).strip(".-") or "version"
     exact = base == server_version
     prefix = f"{scope}.server-" if scope else "server-"

@@ -64,6 +64,8 @@ class ServerEnvironment(BaseModel):
     """The CodeBuild build of the image (found again by a rebuilt cluster)."""
     secret_version: str | None = Field(None, alias="REFLEX_SECRET_VERSION")
     """The version of the Kubernetes Secret whose value the deployment reads (a number, not the value)."""
+    template: str | None = Field(None, alias="REFLEX_TEMPLATE")
+    """The mark of the operator's part of the task definition (its code's revision and settings)."""
     source_secret_arn: str | None = Field(None, alias=SOURCE_URL, exclude=True)
     """``valueFrom`` of the container secret: never a variable, never the value."""
 

@@ -40,6 +40,7 @@ def container_environment(step: Deploy) -> ServerEnvironment:
         deploy_hash=step.deploy_hash,
         build_id=step.build_id,
         secret_version=i.secret_version,
+        template=step.template,
         source_secret_arn=step.secret_arn,
     )
 
@@ -52,10 +53,11 @@ def parse_task_definition(td: dict[str, Any]) -> tuple[str | None, str | None, D
     return server.deploy_hash, container.get("image"), _deployed_config(td, server)
 
 
-def _marks(td: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(build id, Secret version) a task definition names (REFLEX_BUILD_ID, REFLEX_SECRET_VERSION)."""
+def _marks(td: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(build id, Secret version, template mark) a task definition names (REFLEX_BUILD_ID,
+    REFLEX_SECRET_VERSION, REFLEX_TEMPLATE)."""
     server = ServerEnvironment.from_container(server_container(td))
-    return server.build_id, server.secret_version
+    return server.build_id, server.secret_version, server.template
 
 
 def _deployed_config(td: dict[str, Any], server: ServerEnvironment) -> DeployedConfig | None:
@@ -103,7 +105,7 @@ class Ecs:
         # Task definitions are immutable: describe each ARN once.
         self._task_defs: dict[str, tuple[str | None, str | None, DeployedConfig | None]] = {}
         self._td_logs: dict[str, LogsLocation | None] = {}  # the awslogs location of each ARN
-        self._td_marks: dict[str, tuple[str | None, str | None]] = {}  # build id and Secret version of each ARN
+        self._td_marks: dict[str, tuple[str | None, str | None, str | None]] = {}  # build id, Secret version and template mark of each ARN
         self._describing: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # ----------------------------------------------------------------------------------- observe
@@ -147,6 +149,7 @@ class Ecs:
         deploy_hash = image = config = None
         if td_arn:
             deploy_hash, image, config = await self._task_definition_of(td_arn)
+        marks = self._td_marks.get(td_arn, (None, None, None)) if td_arn else (None, None, None)
         primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), None)
         rollout = None
         if primary is not None and primary.get("rolloutState"):
@@ -165,8 +168,9 @@ class Ecs:
             config=config,
             logs=self._td_logs.get(td_arn) if td_arn else None,
             tags={t["key"]: t.get("value", "") for t in svc["tags"]} if "tags" in svc else None,
-            secret_version=self._td_marks.get(td_arn, (None, None))[1] if td_arn else None,
-            build_id=self._td_marks.get(td_arn, (None, None))[0] if td_arn else None,
+            secret_version=marks[1],
+            build_id=marks[0],
+            template=marks[2],
             cluster=str(svc["clusterArn"]).rsplit("/", 1)[-1] if svc.get("clusterArn") else None,
         )
 
@@ -246,7 +250,7 @@ class Ecs:
             latest = None
         if latest is not None and latest.get("status", "ACTIVE") == "ACTIVE":
             parsed = parse_task_definition(latest)
-            if parsed[0] == step.deploy_hash:
+            if parsed[0] == step.deploy_hash and _marks(latest)[2] == step.template:
                 self._remember(str(latest["taskDefinitionArn"]), latest)
                 return str(latest["taskDefinitionArn"])
         return await self._register(step)

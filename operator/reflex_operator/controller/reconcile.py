@@ -187,6 +187,8 @@ def _chronicle(rt: Runtime, entry: Entry, desired: Desired, decision: Decision, 
 
 async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observation:
     status = desired.status
+    default, scope, template = rt.config.default_server_version, rt.config.rollout_scope, rt.config.deploy_template
+    key = f"{desired.namespace}/{desired.name}"
     svc_name = names_of(desired, rt.config)[0].service
     cluster = rt.cluster_of((desired.namespace, desired.name))
     if fetch and svc_name not in rt.services:
@@ -234,9 +236,8 @@ async def observe(rt: Runtime, desired: Desired, fetch: bool = True) -> Observat
         found_on=found_on,
         adoption_matches=matches,
         clusters=rt.placements.load(time.monotonic()),  # after the last await: no pass places in between
-        rollout=rt.rollouts.admission(
-            rollout_name(rt.config.default_server_version, rt.config.rollout_scope), f"{desired.namespace}/{desired.name}"
-        ),
+        rollout=rt.rollouts.admission(rollout_name(default, scope), key),
+        template_rollout=rt.rollouts.admission(rollout_name(default, scope, template), key) if template is not None else None,
     )
 
 

@@ -43,13 +43,15 @@ def members_of(rt: Runtime) -> dict[str, dict[str, RolloutMember]]:
     return out
 
 
-def rollout_body(name: str, server_version: str, scope: str | None) -> dict[str, Any]:
-    """A new ReflexRollout (its pace from the settings unless a user sets it in its spec)."""
+def rollout_body(name: str, server_version: str, scope: str | None, template: str | None = None) -> dict[str, Any]:
+    """A new ReflexRollout (its pace from the settings unless a user sets it in its spec); with
+    ``template``, the move to the operator's new template on that version."""
+    spec = ReflexRolloutSpec(server_version=server_version, template=template)
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": ROLLOUT_KIND,
         "metadata": {"name": name, "labels": {ROLLOUT_SCOPE_LABEL: scope_label(scope)}},
-        "spec": ReflexRolloutSpec(server_version=server_version).model_dump(mode="json", by_alias=True, exclude_none=True),
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
 
 
@@ -57,21 +59,26 @@ async def publish_rollouts(rt: Runtime, now: datetime) -> None:
     """One round of every rollout of this installation; a failed write is tried again next round."""
     if not rt.config.rollout_waves:
         return
-    default = rt.config.default_server_version
+    default, template = rt.config.default_server_version, rt.config.deploy_template
     scope = rt.config.rollout_scope
     groups = members_of(rt)
-    wanted = rollout_name(default, scope)
-    if wanted not in rt.rollouts.rollouts and any(m.state is MemberState.HELD for m in groups.get(wanted, {}).values()):
+    wanted = [(rollout_name(default, scope), None)]
+    if template is not None:
+        wanted.append((rollout_name(default, scope, template), template))
+    for name, mark in wanted:
+        if name in rt.rollouts.rollouts or not any(m.state is MemberState.HELD for m in groups.get(name, {}).values()):
+            continue
         try:
-            created = await rt.kube.create_rollout(rollout_body(wanted, default, scope))
+            created = await rt.kube.create_rollout(rollout_body(name, default, scope, mark))
         except Exception as exc:  # noqa: BLE001 - made next round
-            log.warning("could not create ReflexRollout %s: %s", wanted, exc)
+            log.warning("could not create ReflexRollout %s: %s", name, exc)
             return
-        log.info("ReflexRollout %s created: databases wait to move to %s", wanted, default)
+        what = f"the operator's template {mark} on {default}" if mark else default
+        log.info("ReflexRollout %s created: databases wait to move to %s", name, what)
         _seen(rt, created)
     for name, known in list(rt.rollouts.rollouts.items()):
         plan = plan_rollout(
-            name, known.spec, known.status, groups.get(name, {}), rt.settings.rollout_pace(), default, now, known.generation
+            name, known.spec, known.status, groups.get(name, {}), rt.settings.rollout_pace(), default, now, known.generation, template
         )
         rt.metrics.observe_rollout(name, plan.status)
         if plan.status.wire() == known.status.wire():

@@ -23,6 +23,7 @@ ROLLOUT_COLUMNS: list[dict[str, Any]] = [
     {"name": "Total", "type": "integer", "jsonPath": ".status.total", "description": "Databases in the rollout."},
     {"name": "Paused", "type": "boolean", "jsonPath": ".spec.paused", "description": "spec.paused."},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Template", "type": "string", "priority": 1, "jsonPath": ".spec.template", "description": "The operator's template mark it moves the fleet to (a template rollout)."},
     {"name": "Message", "type": "string", "priority": 1, "jsonPath": ".status.message", "description": "What it waits for, or why it halted."},
 ]
 

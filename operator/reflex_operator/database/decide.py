@@ -93,7 +93,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     wanted = desired
     if plan is not None and not plan.admitted:
         wanted = replace(desired, spec=_held_back(desired, service))
-    gate = waves.gate(wanted, service, builds, observed.health, observed.rollout, config)
+    gate = waves.gate(wanted, service, builds, observed.health, observed.rollout, config, observed.template_rollout)
     if gate.held_spec is not None:
         # A fleet change waits for its wave: the database works to its spec at the version it runs.
         wanted = replace(wanted, spec=gate.held_spec)
@@ -103,7 +103,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
     may_take = _may_take(own)
     secret = connection_secret(wanted, observed, config, own.names, owner, may_take, taking=own.taking)
     choice = choose_build(wanted, builds, config, _start_facts(observed, now))
-    target = Target(own.names, owner, _build_of(builds, choice.image))
+    target = Target(own.names, owner, _build_of(builds, choice.image), config.deploy_template, template_held=gate.held)
     svc = decide_service(wanted, observed, choice.image, secret, stalled=(secret.outcome.stall or choice.outcome.stall) is not None, target=target)
     placed, svc = _placed(desired, observed, svc)
     instance = instance_status(wanted, service, observed.health, config, now, capped)
@@ -113,7 +113,7 @@ def decide(desired: Desired, observed: Observation, config: Config, now: datetim
         combine(own.outcome, secret.outcome, choice.outcome, svc.outcome, server.outcome, _plan_outcome(desired, plan), gate.outcome()), observed
     )
     member = waves.member(
-        desired, gate, service, builds, choice.image, svc.deploy_hash, choice.outcome.stall, observed.health, observed.rollout, now
+        desired, gate, service, builds, choice.image, svc.deploy_hash, choice.outcome.stall, observed.health, gate.admission, now
     )
     phase = phase_of(_phase_facts(wanted, builds, choice, svc, work))
     work = work.then(waits_for_build(wanted, svc, phase))

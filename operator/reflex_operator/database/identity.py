@@ -113,6 +113,18 @@ def deploy_inputs(spec: ReflexDatabaseSpec, image_uri: str, secret_version: str 
     )
 
 
+# The operator's own part of every task definition changes with its code: bump this when a release
+# changes what every task definition holds (the fleet then moves to it in waves: database.rollout).
+TEMPLATE_REVISION = "template/v1"
+
+
+def template_mark(execution_role_arn: str, task_role_arn: str | None, container_port: int, region: str) -> str:
+    """The mark of the operator's part of every task definition (``REFLEX_TEMPLATE``): its code's
+    revision and the settings every task definition holds (roles, port, Region). A new mark is an
+    operator upgrade or settings change that every database's next task definition will carry."""
+    return _digest(TEMPLATE_REVISION, execution_role_arn, task_role_arn, container_port, region, length=12)
+
+
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9-]")
 
 

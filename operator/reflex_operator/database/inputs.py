@@ -113,6 +113,7 @@ class ObservedService:
     secret_version: str | None = None  # the Secret version its task definition names (REFLEX_SECRET_VERSION)
     build_id: str | None = None  # the CodeBuild build of its image (REFLEX_BUILD_ID)
     cluster: str | None = None  # the ECS cluster it was found on (None: not said)
+    template: str | None = None  # the operator's template mark its task definition carries (REFLEX_TEMPLATE; None: from before marks)
 
     @property
     def exists(self) -> bool:
@@ -196,6 +197,7 @@ class Observation:
     # knows them (``controller.fleet``): a database with no build of its own adopts one of these.
     fleet: tuple[ObservedBuild, ...] = ()
     rollout: Admission | None = None  # the rollout of the default server version, as it admits this database (None: none yet)
+    template_rollout: Admission | None = None  # the rollout of the operator's template mark on that version, likewise
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ class Config:
     build_idempotency_margin_seconds: float = 60.0
     fargate_price: FargatePrice = FARGATE_PRICES[DEFAULT_REGION]  # the running cost (database.cost)
     rollout_waves: bool = True  # a new default server version moves the fleet in health-gated waves (database.rollout)
+    deploy_template: str | None = None  # the mark of the operator's part of every task definition (identity.template_mark; None: not followed)
     rollout_scope: str | None = None  # the installation's scope in ReflexRollout names (the watched namespace; None: cluster)
 
     def endpoint(self, service: str, namespace: str, name: str) -> str:

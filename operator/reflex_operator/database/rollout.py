@@ -15,6 +15,13 @@ change of its own spec (size, sync, a restart, a new secret, schemas) still goes
 on its current version. New databases (no service), paused or terminated ones, ones whose deployment
 failed and ones that are degraded or unreachable are never held: a fix never waits for a wave.
 
+**An operator upgrade that changes every task definition** (the operator's template mark,
+``REFLEX_TEMPLATE``: ``identity.template_mark``) is a fleet change of its own: a database on the
+target version whose task definition carries an earlier mark is held by the same rules, in the
+rollout of that version and template (``rollout_name(version, scope, template)``); held, it keeps
+its task definition (``service.Target.template_held``). One registered before marks is taken as
+current.
+
 **Where it stands.** ``member`` follows it through the rollout: Held → (admitted) Deploying →
 Verifying (its new task runs: waiting for a health sample taken after that) → Healthy or Unhealthy;
 Failed when the build of the target or its deployment fails. The leader's planner
@@ -33,6 +40,7 @@ from reflex_operator.database.build import KnownBuilds
 from reflex_operator.database.health import classify_health
 from reflex_operator.database.inputs import Config, Desired, HealthSample, ObservedService, RolloutState
 from reflex_operator.database.outcome import Outcome
+from reflex_operator.database.service import template_behind
 from reflex_operator.fleet.rollout import Admission
 
 __all__ = ["Gate", "follows_default", "gate", "member", "settled"]
@@ -67,6 +75,8 @@ class Gate:
     held_spec: ReflexDatabaseSpec | None = None
     note: str | None = None
     final: bool = False  # its rollout was aborted: nothing is in progress, the version only waits (a queued goal)
+    template: str | None = None  # the operator's template mark a database on target carries
+    admission: Admission | None = None  # what its rollout (of the version, or of the template) says of it
 
     @property
     def held(self) -> bool:
@@ -95,14 +105,23 @@ def gate(
     sample: HealthSample | None,
     admission: Admission | None,
     config: Config,
+    template_admission: Admission | None = None,
 ) -> Gate:
-    """Whether this database's move to the default server version waits for its wave."""
+    """Whether this database's move to the default server version, or to the operator's new
+    template on it, waits for its wave (``admission``, ``template_admission``: as each rollout
+    admits it)."""
     spec = desired.spec
     if not config.rollout_waves or not follows_default(spec):
         return Gate()
-    target = builds.inputs.server_version
-    name = rollout_name(target, config.rollout_scope)
+    target, template = builds.inputs.server_version, config.deploy_template
     running = builds.active.server_version if builds.active is not None else None
+    name = rollout_name(target, config.rollout_scope)
+    behind = template_behind(service, template)
+    new_version = running is not None and running != target
+    if template is not None and not new_version:
+        in_template_rollout = desired.status.rollout is not None and desired.status.rollout.name == rollout_name(target, config.rollout_scope, template)
+        if behind or in_template_rollout:
+            name, admission = rollout_name(target, config.rollout_scope, template), template_admission
     fleet_change = (
         not spec.paused
         and not spec.terminated
@@ -111,14 +130,14 @@ def gate(
         and service.desired_count == 1
         and service.rollout_state is not RolloutState.FAILED
         and running is not None
-        and running != target
+        and (new_version or behind)
         and _health(desired, sample) not in _UNHEALTHY
     )
     if not fleet_change or (admission is not None and admission.admitted):
-        return Gate(name, target)
+        return Gate(name, target, template=template, admission=admission)
     waiting = admission.waiting() if admission is not None else f"waiting for rollout {name} to start"
     final = admission is not None and admission.phase is RolloutPhase.ABORTED
-    return Gate(name, target, spec.model_copy(update={"server_version": running}), waiting, final)
+    return Gate(name, target, spec.model_copy(update={"server_version": running}), waiting, final, template, admission)
 
 
 def member(
@@ -154,7 +173,10 @@ def member(
         return at(MemberState.FAILED, f"build of {held.target} failed: {stall[1]}")
     if service is not None and service.rollout_state is RolloutState.FAILED and service.deploy_hash == deploy_hash:
         return at(MemberState.FAILED, f"deployment failed: {service.rollout_reason or 'tasks did not start'}")
-    on_target = image is not None and deploy_hash is not None and service is not None and service.deploy_hash == deploy_hash
+    on_target = (
+        image is not None and deploy_hash is not None and service is not None and service.deploy_hash == deploy_hash
+        and not template_behind(service, held.template)
+    )
     if not on_target or not settled(service):
         what = "building" if image is None else "deploying"
         return at(MemberState.DEPLOYING, f"{what} {held.target}")

@@ -15,7 +15,7 @@ from reflex_operator.database.outcome import Outcome
 from reflex_operator.database.secret import SecretResult
 from reflex_operator.database.steps import DeleteService, Deploy, ScaleService
 
-__all__ = ["Target", "ServiceResult", "desired_config", "live_service", "pending_changes", "decide_service", "settling", "waits_for_build"]
+__all__ = ["Target", "ServiceResult", "template_behind", "desired_config", "live_service", "pending_changes", "decide_service", "settling", "waits_for_build"]
 
 
 def desired_config(spec: ReflexDatabaseSpec) -> DeployedConfig:
@@ -66,6 +66,7 @@ class ServiceResult:
     draining: bool  # a deleted service whose tasks still stop; its name cannot be reused until then
     deploy_hash: str | None = None  # the deploy inputs the service should run, once they are known
     rollout_failed: bool = False
+    template_behind: bool = False  # it runs the inputs on an earlier operator template (held or moving)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,14 @@ class Target:
     names: AwsNames
     owner_tags: tuple[tuple[str, str], ...] = ()
     build_id: str | None = None
+    template: str | None = None  # the operator's template mark new task definitions carry
+    template_held: bool = False  # a service on an earlier template keeps it (its move waits for a rollout wave)
+
+
+def template_behind(service: ObservedService | None, template: str | None) -> bool:
+    """Whether the service's task definition carries an earlier operator template than ``template``
+    (one registered before marks existed is taken as current: nothing to tell it by)."""
+    return service is not None and template is not None and service.template is not None and service.template != template
 
 
 def decide_service(
@@ -106,7 +115,8 @@ def decide_service(
         waiting = Outcome() if stalled else Outcome(progress=(reasons.DEPLOYING, "waiting for the connection secret to be stored"))
         return ServiceResult(waiting, service, draining)
     deploy = identity.deploy_inputs(spec, image, secret.deploy_version or secret.version)
-    if service is None or service.deploy_hash != deploy.hash:
+    behind = template_behind(service, target.template)
+    if service is None or service.deploy_hash != deploy.hash or (behind and not target.template_held):
         step = Deploy(
             service_name=target.names.service,
             family=target.names.family,
@@ -119,11 +129,12 @@ def decide_service(
             resource=f"{desired.namespace}/{desired.name}",
             owner_tags=target.owner_tags,
             build_id=target.build_id,
+            template=target.template,
         )
         what = "creating the ECS service" if service is None else "rolling out a new task definition"
-        return ServiceResult(Outcome(steps=(step,), progress=(reasons.DEPLOYING, what)), service, draining, deploy.hash)
+        return ServiceResult(Outcome(steps=(step,), progress=(reasons.DEPLOYING, what)), service, draining, deploy.hash, template_behind=behind)
     failed = service.rollout_state is RolloutState.FAILED
-    return ServiceResult(_follow(spec, service), service, draining, deploy.hash, rollout_failed=failed)
+    return ServiceResult(_follow(spec, service), service, draining, deploy.hash, rollout_failed=failed, template_behind=behind)
 
 
 def _want(spec: ReflexDatabaseSpec) -> int:
@@ -162,7 +173,7 @@ def pending_changes(desired: Desired, result: ServiceResult, image: str | None) 
         previous = desired.status.deployed_config
         return previous is not None and previous != target
     deployed = service.config if service is not None else None
-    if deployed != target or image is None:
+    if deployed != target or image is None or result.template_behind:
         return True
     return service is not None and result.deploy_hash is not None and service.deploy_hash != result.deploy_hash
 

@@ -126,6 +126,7 @@ class Deploy(Step):
     resource: str
     owner_tags: tuple[tuple[str, str], ...] = ()  # on the service and the task definition revision
     build_id: str | None = None  # the CodeBuild build of the image (REFLEX_BUILD_ID: found again after a rebuild)
+    template: str | None = None  # the operator's template mark (REFLEX_TEMPLATE)
 
 
 @dataclass(frozen=True)

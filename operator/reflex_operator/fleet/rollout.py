@@ -18,7 +18,8 @@ health gate added:
   rollout: no new wave, and those admitted but not yet moved are held again. A halt stays until
   ``spec.resumeToken`` changes (it halts again if the cause is still there);
 - ``spec.paused`` admits no new wave; ``spec.abort`` admits nobody any more; a rollout whose target
-  is no longer the default server version is superseded.
+  is no longer the default server version (or, for a template rollout, whose template is no longer
+  the operator's) is superseded.
 """
 
 from __future__ import annotations
@@ -140,9 +141,11 @@ def plan_rollout(
     default_version: str,
     now: datetime,
     generation: int | None = None,
+    default_template: str | None = None,
 ) -> RolloutPlan:
     """The rollout's next status (see the module's rule). ``members``: namespace/name → the
-    ``status.rollout`` of each database in this rollout."""
+    ``status.rollout`` of each database in this rollout; ``default_template``: the operator's
+    template mark now (a rollout to another template is superseded)."""
     r = _Round(spec, before, members, pace.overridden(spec), now)
     status = before.model_copy(deep=True)
     status.observed_generation = generation
@@ -154,6 +157,8 @@ def plan_rollout(
     halt = _halt(r)
     if spec.server_version != default_version:
         phase, reason, message = RolloutPhase.SUPERSEDED, reasons.ROLLOUT_SUPERSEDED, f"the default server version is now {default_version}"
+    elif spec.template is not None and spec.template != default_template:
+        phase, reason, message = RolloutPhase.SUPERSEDED, reasons.ROLLOUT_SUPERSEDED, f"the operator's template is now {default_template}"
     elif spec.abort:
         phase, reason, message = RolloutPhase.ABORTED, reasons.ROLLOUT_ABORTED, "aborted (spec.abort): databases not moved keep their build"
     elif before.phase is RolloutPhase.HALTED and not resumed:

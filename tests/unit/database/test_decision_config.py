@@ -19,7 +19,25 @@ def no_reflex_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults_agree() -> None:
-    assert Settings().decision_config(Config.image_repository_uri) == Config()
+    config = Settings().decision_config(Config.image_repository_uri)
+    assert dataclasses.replace(config, deploy_template=None) == Config()
+    assert config.deploy_template is not None  # the settings always say the operator's template (the core may not)
+
+
+@pytest.mark.parametrize(
+    "change,moves",
+    [
+        ({}, False),  # the same operator, restarted: the same template
+        ({"execution_role_arn": "arn:aws:iam::123456789012:role/other"}, True),
+        ({"task_role_arn": "arn:aws:iam::123456789012:role/reflex-task"}, True),
+        ({"container_port": 9090}, True),
+        ({"default_server_version": "v9.9.9", "cluster_identity": "east-2"}, False),  # not in the task definition's template
+    ],
+)
+def test_the_template_mark_changes_with_what_every_task_definition_holds(change, moves) -> None:
+    before = Settings().decision_config("repo").deploy_template
+    after = Settings(**change).decision_config("repo").deploy_template
+    assert (before != after) is moves
 
 
 def test_every_config_field_comes_from_the_settings() -> None:

@@ -307,3 +307,105 @@ def test_a_users_pause_in_between_makes_the_leaders_write_conflict_and_it_decide
     rt.rollouts.seen(paused)  # the watch brings the pause
     asyncio.run(poll_once(rt))
     assert w.rollouts[NAME]["status"]["phase"] == "Paused" and w.rollouts[NAME]["status"]["waves"] == []
+
+
+# ------------------------------------------------- an operator upgrade that changes the template
+
+T1, T2 = "tmpl-one", "tmpl-two"  # the operator's template mark before and after an upgrade
+ON_NEW = replace(CONFIG, deploy_template=T2)
+TEMPLATE_NAME = "server-v1.5.0-template-tmpl-two"
+
+
+def in_template_rollout() -> Desired:
+    return replace(resource(), status=ReflexDatabaseStatus.model_validate(
+        {"rollout": {"name": TEMPLATE_NAME, "serverVersion": NEW, "state": "Verifying", "since": T0.isoformat()}}))
+
+
+@pytest.mark.parametrize(
+    "d,svc,running,admission,template_admission,expect_name,expect",
+    [
+        (resource(), service(template=T1), NEW, None, None, TEMPLATE_NAME, HELD),  # the upgrade: held until its rollout starts
+        (resource(), service(template=T1), NEW, None, Admission(TEMPLATE_NAME, RolloutPhase.PROGRESSING, None, 1), TEMPLATE_NAME, HELD),
+        (resource(), service(template=T1), NEW, None, Admission(TEMPLATE_NAME, RolloutPhase.PROGRESSING, 1, 1), TEMPLATE_NAME, "moves"),
+        (resource(), service(template=T1), NEW, admitted(), None, TEMPLATE_NAME, HELD),  # the version's rollout does not admit it
+        (resource(), service(template=T2), NEW, None, None, NAME, "moves"),  # on the operator's template
+        (resource(), service(template=None), NEW, None, None, NAME, "moves"),  # registered before marks: taken as current
+        (resource(), service(template=T1), OLD, None, None, NAME, HELD),  # a new version too: the version's rollout holds it
+        (in_template_rollout(), service(template=T2), NEW, None, None, TEMPLATE_NAME, "moves"),  # moved: followed to Healthy
+        (resource({"serverVersion": NEW}), service(template=T1), NEW, None, None, None, "out"),  # a pinned version opts out
+    ],
+)
+def test_which_template_moves_the_waves_hold(d, svc, running, admission, template_admission, expect_name, expect):
+    g = gate(d, svc, builds(d.spec, running, ON_NEW), sample(), admission, ON_NEW, template_admission)
+    assert g.name == expect_name
+    assert g.held is (expect == HELD)
+    if expect != "out":
+        assert g.template == T2
+
+
+def test_a_template_rollout_is_named_for_its_version_and_mark():
+    from reflex_operator.api.rollout import rollout_name
+
+    assert rollout_name(NEW, None, T2) == TEMPLATE_NAME
+    assert rollout_name(NEW, "team-a", "AB_12") == "team-a.server-v1.5.0-template-ab-12"
+    assert rollout_name(NEW, None, T1) != rollout_name(NEW, None, T2) != rollout_name(NEW)
+
+
+def test_a_template_rollout_is_superseded_by_another_template():
+    from reflex_operator.api.rollout import ReflexRolloutSpec, ReflexRolloutStatus
+    from reflex_operator.fleet.rollout import Pace, plan_rollout
+
+    spec = ReflexRolloutSpec(server_version=NEW, template=T1)
+    plan = plan_rollout(TEMPLATE_NAME, spec, ReflexRolloutStatus(), {}, Pace(), NEW, T0, 1, T2)
+    assert plan.status.phase is RolloutPhase.SUPERSEDED and T2 in (plan.status.message or "")
+    version = plan_rollout(NAME, ReflexRolloutSpec(server_version=NEW), ReflexRolloutStatus(), {}, Pace(), NEW, T0, 1, T2)
+    assert version.status.phase is not RolloutPhase.SUPERSEDED  # a version's rollout has no template to lose
+
+
+def template_world() -> tuple[World, Desired]:
+    w = World()
+    d, _ = settle(w, resource(), replace(CONFIG, deploy_template=T1))
+    assert d.status.phase is Phase.RUNNING and w.service["template"] == T1
+    return w, d
+
+
+def test_an_operator_upgrade_that_changes_the_template_moves_the_fleet_in_waves():
+    w, d = template_world()
+    d, p = one_pass(w, d, ON_NEW)  # the upgraded operator's first pass: held, nothing deployed
+    assert not [x for x in p.steps if isinstance(x, (s.StartBuild, s.Deploy))]
+    assert d.status.phase is Phase.RUNNING and d.status.rollout.state is MemberState.HELD
+    assert d.status.rollout.name == TEMPLATE_NAME and d.status.has_pending_changes is True
+    d, passes = moved(w, d, ON_NEW)
+    rollout = w.rollouts[TEMPLATE_NAME]
+    assert rollout["spec"] == {"serverVersion": NEW, "template": T2, "paused": False, "abort": False}
+    steps = [x for p in passes for x in p.steps]
+    deploys = [x for x in steps if isinstance(x, s.Deploy)]
+    assert len(deploys) == 1 and deploys[0].template == T2 and not [x for x in steps if isinstance(x, s.StartBuild)]
+    assert w.service["template"] == T2 and d.status.has_pending_changes is False
+    for _ in range(8):  # the soak passes: the rollout completes
+        w.tick()
+        d, _ = one_pass(w, d, ON_NEW)
+    assert w.rollouts[TEMPLATE_NAME]["status"]["phase"] == "Complete"
+    assert NAME not in w.rollouts  # nobody waited for a new version
+
+
+def test_a_users_own_change_while_the_template_waits_goes_out_at_once_on_the_new_template():
+    w, d = template_world()
+    d, _ = one_pass(w, d, ON_NEW)
+    assert d.status.rollout.state is MemberState.HELD
+    body = d.spec.model_dump(by_alias=True, exclude_none=True)
+    d = replace(d, spec=ReflexDatabaseSpec.model_validate({**body, "size": "medium"}), generation=d.generation + 1)
+    d, p = one_pass(w, d, ON_NEW)
+    deploys = [x for x in p.steps if isinstance(x, s.Deploy)]
+    assert len(deploys) == 1 and deploys[0].inputs.cpu == 1024 and deploys[0].template == T2
+
+
+def test_without_waves_or_with_a_pinned_version_the_new_template_goes_out_at_once():
+    for config, pin in ((replace(ON_NEW, rollout_waves=False), {}), (ON_NEW, {"serverVersion": NEW})):
+        w, d = template_world()
+        if pin:
+            body = d.spec.model_dump(by_alias=True, exclude_none=True)
+            d = replace(d, spec=ReflexDatabaseSpec.model_validate({**body, **pin}), generation=d.generation + 1)
+        d, p = one_pass(w, d, config)
+        deploys = [x for x in p.steps if isinstance(x, s.Deploy)]
+        assert len(deploys) == 1 and deploys[0].template == T2 and d.status.rollout is None
