@@ -123,6 +123,8 @@ def change(s: scale.Stack, w: FleetWatch, probe: scale.Probe, objects: list[dict
     """One apply (None: a new default server version, ``target``, given to the operator), then
     wait until all N are Ready (and moved to ``target``)."""
     before = {b["id"] for b in project_builds(s)}
+    with w.lock:
+        w.moved.clear()  # moved to this change's target (an earlier change's count is not this one's)
     w.target = target
     window = scale.Window(s, probe)
     window.open()
@@ -170,10 +172,16 @@ def new_default(s: scale.Stack, version: str | None) -> None:
         raise RuntimeError("the operator did not come back with the new default server version")
 
 
-def rollouts(s: scale.Stack) -> list[dict[str, Any]]:
-    """The fleet's ReflexRollouts: target, phase, waves (size, when started and done)."""
+def rollouts(s: scale.Stack, settle_s: float = 180.0) -> list[dict[str, Any]]:
+    """The fleet's ReflexRollouts once none is Progressing any more (its last wave's soak; at most
+    ``settle_s``): target, phase, waves (size, when started and settled)."""
+    deadline = time.monotonic() + settle_s
+    items = json.loads(s.kubectl("get", "reflexrollouts", "-o", "json"))["items"]
+    while any((r.get("status") or {}).get("phase") == "Progressing" for r in items) and time.monotonic() < deadline:
+        time.sleep(2.0)
+        items = json.loads(s.kubectl("get", "reflexrollouts", "-o", "json"))["items"]
     out = []
-    for r in json.loads(s.kubectl("get", "reflexrollouts", "-o", "json"))["items"]:
+    for r in items:
         st = r.get("status") or {}
         out.append({"name": r["metadata"]["name"], "target": (r.get("spec") or {}).get("serverVersion"),
                     **{k: st.get(k) for k in ("phase", "wave", "total", "moved", "reason", "message")},
