@@ -207,6 +207,12 @@ def test_the_leader_makes_the_rollout_admits_the_canary_and_it_moves():
     assert w.rollouts[NAME]["status"]["phase"] == "Complete"
 
 
+def respec(d: Desired, **fields) -> Desired:
+    """The database after its user changed ``fields`` of its spec (a new generation)."""
+    body = d.spec.model_dump(by_alias=True, exclude_none=True)
+    return replace(d, spec=ReflexDatabaseSpec.model_validate({**body, **fields}), generation=d.generation + 1)
+
+
 def paused_rollout(w: World) -> None:
     """The rollout of v1.5.0 exists and is paused: nobody is admitted."""
     from reflex_operator.controller.rollouts import rollout_body
@@ -223,8 +229,7 @@ def test_a_users_own_change_is_not_held():
     paused_rollout(w)
     d, _ = one_pass(w, d, CONFIG)
     assert d.status.rollout.state is MemberState.HELD
-    body = d.spec.model_dump(by_alias=True, exclude_none=True)
-    d = replace(d, spec=ReflexDatabaseSpec.model_validate({**body, "size": "medium"}), generation=d.generation + 1)
+    d = respec(d, size="medium")
     d, p = one_pass(w, d, CONFIG)
     deploys = [x for x in p.steps if isinstance(x, s.Deploy)]
     assert len(deploys) == 1 and deploys[0].inputs.cpu == 1024  # resized at once ...
@@ -237,8 +242,7 @@ def test_a_users_own_change_is_not_held():
 def test_pinning_the_version_opts_out_of_the_waves():
     w, d = running_world()
     d, _ = one_pass(w, d, CONFIG)
-    body = d.spec.model_dump(by_alias=True, exclude_none=True)
-    d = replace(d, spec=ReflexDatabaseSpec.model_validate({**body, "serverVersion": NEW}), generation=d.generation + 1)
+    d = respec(d, serverVersion=NEW)
     d, p = one_pass(w, d, CONFIG)
     assert [x for x in p.steps if isinstance(x, s.StartBuild)]
     assert d.status.rollout is None
@@ -393,8 +397,7 @@ def test_a_users_own_change_while_the_template_waits_goes_out_at_once_on_the_new
     w, d = template_world()
     d, _ = one_pass(w, d, ON_NEW)
     assert d.status.rollout.state is MemberState.HELD
-    body = d.spec.model_dump(by_alias=True, exclude_none=True)
-    d = replace(d, spec=ReflexDatabaseSpec.model_validate({**body, "size": "medium"}), generation=d.generation + 1)
+    d = respec(d, size="medium")
     d, p = one_pass(w, d, ON_NEW)
     deploys = [x for x in p.steps if isinstance(x, s.Deploy)]
     assert len(deploys) == 1 and deploys[0].inputs.cpu == 1024 and deploys[0].template == T2
@@ -404,8 +407,7 @@ def test_without_waves_or_with_a_pinned_version_the_new_template_goes_out_at_onc
     for config, pin in ((replace(ON_NEW, rollout_waves=False), {}), (ON_NEW, {"serverVersion": NEW})):
         w, d = template_world()
         if pin:
-            body = d.spec.model_dump(by_alias=True, exclude_none=True)
-            d = replace(d, spec=ReflexDatabaseSpec.model_validate({**body, **pin}), generation=d.generation + 1)
+            d = respec(d, **pin)
         d, p = one_pass(w, d, config)
         deploys = [x for x in p.steps if isinstance(x, s.Deploy)]
         assert len(deploys) == 1 and deploys[0].template == T2 and d.status.rollout is None
