@@ -49,3 +49,11 @@ def test_the_parser():
     args = build_parser().parse_args(["rollout", "pause", "server-v2"])
     assert (args.command, args.action, args.name) == ("rollout", "pause", "server-v2")
     assert build_parser().parse_args(["rollout"]).action is None
+
+
+def test_the_status_screen_of_a_template_rollout_names_the_template():
+    obj = rollout("Progressing")
+    obj["spec"]["template"] = "b4da712f71d1"
+    text = render.rollout_screen(obj, NOW)
+    assert "Template: b4da712f71d1 (the operator's task definition template)" in text
+    assert "Template" not in render.rollout_screen(rollout(), NOW)

@@ -261,6 +261,7 @@ def rollout_screen(obj: Obj, now: datetime, paint: Paint = Paint()) -> str:
     fields = [
         ("Name", obj["metadata"]["name"]),
         ("Version", spec.server_version),
+        *([("Template", f"{spec.template} (the operator's task definition template)")] if spec.template else []),
         ("Phase", paint(st.phase.value if st.phase else "-")),
         ("Message", st.message or "-"),
         ("Moved", f"{st.moved} of {st.total} ({st.waiting} waiting)"),
