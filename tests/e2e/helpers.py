@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reflex_dev.emulator import PROJECT
+
 SECRET_URL = "postgres://reflex:s3cr3t-Pa55w0rd-e2e@db.internal:5432/orders"
 
 
@@ -49,3 +51,21 @@ def plugin(kube: Any, namespace: str, *args: str, timeout: float = 180.0) -> Any
     env.pop("KUBECONFIG", None)
     cmd = [str(kube.kubectl_path), "reflex", *args, "-n", namespace, "--kubeconfig", str(kube.admin_kubeconfig)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def installation_builds(aws: Any, identity: str, project: str = PROJECT) -> list[dict[str, Any]]:
+    """The CodeBuild project's builds of one installation (REFLEX_CLUSTER_IDENTITY; each test's
+    operator is one: its namespace), newest first, as BatchGetBuilds answers them."""
+    cb = aws.codebuild
+    ids = cb.list_builds_for_project(projectName=project)["ids"]
+    mine = []
+    for start in range(0, len(ids), 100):
+        for b in cb.batch_get_builds(ids=ids[start : start + 100])["builds"]:
+            if build_env(b).get("REFLEX_CLUSTER_IDENTITY") == identity:
+                mine.append(b)
+    return mine
+
+
+def build_env(build: dict[str, Any]) -> dict[str, Any]:
+    """A CodeBuild build's environment variables, by name."""
+    return {e["name"]: e.get("value") for e in build.get("environment", {}).get("environmentVariables", [])}

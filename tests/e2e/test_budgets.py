@@ -11,7 +11,7 @@ import pytest
 
 from reflex_dev._proc import wait_until
 from reflex_dev.emulator import PROJECT
-from tests.e2e.helpers import apply, manifest, status
+from tests.e2e.helpers import apply, installation_builds, manifest, status
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +31,7 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 def _builds_of(aws: Any, resource: str) -> list[dict[str, Any]]:
     """The project's builds of ``resource``'s installation (each test's operator is one: its
     namespace is its REFLEX_CLUSTER_IDENTITY)."""
-    cb = aws.codebuild
-    ids = cb.list_builds_for_project(projectName=PROJECT)["ids"]
-    mine = []
-    for start in range(0, len(ids), 100):
-        for b in cb.batch_get_builds(ids=ids[start : start + 100])["builds"]:
-            env = {e["name"]: e.get("value") for e in b.get("environment", {}).get("environmentVariables", [])}
-            if env.get("REFLEX_CLUSTER_IDENTITY") == resource.split("/")[0]:
-                mine.append(b)
-    return mine
+    return installation_builds(aws, resource.split("/")[0])
 
 
 def _other_builds(aws: Any, n: int) -> None:

@@ -16,26 +16,17 @@ from typing import Any
 import pytest
 
 from reflex_dev._proc import wait_until
-from tests.e2e.helpers import apply, manifest, patch, status
+from tests.e2e.helpers import apply, build_env, installation_builds, manifest, patch, status
 from tests.fixtures.operator import Operator
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = "reflex-server-build"
 APP = "reflex-operator"  # the operator's calls, as the emulator counts them by client
 
 
 def _builds(aws: Any, identity: str) -> list[dict[str, Any]]:
-    """The project's builds of one installation, newest first."""
-    cb = aws.codebuild
-    ids = cb.list_builds_for_project(projectName=PROJECT)["ids"]
-    mine = []
-    for start in range(0, len(ids), 100):
-        for b in cb.batch_get_builds(ids=ids[start : start + 100])["builds"]:
-            env = {e["name"]: e.get("value") for e in b.get("environment", {}).get("environmentVariables", [])}
-            if env.get("REFLEX_CLUSTER_IDENTITY") == identity:
-                mine.append({"id": b["id"], **env})
-    return mine
+    """The project's builds of one installation, newest first: id and environment."""
+    return [{"id": b["id"], **build_env(b)} for b in installation_builds(aws, identity)]
 
 
 def _reflex_builds(kube: Any, identity: str) -> list[dict[str, Any]]:

@@ -106,16 +106,20 @@ class Kube:
         answer = await asyncio.to_thread(self.core.list_namespace)
         return [{"metadata": {"name": n.metadata.name, "labels": dict(n.metadata.labels or {})}} for n in answer.items]
 
-    async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None:
-        """Merge-patch a ReflexPlan's status subresource (a plan gone meanwhile is not an error)."""
+    async def _merge_cluster_status(self, plural: str, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch a cluster-scoped object's status subresource (one gone meanwhile is not an error)."""
         try:
             await asyncio.to_thread(
                 self.custom.patch_cluster_custom_object_status,
-                GROUP, VERSION, PLAN_PLURAL, name, {"status": status}, _content_type=MERGE,
+                GROUP, VERSION, plural, name, {"status": status}, _content_type=MERGE,
             )
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    async def patch_plan_status(self, name: str, status: dict[str, Any]) -> None:
+        """Merge-patch a ReflexPlan's status subresource (a plan gone meanwhile is not an error)."""
+        await self._merge_cluster_status(PLAN_PLURAL, name, status)
 
     async def list_builds(self) -> list[dict[str, Any]]:
         """Every ReflexBuild."""
@@ -145,14 +149,7 @@ class Kube:
 
     async def put_build_status(self, name: str, status: dict[str, Any]) -> None:
         """Merge-patch a ReflexBuild's status (one gone meanwhile is not an error)."""
-        try:
-            await asyncio.to_thread(
-                self.custom.patch_cluster_custom_object_status,
-                GROUP, VERSION, BUILD_PLURAL, name, {"status": status}, _content_type=MERGE,
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        await self._merge_cluster_status(BUILD_PLURAL, name, status)
 
     async def delete_build(self, name: str) -> None:
         """Delete a ReflexBuild (one already gone is not an error)."""
